@@ -1,0 +1,116 @@
+"""The citizen reporting portal: app factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.config import (
+    DefaultConfig,
+    environment_overrides,
+    instance_path_from_env,
+    resolve_storage_defaults,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    test_config = dict(test_config or {})
+    instance_path = Path(test_config.pop("INSTANCE_PATH", None) or instance_path_from_env())
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(environment_overrides(app.config, os.environ))
+    app.config.update(test_config)
+    resolve_storage_defaults(app.config, instance_path)
+    # The session cookie carries the staff token: Secure whenever the portal is on https.
+    if app.config["PREFER_HTTPS"]:
+        app.config["SESSION_COOKIE_SECURE"] = True
+
+    _load_secrets(app, instance_path)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_handlers(app)
+
+    from portal import cli
+
+    cli.register(app)
+
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops > 0:
+        # Only the configured number of proxies is believed; anything further left is the
+        # client's own claim and is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    return app
+
+
+def _load_secrets(app: Flask, instance_path: Path) -> None:
+    from portal.crypto import Keyring
+    from portal.instance_secrets import load_secrets
+    from portal.receipts import ReceiptHasher
+
+    if not app.config.get("SECRET_KEY") or not app.config.get("RECEIPT_PEPPER"):
+        secrets = load_secrets(instance_path)
+        app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secrets.secret_key
+        app.config["RECEIPT_PEPPER"] = app.config.get("RECEIPT_PEPPER") or secrets.receipt_pepper
+    app.extensions["keyring"] = app.config.get("KEYRING") or Keyring.load(instance_path, os.environ)
+    app.extensions["receipt_hasher"] = ReceiptHasher(
+        pepper=app.config["RECEIPT_PEPPER"],
+        time_cost=app.config["RECEIPT_ARGON2_TIME_COST"],
+        memory_cost_kib=app.config["RECEIPT_ARGON2_MEMORY_KIB"],
+        parallelism=app.config["RECEIPT_ARGON2_PARALLELISM"],
+    )
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal import db, evidence, i18n, ratelimit, security
+    from portal.extensions import babel, csrf, limiter
+    from portal.storage import open_store
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    ratelimit.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    i18n.init_app(app)
+    security.init_app(app)
+    app.extensions["blob_store"] = open_store(
+        app.config["EVIDENCE_STORE"],
+        s3_endpoint_url=app.config.get("S3_ENDPOINT_URL"),
+        s3_region=app.config.get("S3_REGION"),
+    )
+    evidence.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.admin.views import bp as admin_bp
+    from portal.citizen.views import bp as citizen_bp
+    from portal.health import bp as health_bp
+    from portal.officer.views import bp as officer_bp
+    from portal.supervisor.views import bp as supervisor_bp
+
+    for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def handle_http_error(error: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", error=error), error.code or 500
+
+    app.register_error_handler(HTTPException, handle_http_error)

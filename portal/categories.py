@@ -1,0 +1,136 @@
+"""Report categories, platforms, the questions each category asks, and automatic priority."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+CATEGORIES: dict[str, object] = {
+    "sextortion": _l("Sextortion (blackmail with intimate images)"),
+    "fraud": _l("Online fraud or scam"),
+    "child_sexual_exploitation": _l("Child sexual exploitation"),
+    "terrorism": _l("Terrorism or its apology"),
+    "hate_incitement": _l("Incitement to hatred or violence"),
+    "threats": _l("Threats"),
+    "harassment": _l("Harassment"),
+    "defamation_privacy": _l("Defamation or privacy violation"),
+    "data_theft_hacking": _l("Personal data theft or hacking"),
+    "trafficking": _l("Trafficking of drugs, arms or people"),
+    "other": _l("Something else"),
+}
+
+PLATFORMS: dict[str, object] = {
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "whatsapp": "WhatsApp",
+    "tiktok": "TikTok",
+    "youtube": "YouTube",
+    "x": "X (Twitter)",
+    "telegram": "Telegram",
+    "snapchat": "Snapchat",
+    "website": _l("A website"),
+    "email_sms": _l("E-mail or SMS"),
+    "other": _l("Other"),
+}
+
+STATUSES: dict[str, object] = {
+    "received": _l("Received"),
+    "in_review": _l("In review"),
+    "awaiting_reporter": _l("Waiting for your answer"),
+    "investigating": _l("Under investigation"),
+    "referred": _l("Referred to the prosecutor"),
+    "closed": _l("Closed"),
+}
+
+# The same statuses in the words officers use among themselves.
+STAFF_STATUSES: dict[str, object] = {
+    **STATUSES,
+    "awaiting_reporter": _l("Awaiting the reporter"),
+}
+
+CLOSURE_REASONS: dict[str, object] = {
+    "no_offence": _l("No offence found"),
+    "duplicate": _l("Duplicate of another report"),
+    "outside_jurisdiction": _l("Outside our jurisdiction"),
+    "content_removed": _l("Content removed"),
+    "insufficient_information": _l("Not enough information"),
+}
+
+PRIORITIES: dict[str, object] = {
+    "urgent": _l("Urgent"),
+    "high": _l("High"),
+    "normal": _l("Normal"),
+}
+
+# Categories that are urgent whatever the answers.
+URGENT_CATEGORIES = frozenset({"child_sexual_exploitation", "terrorism"})
+HIGH_CATEGORIES = frozenset({"sextortion", "threats", "trafficking"})
+# Child sexual exploitation: URLs only, never files (IWF, NCMEC and eSafety advice).
+NO_FILE_CATEGORIES = frozenset({"child_sexual_exploitation"})
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    kind: str  # "yesno", "text", "amount", "date"
+    label: object
+    # A "yes" to this question makes the report urgent.
+    urgent_if_yes: bool = False
+
+
+_MINOR = Question("minor_involved", "yesno", _l("Is the victim under 18?"), urgent_if_yes=True)
+_LIFE = Question(
+    "threat_to_life", "yesno", _l("Is someone's life or safety threatened?"), urgent_if_yes=True
+)
+
+QUESTIONS: dict[str, tuple[Question, ...]] = {
+    "sextortion": (
+        Question("money_demanded", "yesno", _l("Was money or something else demanded?")),
+        Question("paid", "yesno", _l("Has anything already been paid?")),
+        Question("content_published", "yesno", _l("Has the content already been published?")),
+        _MINOR,
+    ),
+    "fraud": (
+        Question("amount", "amount", _l("Amount lost (in dirhams), if any")),
+        Question("payment_method", "text", _l("How was it paid (bank transfer, card, cash...)?")),
+        Question("payment_reference", "text", _l("Payment or transaction reference")),
+        Question("scammer_contact", "text", _l("The scammer's phone number or account")),
+    ),
+    "threats": (
+        _LIFE,
+        Question("threat_date", "date", _l("When was the threat made?")),
+        _MINOR,
+    ),
+    "harassment": (_MINOR,),
+    "hate_incitement": (_LIFE,),
+    "defamation_privacy": (_MINOR,),
+    "data_theft_hacking": (
+        Question("account_lost", "yesno", _l("Have you lost access to an account?")),
+    ),
+    "trafficking": (_LIFE, _MINOR),
+    "child_sexual_exploitation": (),
+    "terrorism": (_LIFE,),
+    "other": (_MINOR,),
+}
+
+
+def all_questions() -> dict[str, Question]:
+    """Every distinct question, by name (some appear under several categories)."""
+    seen: dict[str, Question] = {}
+    for questions in QUESTIONS.values():
+        for question in questions:
+            seen.setdefault(question.name, question)
+    return seen
+
+
+def automatic_priority(category: str, answers: dict[str, object]) -> str:
+    """Urgent for child exploitation, terrorism, a minor involved or a threat to life."""
+    if category in URGENT_CATEGORIES:
+        return "urgent"
+    for question in QUESTIONS.get(category, ()):
+        if question.urgent_if_yes and answers.get(question.name) == "yes":
+            return "urgent"
+    if category in HIGH_CATEGORIES:
+        return "high"
+    return "normal"

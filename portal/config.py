@@ -1,0 +1,136 @@
+"""Configuration layering: defaults < ``instance/config.py`` < ``PORTAL_*`` environment.
+
+Every setting that a deployment may change lives here with its embedded-mode default, so that a
+newcomer gets a working portal (SQLite, local files, in-memory limits) with no setup at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PORTAL_"
+
+
+class DefaultConfig:
+    # Storage and services (the contract names in DESIGN.md).
+    DATABASE_URL: str | None = None  # None -> SQLite file in the instance dir
+    RATELIMIT_STORAGE_URI = "memory://"
+    EVIDENCE_STORE: str | None = None  # None -> file://<instance>/evidence
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str | None = None
+
+    # Languages: Arabic first; the reporter chooses with a visible switcher.
+    LANGUAGES = ("ar", "fr", "en")
+    BABEL_DEFAULT_LOCALE = "ar"
+    BABEL_DEFAULT_TIMEZONE = "Africa/Casablanca"
+
+    # The report form.
+    MAX_URLS_PER_REPORT = 20
+    MAX_DESCRIPTION_LENGTH = 10_000
+
+    # Evidence limits (bytes); enforced while the upload streams in.
+    EVIDENCE_MAX_FILES = 10
+    EVIDENCE_MAX_FILE_SIZE = 100 * 1024 * 1024
+    EVIDENCE_MAX_REQUEST_SIZE = 300 * 1024 * 1024
+    # An oversized request is read and discarded up to this many bytes so that the browser gets
+    # the "too large" page instead of a reset connection; None means twice the request limit.
+    EVIDENCE_DRAIN_LIMIT: int | None = None
+
+    # Receipt lookup hash cost (argon2id, OWASP's 19 MiB / 2 passes). The pepper already makes a
+    # database leak alone useless; this cost slows guessing if the pepper leaks too, without
+    # letting a flood of the submissions the rate limits admit exhaust the CPU. Tests lower it.
+    RECEIPT_ARGON2_TIME_COST = 2
+    RECEIPT_ARGON2_MEMORY_KIB = 19_456
+    RECEIPT_ARGON2_PARALLELISM = 1
+
+    # Reporter follow-up session: short, server-side, never the receipt itself.
+    FOLLOWUP_SESSION_MINUTES = 20
+
+    # Staff sessions.
+    STAFF_IDLE_TIMEOUT_MINUTES = 30
+    STAFF_ABSOLUTE_LIFETIME_HOURS = 10
+    STAFF_LOCKOUT_THRESHOLD = 5
+    STAFF_LOCKOUT_MINUTES = 15
+
+    # Service-level targets for the first response, per priority (hours).
+    SLA_FIRST_RESPONSE_HOURS = {"urgent": 4, "high": 24, "normal": 72}
+    # Resolution targets, per priority (days).
+    SLA_RESOLUTION_DAYS = {"urgent": 7, "high": 30, "normal": 60}
+
+    # Supervisor dashboards read figures precomputed by `portal stats refresh` while they are
+    # younger than this (and say how old they are); older or missing ones are computed live.
+    STATS_SNAPSHOT_MAX_AGE_MINUTES = 1440
+
+    # Retention per final status, in days; None keeps the report.
+    RETENTION_DAYS = {"closed": 365, "referred": None}
+
+    # Where the quick-exit button sends a reporter who must hide the page at once.
+    QUICK_EXIT_URL = "https://www.google.com/search?q=m%C3%A9t%C3%A9o"
+
+    # Number of reverse proxies whose X-Forwarded-For we trust (0: none, direct exposure).
+    TRUSTED_PROXY_HOPS = 0
+    # Cookies are marked Secure when the portal is served over https.
+    PREFER_HTTPS = False
+
+    # Flask itself.
+    SESSION_COOKIE_NAME = "portal_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Strict"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=10)
+    WTF_CSRF_TIME_LIMIT = 4 * 3600
+    MAX_FORM_PARTS = 1000
+    MAX_FORM_MEMORY_SIZE = 500 * 1024
+    TEMPLATES_AUTO_RELOAD = False
+
+
+def _coerce(value: str, current: Any) -> Any:
+    """Read an environment string as the type of the default it overrides."""
+    if isinstance(current, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, dict | list | tuple):
+        parsed = json.loads(value)
+        return tuple(parsed) if isinstance(current, tuple) else parsed
+    if current is None and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def environment_overrides(config: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Return the settings that ``PORTAL_<NAME>`` variables override."""
+    overrides: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :]
+        # Secrets stay out of app.config: they are read where they are used.
+        if name in {
+            "INSTANCE_PATH",
+            "TEST_DATABASE_URL",
+            "TEST_REDIS_URL",
+            "REQUIRE_BROWSER",
+            "MASTER_KEYS",
+            "ACTIVE_KEY_ID",
+        }:
+            continue
+        overrides[name] = _coerce(value, config.get(name))
+    return overrides
+
+
+def instance_path_from_env(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("PORTAL_INSTANCE_PATH", "instance")).resolve()
+
+
+def resolve_storage_defaults(config: dict[str, Any], instance_path: Path) -> None:
+    """Fill in the embedded defaults that depend on the instance directory."""
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{instance_path / 'portal.sqlite3'}"
+    if not config.get("EVIDENCE_STORE"):
+        config["EVIDENCE_STORE"] = f"file://{instance_path / 'evidence'}"

@@ -1,0 +1,440 @@
+"""The domain model (SQLAlchemy 2.0 typed mappings).
+
+The schema itself comes only from the alembic migrations in ``migrations/``; a test checks that
+upgrading to head yields exactly these tables. Fields marked ``_enc`` hold ciphertext produced by
+``portal.crypto`` and bound (as associated data) to their column and row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store naive UTC, hand back aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- territory and routing -------------------------------------------------------------------
+
+
+class Region(Base):
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    name_ar: Mapped[str] = mapped_column(String(200))
+    name_fr: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+    subdivisions: Mapped[list[Subdivision]] = relationship(back_populates="region")
+
+    def name(self, lang: str) -> str:
+        return str(getattr(self, f"name_{lang}", None) or self.name_fr)
+
+
+class Subdivision(Base):
+    """A prefecture or province (ISO 3166-2:MA)."""
+
+    __tablename__ = "subdivisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name_ar: Mapped[str] = mapped_column(String(200))
+    name_fr: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+    region: Mapped[Region] = relationship(back_populates="subdivisions")
+
+    def name(self, lang: str) -> str:
+        return str(getattr(self, f"name_{lang}", None) or self.name_fr)
+
+
+class Unit(Base):
+    """A police unit owning a queue. Units are not regions: see the routing table."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_ar: Mapped[str] = mapped_column(String(200))
+    name_fr: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    national: Mapped[bool] = mapped_column(Boolean, default=False)
+    specialty: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    region: Mapped[Region | None] = relationship()
+
+    def name(self, lang: str) -> str:
+        return str(getattr(self, f"name_{lang}", None) or self.name_fr)
+
+
+class RoutingRule(Base):
+    """One row of the routing table.
+
+    kind: ``territory`` (key = subdivision code), ``abroad`` and ``outside_local`` (key empty),
+    ``category`` (key = category code; a national specialised unit).
+    """
+
+    __tablename__ = "routing_rules"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+
+    unit: Mapped[Unit] = relationship()
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+officer_units = Table(
+    "officer_units",
+    Base.metadata,
+    Column("officer_id", ForeignKey("officers.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Officer(Base):
+    """A staff account: role ``officer``, ``supervisor`` (region or national) or ``admin``."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="officer")
+    # Supervisors: the region they answer for; None means national.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last accepted TOTP time step: a code at or before it is a replay.
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    units: Mapped[list[Unit]] = relationship(secondary=officer_units)
+    region: Mapped[Region | None] = relationship()
+
+
+class StaffSession(Base):
+    """Server-side staff session, so that an admin can revoke it."""
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    officer: Mapped[Officer] = relationship()
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2}
+# The lifecycle in DESIGN.md: a case is open until it is referred or closed (its resolution).
+OPEN_STATUSES = ("received", "in_review", "awaiting_reporter", "investigating")
+RESOLVED_STATUSES = ("referred", "closed")
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        # The queue: a unit's open reports, most urgent first, then oldest.
+        Index("ix_reports_queue", "unit_id", "status", "priority_rank", "submitted_at", "id"),
+        Index("ix_reports_unit_submitted", "unit_id", "submitted_at"),
+        Index("ix_reports_region_submitted", "region_id", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    receipt_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    platform: Mapped[str] = mapped_column(String(40))
+    seen_on: Mapped[date | None] = mapped_column(Date)
+    description_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # Category-specific answers (JSON), encrypted; the two that drive priority are kept plain.
+    answers_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    minor_involved: Mapped[bool] = mapped_column(Boolean, default=False)
+    threat_to_life: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    subdivision_id: Mapped[int | None] = mapped_column(ForeignKey("subdivisions.id"))
+    # The reporter's region (None abroad), kept for per-region statistics.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    abroad: Mapped[bool] = mapped_column(Boolean, default=False)
+    handle_outside_local: Mapped[bool] = mapped_column(Boolean, default=False)
+    routing_reason: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    assigned_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)
+
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    # The priority as a number (PRIORITY_RANK), so that queue indexes sort urgent cases first;
+    # written together with ``priority`` by every code path that sets it.
+    priority_rank: Mapped[int] = mapped_column(Integer, default=2)
+    status: Mapped[str] = mapped_column(String(24), default="received")
+    closure_reason: Mapped[str | None] = mapped_column(String(40))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_reporter_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    officer_seen_reporter_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped on every officer action: a stale form or a concurrent claim loses cleanly.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    unit: Mapped[Unit] = relationship()
+    subdivision: Mapped[Subdivision | None] = relationship()
+    region: Mapped[Region | None] = relationship()
+    assigned_officer: Mapped[Officer | None] = relationship()
+    urls: Mapped[list[ReportURL]] = relationship(
+        back_populates="report", order_by="ReportURL.position", cascade="all, delete-orphan"
+    )
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="report", order_by="Evidence.id", cascade="all, delete-orphan"
+    )
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="report", order_by="Message.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[ReportEvent]] = relationship(
+        back_populates="report", order_by="ReportEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def has_unread_reply(self) -> bool:
+        if self.last_reporter_activity_at is None:
+            return False
+        return (
+            self.officer_seen_reporter_at is None
+            or self.officer_seen_reporter_at < self.last_reporter_activity_at
+        )
+
+
+class ReportURL(Base):
+    __tablename__ = "report_urls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    original: Mapped[str] = mapped_column(Text)
+    normalized: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    # sha256 of ``normalized``: reports sharing one form a cluster.
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+
+    report: Mapped[Report] = relationship(back_populates="urls")
+
+
+class Evidence(Base):
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    blob_key: Mapped[str] = mapped_column(String(32), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sniffed_type: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(40))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(16), default="report")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="evidence")
+
+
+class Message(Base):
+    """kind: ``to_reporter``, ``from_reporter`` or ``internal_note`` (never shown to reporters)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="messages")
+    officer: Mapped[Officer | None] = relationship()
+
+
+class ReportEvent(Base):
+    """The case timeline. ``visible_to_reporter`` events appear on /follow-up in plain words."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    visible_to_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[str | None] = mapped_column(Text)  # JSON, no personal data
+
+    report: Mapped[Report] = relationship(back_populates="events")
+    officer: Mapped[Officer | None] = relationship()
+
+
+class FollowUpSession(Base):
+    """A reporter's short-lived follow-up session, found by the hash of a random cookie token."""
+
+    __tablename__ = "followup_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReceiptHandoff(Base):
+    """Carries a new receipt from the submitting POST to the page that shows it, once.
+
+    The receipt is encrypted, found by the hash of a one-time token held in the reporter's
+    session, deleted when shown, and expires after minutes if never shown.
+    """
+
+    __tablename__ = "receipt_handoffs"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    receipt_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class UsedPowToken(Base):
+    """Proof-of-work challenges already redeemed (single use until they expire)."""
+
+    __tablename__ = "used_pow_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained log. No code path updates or deletes a row."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(120), index=True)
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    # Unique: two writers that read the same tail cannot both append (the chain never forks).
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+# Period filters of the national dashboard, and the backlog (reports still open at a moment).
+Index("ix_reports_submitted_at", Report.submitted_at)
+Index("ix_reports_closed_submitted", Report.closed_at, Report.submitted_at)
+
+
+class StatsSnapshot(Base):
+    """A supervisor dashboard computed in advance by ``portal stats refresh``.
+
+    The figures are the exact ones of a live computation, frozen at ``computed_at`` so that the
+    national dashboard stays fast at millions of reports; pages show their age.
+    """
+
+    __tablename__ = "stats_snapshots"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "national" or region code
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)  # e.g. "90d"
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[str] = mapped_column(Text)
+
+
+# --- officer queue ---------------------------------------------------------------------------
+
+# The statuses of an open case; the partial indexes below hold only those rows.
+OPEN_STATUS_SQL = f"status IN ({', '.join(repr(status) for status in OPEN_STATUSES)})"
+
+
+def _open_queue_index(name: str, *leading: Any) -> Index:
+    """A partial index over open cases in queue order (priority, then oldest, then id)."""
+    return Index(
+        name,
+        *leading,
+        Report.priority_rank,
+        Report.submitted_at,
+        Report.id,
+        sqlite_where=text(OPEN_STATUS_SQL),
+        postgresql_where=text(OPEN_STATUS_SQL),
+    )
+
+
+# A unit's open queue, read straight from the index; the same narrowed to one category; and
+# the same order across all units, for national supervisors.
+_open_queue_index("ix_reports_open_queue", Report.unit_id)
+_open_queue_index("ix_reports_open_queue_category", Report.unit_id, Report.category)
+_open_queue_index("ix_reports_open_national")
+Index("ix_reports_duplicate_of_id", Report.duplicate_of_id)

@@ -1,0 +1,115 @@
+"""Load the territory list, the units and the routing table into the database (idempotent).
+
+The data files in ``portal/data`` seed the database; from then on the database is the routing
+table that admins maintain, so a re-sync only adds what is missing and never overwrites a rule
+an admin changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Region, RoutingRule, Subdivision, Unit
+from portal.routing import RoutingTable
+from portal.territories import load_territories, load_unit_data
+
+
+@dataclass
+class SyncSummary:
+    regions: int = 0
+    subdivisions: int = 0
+    units: int = 0
+    rules: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"added {self.regions} regions, {self.subdivisions} prefectures/provinces, "
+            f"{self.units} units, {self.rules} routing rules"
+        )
+
+
+def sync_reference_data(session: Session) -> SyncSummary:
+    summary = SyncSummary()
+    territories = load_territories()
+    regions = {r.code: r for r in session.scalars(select(Region))}
+    for region in territories.regions:
+        row = regions.get(region.code)
+        if row is None:
+            row = Region(code=region.code)
+            session.add(row)
+            regions[region.code] = row
+            summary.regions += 1
+        row.name_ar, row.name_fr, row.name_en = region.name_ar, region.name_fr, region.name_en
+    session.flush()
+
+    subdivisions = {s.code: s for s in session.scalars(select(Subdivision))}
+    for region in territories.regions:
+        for sub in region.subdivisions:
+            row = subdivisions.get(sub.code)
+            if row is None:
+                row = Subdivision(code=sub.code)
+                session.add(row)
+                subdivisions[sub.code] = row
+                summary.subdivisions += 1
+            row.region_id = regions[region.code].id
+            row.kind = sub.kind
+            row.name_ar, row.name_fr, row.name_en = sub.name_ar, sub.name_fr, sub.name_en
+    session.flush()
+
+    unit_data = load_unit_data()
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    for unit in unit_data.units:
+        row = units.get(unit.code)
+        if row is None:
+            row = Unit(code=unit.code)
+            session.add(row)
+            units[unit.code] = row
+            summary.units += 1
+        row.name_ar, row.name_fr, row.name_en = unit.name_ar, unit.name_fr, unit.name_en
+        row.region_id = regions[unit.region].id if unit.region else None
+        row.national = unit.national
+        row.specialty = unit.specialty
+    session.flush()
+
+    existing = {(r.kind, r.key) for r in session.scalars(select(RoutingRule))}
+    wanted: list[tuple[str, str, str]] = [
+        ("territory", code, unit_code) for code, unit_code in unit_data.routing.items()
+    ]
+    wanted.append(("abroad", "", unit_data.abroad_unit))
+    wanted.append(("outside_local", "", unit_data.outside_local_unit))
+    wanted.extend(
+        ("category", category, unit_code)
+        for category, unit_code in unit_data.category_units.items()
+    )
+    for kind, key, unit_code in wanted:
+        if (kind, key) not in existing:
+            session.add(RoutingRule(kind=kind, key=key, unit_id=units[unit_code].id))
+            summary.rules += 1
+    session.flush()
+    return summary
+
+
+def load_routing_table(session: Session) -> RoutingTable:
+    """The routing table as the pure routing function wants it, read from the database."""
+    rows = session.execute(select(RoutingRule.kind, RoutingRule.key, Unit.code).join(Unit)).all()
+    routes: dict[str, str] = {}
+    categories: dict[str, str] = {}
+    abroad = outside_local = ""
+    for kind, key, unit_code in rows:
+        if kind == "territory":
+            routes[key] = unit_code
+        elif kind == "category":
+            categories[key] = unit_code
+        elif kind == "abroad":
+            abroad = unit_code
+        elif kind == "outside_local":
+            outside_local = unit_code
+    return RoutingTable(
+        routes=routes,
+        abroad_unit=abroad,
+        outside_local_unit=outside_local,
+        category_units=categories,
+    )
