@@ -1,0 +1,370 @@
+"""Rate limits whose keys never contain a client address.
+
+A key is a keyed hash of the client address (an IPv6 address is reduced to its /64, since one
+subscriber gets a whole /64) under a secret that changes every UTC day. The secret lives only in
+process memory, or in the limiter's Redis when there is one, so that every worker hashes alike;
+it expires there shortly after its day ends, and nothing else ever records it.
+
+Limits are registered here on the views other modules define, so that the policy lives in one
+place: report submission (stricter without a valid proof of work), receipt attempts (per client
+and for the whole portal, because many reporters share one address behind carrier NAT or Tor),
+evidence uploads, staff login (per client and per account) and a default for every other POST.
+When the shared store fails, limits continue per process in memory and the log says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app, render_template, request
+
+log = logging.getLogger(__name__)
+
+# Limit strings (flask-limiter syntax); each can be overridden by PORTAL_<NAME>.
+LIMIT_DEFAULTS: dict[str, str] = {
+    "RATELIMIT_REPORT": "5/hour;20/day",
+    "RATELIMIT_REPORT_WITHOUT_POW": "2/hour;6/day",
+    "RATELIMIT_FOLLOWUP": "10/hour",
+    "RATELIMIT_FOLLOWUP_GLOBAL": "1000/hour",
+    "RATELIMIT_EVIDENCE": "30/hour",
+    "RATELIMIT_LOGIN_CLIENT": "20/hour",
+    "RATELIMIT_LOGIN_ACCOUNT": "10/hour",
+    "RATELIMIT_POST": "30/minute;300/hour",
+}
+
+DAILY_KEY_NAMESPACE = "portal:ratelimit:daily-key:"
+# After a failure of the shared store, how long a worker keeps its private secret before
+# asking the store again.
+_SECRET_RETRY_SECONDS = 60.0
+
+
+def network_of(address: str) -> str:
+    """The unit a limit applies to: the IPv4 address, or the IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "invalid"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return f"{ipaddress.IPv6Network(f'{ip}/64', strict=False).network_address}/64"
+    return str(ip)
+
+
+def _end_of_day(day: str) -> datetime:
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    return start + timedelta(days=1)
+
+
+class DailySecret:
+    """The secret of the current UTC day, shared through Redis when the limiter uses it."""
+
+    def __init__(self, storage_uri: str | None = None) -> None:
+        self._lock = threading.Lock()
+        self._cache: tuple[str, bytes, float] | None = None  # day, secret, retry-after time
+        self._redis: Any = None
+        if storage_uri and storage_uri.startswith(("redis://", "rediss://")):
+            import redis
+
+            self._redis = redis.Redis.from_url(
+                storage_uri, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
+
+    def for_day(self, day: str) -> bytes:
+        with self._lock:
+            cached = self._cache
+            if cached is not None and cached[0] == day and time.monotonic() < cached[2]:
+                return cached[1]
+            secret, shared = self._fetch(day, cached[1] if cached and cached[0] == day else None)
+            retry_at = float("inf") if shared else time.monotonic() + _SECRET_RETRY_SECONDS
+            self._cache = (day, secret, retry_at)
+            return secret
+
+    def _fetch(self, day: str, local: bytes | None) -> tuple[bytes, bool]:
+        if self._redis is None:
+            return local or secrets.token_bytes(32), True
+        import redis
+
+        candidate = secrets.token_bytes(32)
+        key = DAILY_KEY_NAMESPACE + day
+        try:
+            # The first worker of the day sets it; the others read the same value.
+            self._redis.set(key, candidate, nx=True, exat=int(_end_of_day(day).timestamp()) + 3600)
+            stored = self._redis.get(key)
+        except redis.RedisError:
+            log.warning(
+                "Rate-limit store unreachable: hashing client keys with a per-process secret"
+            )
+            return local or candidate, False
+        return (stored if isinstance(stored, bytes) and len(stored) == 32 else candidate), True
+
+
+_secret_source = DailySecret()
+
+
+def _today(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime("%Y-%m-%d")
+
+
+def keyed_hash(label: str, value: str, *, now: datetime | None = None) -> str:
+    digest = hmac.new(
+        _secret_source.for_day(_today(now)), f"{label}:{value}".encode(), hashlib.sha256
+    )
+    return digest.hexdigest()[:32]
+
+
+def hashed_client(address: str, *, now: datetime | None = None) -> str:
+    return keyed_hash("client", network_of(address), now=now)
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().casefold()
+
+
+def hashed_account(username: str, *, now: datetime | None = None) -> str:
+    return keyed_hash("account", normalise_username(username), now=now)
+
+
+def client_key() -> str:
+    return hashed_client(request.remote_addr or "")
+
+
+def account_key() -> str:
+    """The staff account a login attempt is for, keyed like client addresses."""
+    from flask import session
+
+    username = request.form.get("username")
+    if username is None:
+        # The second step of a login carries no user name, only the pending sign-in.
+        pending = session.get("staff_pending")
+        officer_id = pending.get("id") if isinstance(pending, dict) else None
+        return keyed_hash("pending-account", str(officer_id))
+    return hashed_account(username)
+
+
+def global_key() -> str:
+    return "all-clients"
+
+
+_providers: dict[str, Callable[[], str]] = {}
+
+
+def _config_limit(name: str) -> Callable[[], str]:
+    """A limit read from the current app's settings; one object per name, so that
+    registering the limits again for another app replaces rather than adds."""
+    if name not in _providers:
+
+        def provider() -> str:
+            return str(current_app.config[name])
+
+        _providers[name] = provider
+    return _providers[name]
+
+
+def _not_post() -> bool:
+    return request.method != "POST"
+
+
+def _has_valid_pow() -> bool:
+    from portal import pow as proof_of_work
+
+    return proof_of_work.request_has_valid_solution()
+
+
+def _failed_attempt(response: Any) -> bool:
+    # Only wrong receipts use up the budget: a reporter who gets in costs nobody anything.
+    return int(response.status_code) >= 400
+
+
+def _fallback_limits() -> str:
+    """Per-process limits while the shared store is down: the same policy, in memory."""
+    endpoint = request.endpoint or ""
+    config = current_app.config
+    if request.method != "POST":
+        return ""
+    if endpoint in _endpoints_by_role.get("report", ()):
+        return str(config["RATELIMIT_REPORT"])
+    if endpoint in _endpoints_by_role.get("followup", ()):
+        return str(config["RATELIMIT_FOLLOWUP"])
+    if endpoint in _endpoints_by_role.get("login", ()):
+        return str(config["RATELIMIT_LOGIN_CLIENT"])
+    if endpoint in _endpoints_by_role.get("evidence", ()):
+        return str(config["RATELIMIT_EVIDENCE"])
+    return str(config["RATELIMIT_POST"])
+
+
+# Endpoint names found in the URL map, per role; filled by init_app.
+_endpoints_by_role: dict[str, set[str]] = {}
+
+
+def _post_endpoints(app: Flask, match: Callable[[str], bool]) -> set[str]:
+    return {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or set()) and match(rule.rule)
+    }
+
+
+def _wrap(app: Flask, endpoint: str, *limits: Any) -> None:
+    view = app.view_functions[endpoint]
+    for limit in limits:
+        view = limit(view)
+    app.view_functions[endpoint] = view
+
+
+def _register_limits(app: Flask) -> None:
+    from portal import pow as proof_of_work
+    from portal.extensions import limiter
+
+    roles = {
+        "report": _post_endpoints(app, lambda rule: rule == "/report"),
+        "followup": _post_endpoints(app, lambda rule: rule == "/follow-up"),
+        "evidence": _post_endpoints(
+            app, lambda rule: "evidence" in rule and "/officer" not in rule
+        ),
+        "login": _post_endpoints(app, lambda rule: rule.startswith("/officer/login")),
+    }
+    _endpoints_by_role.clear()
+    _endpoints_by_role.update(roles)
+
+    for endpoint in roles["report"]:
+        # The honeypot guard sits inside the limits: a bot's discarded submission still counts.
+        app.view_functions[endpoint] = proof_of_work.honeypot_guard(app.view_functions[endpoint])
+        _wrap(
+            app,
+            endpoint,
+            limiter.limit(_config_limit("RATELIMIT_REPORT"), methods=["POST"]),
+            limiter.limit(
+                _config_limit("RATELIMIT_REPORT_WITHOUT_POW"),
+                methods=["POST"],
+                scope="without-pow",
+                exempt_when=_has_valid_pow,
+            ),
+        )
+    for endpoint in roles["followup"]:
+        _wrap(
+            app,
+            endpoint,
+            limiter.limit(
+                _config_limit("RATELIMIT_FOLLOWUP"), methods=["POST"], deduct_when=_failed_attempt
+            ),
+            limiter.shared_limit(
+                _config_limit("RATELIMIT_FOLLOWUP_GLOBAL"),
+                scope="followup-all-clients",
+                key_func=global_key,
+                methods=["POST"],
+                deduct_when=_failed_attempt,
+            ),
+        )
+    for endpoint in roles["evidence"] - roles["report"]:
+        _wrap(app, endpoint, limiter.limit(_config_limit("RATELIMIT_EVIDENCE"), methods=["POST"]))
+    for endpoint in roles["login"]:
+        _wrap(
+            app,
+            endpoint,
+            limiter.limit(_config_limit("RATELIMIT_LOGIN_CLIENT"), methods=["POST"]),
+            limiter.shared_limit(
+                _config_limit("RATELIMIT_LOGIN_ACCOUNT"),
+                scope="login-account",
+                key_func=account_key,
+                methods=["POST"],
+            ),
+        )
+
+
+def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
+    """(limit setting, key function, scope) pairs that refuse a POST before anything is parsed.
+
+    A client already over these limits is refused before CSRF checking and form parsing, so a
+    flood of refused requests costs the workers as little as possible. The checks only read the
+    counters; the limits registered on the views count the hits.
+    """
+    endpoint = request.endpoint or ""
+    if endpoint in _endpoints_by_role.get("report", ()):
+        return [("RATELIMIT_REPORT", client_key, endpoint)]
+    if endpoint in _endpoints_by_role.get("followup", ()):
+        return [
+            ("RATELIMIT_FOLLOWUP", client_key, endpoint),
+            ("RATELIMIT_FOLLOWUP_GLOBAL", global_key, "followup-all-clients"),
+        ]
+    return []
+
+
+def _refuse_early() -> Any:
+    from limits import parse_many
+    from werkzeug.exceptions import TooManyRequests
+
+    from portal.extensions import limiter
+
+    if request.method != "POST" or not limiter.enabled or limiter._storage_dead:
+        return None
+    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
+    try:
+        for setting, key_func, scope in _early_checks():
+            identifiers = [prefix, key_func(), scope] if prefix else [key_func(), scope]
+            for item in parse_many(str(current_app.config[setting])):
+                if not limiter.limiter.test(item, *identifiers):
+                    reset_at, _remaining = limiter.limiter.get_window_stats(item, *identifiers)
+                    retry_after = max(1, int(reset_at - time.time()) + 1)
+                    page = render_template("error.html", error=TooManyRequests())
+                    return page, 429, {"Retry-After": str(retry_after)}
+    except Exception:
+        # Store trouble is handled (and logged) by the limiter's own check that follows.
+        return None
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Configure the shared limiter for this app and register the portal's limits."""
+    global _secret_source
+    from portal.extensions import limiter
+
+    for name, value in LIMIT_DEFAULTS.items():
+        app.config.setdefault(name, value)
+    app.config.setdefault("RATELIMIT_DEFAULT", _config_limit("RATELIMIT_POST"))
+    app.config.setdefault("RATELIMIT_DEFAULTS_EXEMPT_WHEN", _not_post)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "portal")
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK", _fallback_limits)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    )
+    if not str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis", "rediss")):
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {}
+
+    _secret_source = DailySecret(app.config.get("RATELIMIT_STORAGE_URI"))
+    # The limiter is one object per process; a new app (tests build many) starts it afresh,
+    # with a healthy store and this app's settings.
+    limiter._storage_dead = False
+    limiter.init_app(app)
+    # Blueprints are registered after the extensions: the views get their limits on the first
+    # request, before the limiter's own check runs.
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks.insert(0, _refuse_early)
+    hooks.insert(0, _register_limits_once(app))
+
+
+def _register_limits_once(app: Flask) -> Callable[[], None]:
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def register() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if not done.is_set():
+                _register_limits(app)
+                done.set()
+
+    return register
