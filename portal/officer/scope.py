@@ -1,0 +1,52 @@
+"""The one place that decides which reports a staff member may see.
+
+Every officer query for reports starts from ``reports_in_scope``. Anything outside answers 404,
+never 403, so a reference from another unit does not even confirm that the report exists.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, false, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
+
+from portal.models import Officer, Report, Unit
+
+
+def scope_unit_ids(officer: Officer) -> Select[tuple[int]] | list[int] | None:
+    """The units whose reports ``officer`` may read: a list, a subquery, or None for all.
+
+    Officers: their own units. Supervisors: the units of their region, or every unit when
+    national. Admins: none (they manage accounts and routing, never report content).
+    """
+    if not officer.active:
+        return []
+    if officer.role == "officer":
+        return [unit.id for unit in officer.units]
+    if officer.role == "supervisor":
+        if officer.region_id is None:
+            return None
+        return select(Unit.id).where(Unit.region_id == officer.region_id)
+    return []
+
+
+def reports_in_scope(officer: Officer) -> Select[tuple[Report]]:
+    query = select(Report)
+    units = scope_unit_ids(officer)
+    if units is None:
+        return query
+    if isinstance(units, list):
+        if not units:
+            return query.where(false())
+        if len(units) == 1:
+            return query.where(Report.unit_id == units[0])
+        return query.where(Report.unit_id.in_(units))
+    return query.where(Report.unit_id.in_(units))
+
+
+def get_report_for_officer(session: Session, officer: Officer, reference: str) -> Report:
+    """The report named ``reference`` if it is in scope; NotFound otherwise."""
+    report = session.scalar(reports_in_scope(officer).where(Report.reference == reference))
+    if report is None:
+        raise NotFound()
+    return report
