@@ -1,0 +1,97 @@
+"""Language choice: Arabic by default, remembered in a cookie that is the same for everyone.
+
+Translations are looked up by language (``ar``, ``fr``, ``en``); dates, times and numbers are
+written the Moroccan way (``ar_MA``, ``fr_MA``: 24-hour clock, Latin digits) in Africa/Casablanca
+time, whatever language the reader chose.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from flask import Flask, current_app, request
+from flask_babel import get_locale, get_timezone, to_user_timezone
+
+LANGUAGE_COOKIE = "lang"
+RTL_LANGUAGES = frozenset({"ar"})
+# The regional variant used to write dates and numbers for each language.
+REGIONAL_FORMATS = {"ar": "ar_MA", "fr": "fr_MA", "en": "en"}
+LANGUAGE_NAMES = (("ar", "العربية"), ("fr", "Français"), ("en", "English"))
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in languages:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def text_direction(locale: str) -> str:
+    return "rtl" if locale in RTL_LANGUAGES else "ltr"
+
+
+def current_language() -> str:
+    locale = get_locale()
+    if locale is None:
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+    return locale.language
+
+
+def formatting_locale(language: str | None = None) -> Locale:
+    language = language or current_language()
+    return Locale.parse(REGIONAL_FORMATS.get(language, language))
+
+
+def format_datetime(value: datetime | None, format: str = "medium") -> str:
+    """A moment in the reader's language, in Morocco's time zone (naive values are UTC)."""
+    if value is None:
+        return ""
+    return babel_dates.format_datetime(
+        value, format, tzinfo=get_timezone(), locale=formatting_locale()
+    )
+
+
+def format_date(value: date | datetime | None, format: str = "medium") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        # The calendar day in Morocco, not in UTC.
+        value = to_user_timezone(value).date()
+    return babel_dates.format_date(value, format, locale=formatting_locale())
+
+
+def format_time(value: datetime | None, format: str = "short") -> str:
+    if value is None:
+        return ""
+    return babel_dates.format_time(value, format, tzinfo=get_timezone(), locale=formatting_locale())
+
+
+def format_number(value: int | float | Decimal | None) -> str:
+    if value is None:
+        return ""
+    return babel_numbers.format_decimal(value, locale=formatting_locale())
+
+
+def init_app(app: Flask) -> None:
+    # Flask-Babel's filters write dates in the bare language's conventions; these replace them
+    # with Morocco's (registered after Flask-Babel, so they win).
+    app.jinja_env.filters.update(
+        datetimeformat=format_datetime,
+        dateformat=format_date,
+        timeformat=format_time,
+        numberformat=format_number,
+    )
+
+    @app.context_processor
+    def _language_context() -> dict[str, object]:
+        language = current_language()
+        return {
+            "current_locale": language,
+            "text_direction": text_direction(language),
+            "available_languages": list(LANGUAGE_NAMES),
+        }
