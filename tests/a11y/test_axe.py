@@ -1,0 +1,88 @@
+"""axe-core on every reporter page, in Arabic, French and English: no serious or critical issue.
+
+axe is vendored (static/vendor/axe.min.js) and injected by the test only; pages never load it.
+The context bypasses the CSP for this injection alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reporter_flows import fill_sextortion_report, open_follow_up, send_report, write_png
+
+from portal.guidance import TOPICS
+
+AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
+BLOCKING = {"serious", "critical"}
+STATIC_PAGES = [
+    "/",
+    "/report",
+    "/follow-up",
+    "/help",
+    "/help/safety",
+    *[f"/help/{topic.slug}" for topic in TOPICS],
+    "/no-such-page",
+]
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in result["violations"] if v["impact"] in BLOCKING]
+
+
+def describe(violations: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in violations
+    ]
+
+
+def test_axe_finds_a_planted_violation(new_context: Any) -> None:
+    """The harness really reports problems: an unlabelled input and an empty button."""
+    page = new_context(bypass_csp=True).new_page()
+    page.goto("/")
+    page.evaluate(
+        "() => { document.querySelector('main').insertAdjacentHTML('beforeend',"
+        " '<input type=text><button></button>'); }"
+    )
+    found = {v["id"] for v in axe_violations(page)}
+    assert {"label", "button-name"} <= found
+
+
+@pytest.mark.parametrize("language", ["ar", "fr", "en"])
+def test_reporter_pages_have_no_serious_accessibility_violation(
+    new_context: Any, language: str, tmp_path: Path
+) -> None:
+    page = new_context(bypass_csp=True, locale_cookie=language).new_page()
+    problems: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        assert page.locator("html").get_attribute("lang") == language, name
+        found = axe_violations(page)
+        if found:
+            problems[name] = describe(found)
+
+    for path in STATIC_PAGES:
+        page.goto(path)
+        check(path)
+
+    page.goto("/report")
+    page.locator("form.report-form button[type=submit]").click()
+    page.wait_for_selector("#error-summary")
+    check("/report (with errors)")
+
+    page.goto("/report")
+    fill_sextortion_report(page, evidence=write_png(tmp_path / "screenshot.png"))
+    check("/report (filled)")
+    _reference, receipt = send_report(page)
+    check("/report/receipt")
+    page.goto("/report/receipt")
+    check("/report/receipt (already shown)")
+
+    open_follow_up(page, receipt)
+    check("/follow-up (report open)")
+
+    assert problems == {}

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real instance directory, a migrated database, the app and its client.
+
+The suite runs on SQLite by default; with ``PORTAL_TEST_DATABASE_URL`` it runs on that database
+(PostgreSQL in CI). The schema always comes from the alembic migrations, never ``create_all``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from portal import create_app, migrate
+from portal.crypto import Keyring, create_master_key
+from portal.db import make_engine, make_session_factory
+from portal.instance_secrets import ensure_secrets
+from portal.models import Base
+from portal.reference_data import sync_reference_data
+
+REFERENCE_TABLES = {"regions", "subdivisions", "units", "routing_rules", "alembic_version"}
+TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+
+
+def _prepare_database(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        sync_reference_data(session)
+        session.commit()
+
+
+def _reset_postgres_schema(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+def truncate_case_data(engine: Engine) -> None:
+    """Empty every table but the reference data, so each test starts from a clean case load."""
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in reversed(tables):
+                connection.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(scope="session")
+def template_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file with reference data, copied for each test (fast and isolated)."""
+    path = tmp_path_factory.mktemp("template") / "portal.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    _prepare_database(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine | None]:
+    if not TEST_DATABASE_URL:
+        yield None
+        return
+    engine = make_engine(TEST_DATABASE_URL)
+    _reset_postgres_schema(engine)
+    _prepare_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def instance_path(tmp_path: Path) -> Path:
+    path = tmp_path / "instance"
+    path.mkdir(mode=0o700)
+    ensure_secrets(path)
+    create_master_key(path)
+    return path
+
+
+@pytest.fixture
+def database_url(
+    instance_path: Path, template_sqlite: Path, postgres_engine: Engine | None
+) -> Iterator[str]:
+    if postgres_engine is not None:
+        truncate_case_data(postgres_engine)
+        yield TEST_DATABASE_URL  # type: ignore[misc]
+        truncate_case_data(postgres_engine)
+        return
+    target = instance_path / "portal.sqlite3"
+    shutil.copyfile(template_sqlite, target)
+    yield f"sqlite:///{target}"
+
+
+def base_test_config(instance_path: Path, database_url: str) -> dict[str, object]:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance_path),
+        "DATABASE_URL": database_url,
+        "EVIDENCE_STORE": f"file://{instance_path / 'evidence'}",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # Cheap receipt hashing in tests; production parameters are the defaults.
+        "RECEIPT_ARGON2_TIME_COST": 1,
+        "RECEIPT_ARGON2_MEMORY_KIB": 256,
+        # Limits are exercised by tests/security with this switched on.
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+@pytest.fixture
+def app_config(instance_path: Path, database_url: str) -> dict[str, object]:
+    """Override in a test module to change settings before the app is built."""
+    return base_test_config(instance_path, database_url)
+
+
+@pytest.fixture
+def app(app_config: dict[str, object]) -> Iterator[Flask]:
+    application = create_app(dict(app_config))
+    yield application
+    application.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session outside any request, for arranging and inspecting data."""
+    factory = app.extensions["db_sessionmaker"]
+    with factory() as session:
+        yield session
+
+
+@pytest.fixture
+def keyring(app: Flask) -> Keyring:
+    return app.extensions["keyring"]

@@ -1,0 +1,94 @@
+"""`portal init` and `portal demo`: a newcomer's first commands, safe to run again."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from portal import create_app
+from portal.cli import demo_command, init_command
+from portal.db import get_session
+from portal.instance_secrets import MissingSecret
+from portal.models import Officer, Report, RoutingRule, Subdivision
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def fresh_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    instance = tmp_path / "fresh-instance"
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
+    # Always the embedded mode here, even when the suite runs on PostgreSQL.
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{instance / 'portal.sqlite3'}")
+    monkeypatch.setenv("PORTAL_RECEIPT_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("PORTAL_RECEIPT_ARGON2_MEMORY_KIB", "256")
+    return instance
+
+
+def test_the_app_refuses_to_start_without_secrets(fresh_instance: Path) -> None:
+    fresh_instance.mkdir()
+    with pytest.raises(MissingSecret, match="portal init"):
+        create_app()
+
+
+def test_init_creates_private_secrets_keys_and_schema_and_is_idempotent(
+    fresh_instance: Path,
+) -> None:
+    runner = CliRunner()
+    first = runner.invoke(init_command)
+    assert first.exit_code == 0, first.output
+    assert "created secret secret_key" in first.output
+    assert "created master key" in first.output
+
+    for private in [
+        *(fresh_instance / "secrets").iterdir(),
+        *(fresh_instance / "keys").iterdir(),
+        fresh_instance / "portal.sqlite3",
+    ]:
+        assert _mode(private) == 0o600, private
+    assert _mode(fresh_instance / "secrets") == 0o700
+    assert _mode(fresh_instance / "keys") == 0o700
+    secret_before = (fresh_instance / "secrets" / "secret_key").read_bytes()
+
+    second = runner.invoke(init_command)
+    assert second.exit_code == 0, second.output
+    assert "created" not in second.output
+    assert "added 0 regions, 0 prefectures/provinces, 0 units, 0 routing rules" in second.output
+    assert (fresh_instance / "secrets" / "secret_key").read_bytes() == secret_before
+
+    app = create_app()
+    with app.app_context():
+        session = get_session()
+        assert session.scalar(select(func.count(Subdivision.id))) == 75
+        # 75 territories + abroad + outside-local + 2 category rules.
+        assert session.scalar(select(func.count()).select_from(RoutingRule)) == 79
+
+
+def test_demo_creates_accounts_and_reports_once(fresh_instance: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(init_command).exit_code == 0
+    app = create_app()
+    first = runner.invoke(demo_command, ["--reports", "30"], obj=_script_info(app))
+    assert first.exit_code == 0, first.output
+    assert "user casablanca" in first.output and "TOTP secret" in first.output
+    assert "receipt, for /follow-up" in first.output
+    second = runner.invoke(demo_command, ["--reports", "30"], obj=_script_info(app))
+    assert second.exit_code == 0, second.output
+    assert "nothing added" in second.output
+    with app.app_context():
+        session = get_session()
+        assert session.scalar(select(func.count(Officer.id))) == 4
+        count = session.scalar(select(func.count(Report.id)))
+        assert count is not None and count > 30  # the bulk plus the morning queues
+
+
+def _script_info(app):  # type: ignore[no-untyped-def]
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)

@@ -1,0 +1,381 @@
+"""Evidence intake through /report and /follow-up: streamed, sniffed, encrypted, all-or-nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from evidence_support import (
+    assert_nothing_kept,
+    english_client,
+    files,
+    jpeg,
+    pdf,
+    png,
+    report_by_reference,
+    store_of,
+    stored_blobs,
+)
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import (
+    csrf_token,
+    open_follow_up,
+    submit_and_get_receipt,
+    submit_report,
+    valid_report,
+)
+from sqlalchemy import select
+
+from portal import evidence
+from portal.models import AuditEvent, Evidence, Report, ReportEvent
+
+KiB = 1024
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return english_client(app)
+
+
+# --- the happy path ---------------------------------------------------------------------------
+
+
+def test_report_with_files_records_hash_type_and_encrypted_name(app, client, db, keyring):
+    photo, document = jpeg(300 * KiB), pdf()
+    reference, _ = submit_and_get_receipt(
+        client, evidence=files((photo, "capture écran.jpg"), (document, "contrat.pdf"))
+    )
+    report = report_by_reference(db, reference)
+    rows = db.scalars(select(Evidence).where(Evidence.report_id == report.id)).all()
+    assert [(row.sniffed_type, row.size, row.source) for row in rows] == [
+        ("image/jpeg", len(photo), "report"),
+        ("application/pdf", len(document), "report"),
+    ]
+    assert rows[0].sha256 == hashlib.sha256(photo).hexdigest()
+    assert rows[1].sha256 == hashlib.sha256(document).hexdigest()
+    assert {row.key_id for row in rows} == {keyring.active_id}
+    # The name is stored only encrypted, bound to this evidence.
+    assert b"contrat" not in rows[1].filename_enc
+    assert evidence.evidence_filename(keyring, report, rows[1]) == "contrat.pdf"
+    assert evidence.evidence_filename(keyring, report, rows[0]) == "capture écran.jpg"
+    # Stored bytes are ciphertext, and read back to exactly what was sent.
+    store = store_of(app)
+    on_disk = store.path_for(rows[0].blob_key).read_bytes()
+    assert photo[:4096] not in on_disk and photo[-4096:] not in on_disk
+    assert b"".join(evidence.verified_stream(store, keyring, report, rows[0])) == photo
+    # Timeline (seen by the reporter) and audit chain.
+    kinds = {(e.kind, e.visible_to_reporter) for e in report.events}
+    assert ("evidence_added", True) in kinds
+    audited = db.scalars(select(AuditEvent).where(AuditEvent.action == "evidence.received")).all()
+    assert len(audited) == 2
+    assert rows[0].sha256 in audited[0].details
+
+
+def test_plaintext_never_touches_disk(app, client, db):
+    """A > 1 MiB upload: its marker is in neither the evidence store nor the temp directory."""
+    marker = f"MARKER-{secrets.token_hex(16)}".encode()
+    content = jpeg(filler=(marker + os.urandom(4000)) * 400)  # about 1.6 MiB
+    assert len(content) > MiB
+    started = time.time() - 1
+    reference, _ = submit_and_get_receipt(client, evidence=files((content, "big.jpg")))
+    assert report_by_reference(db, reference).evidence[0].size == len(content)
+
+    def scan(root: Path, recent_only: bool) -> list[Path]:
+        found = []
+        for directory, _dirs, names in os.walk(root, onerror=lambda _e: None):
+            for name in names:
+                path = Path(directory) / name
+                try:
+                    if not path.is_file() or path.is_symlink():
+                        continue
+                    if recent_only and path.stat().st_mtime < started:
+                        continue
+                    if path.stat().st_size > 64 * MiB:
+                        continue
+                    if marker in path.read_bytes():
+                        found.append(path)
+                except OSError:
+                    continue
+        return found
+
+    assert len(stored_blobs(app)) == 1
+    assert scan(store_of(app).root, recent_only=False) == []
+    assert scan(Path(tempfile.gettempdir()), recent_only=True) == []
+
+
+def test_empty_file_input_is_not_a_file(app, client, db):
+    """A browser sends an empty part for a file input left empty: the report goes through."""
+    reference, _ = submit_and_get_receipt(client, evidence=files((b"", "")))
+    assert report_by_reference(db, reference).evidence == []
+    assert stored_blobs(app) == []
+
+
+# --- refused files: the form comes back filled in, nothing is kept ------------------------------
+
+
+REFUSED = [
+    pytest.param(b"", "empty.jpg", "is empty", id="zero-byte"),
+    pytest.param(os.urandom(5000), "photo.jpg", "not a type of file", id="wrong-magic"),
+    pytest.param(b"MZ\x90\x00" + os.urandom(3000), "cat.jpg", "program", id="renamed-exe"),
+    pytest.param(b"\x7fELF\x02\x01\x01" + os.urandom(3000), "video.mp4", "program", id="elf"),
+    pytest.param(b"#!/bin/sh\nrm -rf ~\n", "notes.txt", "program", id="shell-script"),
+    pytest.param(
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
+        b"<script>alert(document.cookie)</script></svg>",
+        "drawing.svg",
+        "web code",
+        id="svg-script",
+    ),
+    pytest.param(b"<!doctype html><html><body>hi</body></html>", "page.txt", "web", id="html"),
+    pytest.param(
+        b"PK\x03\x04\x14\x00\x00\x00" + os.urandom(3000), "photos.zip", "archive", id="zip"
+    ),
+    pytest.param(b"Rar!\x1a\x07\x00" + os.urandom(3000), "x.rar", "archive", id="rar"),
+    pytest.param(
+        jpeg(filler=b"<script>alert(1)</script>" + os.urandom(2000)),
+        "polyglot.jpg",
+        "web code",
+        id="jpeg-html-polyglot",
+    ),
+    pytest.param(
+        pdf(b"3 0 obj << /S /JavaScript /JS (app.alert(1)) >> endobj"),
+        "invoice.pdf",
+        "active content",
+        id="pdf-javascript",
+    ),
+    pytest.param(b"hello world " * 100 + b"\x00", "chat.txt", "not a plain text", id="nul"),
+    pytest.param(
+        b"plain words " * 500 + b"\xff\xfe broken", "log.txt", "not a plain text", id="bad-utf8"
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "name", "message"), REFUSED)
+def test_refused_file_names_the_file_and_keeps_the_form(app, client, db, content, name, message):
+    response = submit_report(
+        client,
+        description="Unique description kept after refusal",
+        evidence=files((jpeg(), "good.jpg"), (content, name)),
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert f"“{evidence.display_filename(name)}”" in page
+    # What the reporter typed comes back; the good file is not kept either.
+    assert "Unique description kept after refusal" in page
+    assert re.search(r'<input checked[^>]*value="sextortion"', page)
+    assert 'id="evidence-error"' in page
+    assert db.scalars(select(Report)).all() == []
+    assert_nothing_kept(app, db)
+
+
+ACCEPTED = {
+    "image/png": png(),
+    "image/gif": b"GIF89a" + os.urandom(500),
+    "image/webp": b"RIFF\x00\x10\x00\x00WEBPVP8 " + os.urandom(500),
+    "image/heic": b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + os.urandom(500),
+    "video/mp4": b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(900),
+    "video/quicktime": b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + os.urandom(500),
+    "video/webm": b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm" + os.urandom(500),
+    "video/3gpp": b"\x00\x00\x00\x14ftyp3gp5\x00\x00\x00\x00" + os.urandom(500),
+    "audio/mpeg": b"ID3\x04\x00\x00\x00\x00\x00\x00" + os.urandom(500),
+    "audio/mp4": b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00isom" + os.urandom(500),
+    "audio/ogg": b"OggS\x00\x02" + os.urandom(500),
+    "audio/amr": b"#!AMR\n" + os.urandom(500),
+    "audio/wav": b"RIFF\x24\x08\x00\x00WAVEfmt " + os.urandom(500),
+    "text/plain": "Messages exportés, رسالة التهديد\n".encode() * 300,
+}
+
+
+@pytest.mark.parametrize("media_type", sorted(ACCEPTED))
+def test_accepted_types_are_recognised_by_content_not_name(client, db, media_type):
+    # A misleading name changes nothing: the type recorded is the sniffed one.
+    reference, _ = submit_and_get_receipt(
+        client, evidence=files((ACCEPTED[media_type], "renamed.exe"))
+    )
+    [row] = report_by_reference(db, reference).evidence
+    assert row.sniffed_type == media_type
+
+
+# --- categories and invalid forms -----------------------------------------------------------
+
+
+def test_child_exploitation_reports_take_no_files_whatever_the_browser_sends(app, client, db):
+    response = submit_report(
+        client,
+        category="child_sexual_exploitation",
+        q_money_demanded=None,
+        q_paid=None,
+        description="Link to abuse material",
+        evidence=files((jpeg(), "image.jpg")),
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "please do not send any file" in page
+    assert "Link to abuse material" in page
+    assert db.scalars(select(Report)).all() == []
+    assert_nothing_kept(app, db)
+
+
+def test_child_exploitation_report_without_files_goes_through(client, db):
+    reference, _ = submit_and_get_receipt(
+        client, category="child_sexual_exploitation", q_money_demanded=None, q_paid=None
+    )
+    assert report_by_reference(db, reference).priority == "urgent"
+
+
+def test_invalid_form_drops_good_files_and_asks_to_choose_them_again(app, client, db):
+    response = submit_report(
+        client, description="", urls="not a url", evidence=files((jpeg(), "proof.jpg"))
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "choose them again" in page
+    assert "not a url" in page
+    assert_nothing_kept(app, db)
+
+
+def test_missing_csrf_token_keeps_no_upload(app, client, db):
+    data = valid_report(evidence=files((jpeg(), "proof.jpg")))
+    response = client.post("/report", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert_nothing_kept(app, db)
+
+
+# --- file names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("../../../etc/passwd.jpg", "passwd.jpg"),
+        ("..\\..\\windows\\system32\\x.jpg", "x.jpg"),
+        ("inno\x00cent.jpg", "innocent.jpg"),
+        ("photo\u202egpj.exe", "photogpj.exe"),
+        ("\u2067secret\u2069 .jpg", "secret .jpg"),
+        ("a\r\nb\tc.jpg", "a b c.jpg"),
+        (".hidden.jpg", "hidden.jpg"),
+        ("", "file"),
+        ("////", "file"),
+    ],
+)
+def test_display_filename_strips_paths_controls_and_bidi(raw, shown):
+    assert evidence.display_filename(raw) == shown
+
+
+def test_display_filename_caps_length_and_keeps_extension():
+    name = evidence.display_filename("é" * 300 + ".jpeg")
+    assert len(name) == evidence.MAX_DISPLAY_NAME and name.endswith(".jpeg")
+
+
+def test_hostile_file_names_are_stored_sanitised(client, db, keyring):
+    hostile = ["../../etc/passwd", "evil\x00.jpg", "invoice\u202efdp.exe", "n" * 300 + ".jpg"]
+    reference, _ = submit_and_get_receipt(
+        client, evidence=files(*((jpeg(), name) for name in hostile))
+    )
+    report = report_by_reference(db, reference)
+    names = [evidence.evidence_filename(keyring, report, row) for row in report.evidence]
+    assert names[0] == "passwd" and names[1] == "evil.jpg" and names[2] == "invoicefdp.exe"
+    assert len(names[3]) == evidence.MAX_DISPLAY_NAME and names[3].endswith(".jpg")
+    for name in names:
+        assert "/" not in name and "\x00" not in name and "\u202e" not in name
+    # The download name always ends with the extension of the sniffed type.
+    assert evidence.download_filename(names[2], "image/jpeg") == "invoicefdp.exe.jpg"
+
+
+def test_content_disposition_has_ascii_fallback_and_utf8_name():
+    header = evidence.content_disposition("صورة التهديد.jpg", "evidence-EB-1-7")
+    assert header.startswith('attachment; filename="evidence-EB-1-7.jpg"; ')
+    assert "filename*=UTF-8''%D8%B5" in header
+    header = evidence.content_disposition('bad"name;\r\n.jpg', "x")
+    assert '"' not in header.split('filename="')[1].split('"')[0]
+    assert "\r" not in header and "\n" not in header
+
+
+# --- follow-up evidence ---------------------------------------------------------------------
+
+
+def test_reporter_adds_evidence_later(app, client, db):
+    reference, receipt = submit_and_get_receipt(client)
+    open_follow_up(client, receipt)
+    page = client.get("/follow-up").get_data(as_text=True)
+    assert 'action="/follow-up/evidence"' in page
+    token = csrf_token(client, "/follow-up")
+    content = png(5000)
+    response = client.post(
+        "/follow-up/evidence",
+        data={"csrf_token": token, "evidence": files((content, "later.png"))},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    report = report_by_reference(db, reference)
+    [row] = report.evidence
+    assert (row.source, row.size, row.sniffed_type) == ("follow_up", len(content), "image/png")
+    event = db.scalars(
+        select(ReportEvent).where(
+            ReportEvent.report_id == report.id, ReportEvent.kind == "evidence_added"
+        )
+    ).one()
+    assert event.visible_to_reporter
+
+
+def test_follow_up_evidence_refusal_is_shown_on_the_page(app, client, db):
+    _reference, receipt = submit_and_get_receipt(client)
+    open_follow_up(client, receipt)
+    token = csrf_token(client, "/follow-up")
+    response = client.post(
+        "/follow-up/evidence",
+        data={"csrf_token": token, "evidence": files((b"PK\x03\x04zip", "all.zip"))},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "“all.zip” is a compressed archive" in response.get_data(as_text=True)
+    assert_nothing_kept(app, db)
+
+
+def test_follow_up_evidence_needs_csrf_and_a_session(app, client, db):
+    _reference, receipt = submit_and_get_receipt(client)
+    upload = {"evidence": files((jpeg(), "x.jpg"))}
+    # No follow-up session: 404, nothing stored.
+    token = csrf_token(client, "/follow-up")
+    response = client.post(
+        "/follow-up/evidence",
+        data={"csrf_token": token, **upload},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 404
+    # A session but no CSRF token: refused, nothing stored.
+    open_follow_up(client, receipt)
+    response = client.post(
+        "/follow-up/evidence",
+        data={"evidence": files((jpeg(), "x.jpg"))},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert_nothing_kept(app, db)
+
+
+def test_child_exploitation_follow_up_takes_no_files(app, client, db):
+    _reference, receipt = submit_and_get_receipt(
+        client, category="child_sexual_exploitation", q_money_demanded=None, q_paid=None
+    )
+    open_follow_up(client, receipt)
+    page = client.get("/follow-up").get_data(as_text=True)
+    assert 'action="/follow-up/evidence"' not in page
+    token = csrf_token(client, "/follow-up")
+    response = client.post(
+        "/follow-up/evidence",
+        data={"csrf_token": token, "evidence": files((jpeg(), "x.jpg"))},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "please do not send any file" in response.get_data(as_text=True)
+    assert_nothing_kept(app, db)

@@ -1,0 +1,186 @@
+"""The supervisor dashboard and CSV through the real sign-in, with hand-computed figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pyotp
+import pytest
+from helpers import csrf_token
+from test_stats_support import add_report, hours
+
+from portal.accounts import create_officer
+from portal.models import utcnow
+
+SECRET = "JBSWY3DPEHPK3PXPSTATSAAA"
+
+
+def make_staff(app, db, username: str, role: str, region: str | None = None, units=()):
+    create_officer(
+        db,
+        username=username,
+        display_name=username.title(),
+        password=f"{username}-password-2026",
+        role=role,
+        keyring=app.extensions["keyring"],
+        unit_codes=list(units),
+        region_code=region,
+        totp_secret=SECRET,
+    )
+    db.commit()
+
+
+def sign_in(client, username: str) -> None:
+    response = client.post(
+        "/officer/login",
+        data={
+            "csrf_token": csrf_token(client, "/officer/login"),
+            "username": username,
+            "password": f"{username}-password-2026",
+        },
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    response = client.post(
+        "/officer/login/code",
+        data={
+            "csrf_token": csrf_token(client, "/officer/login/code"),
+            "code": pyotp.TOTP(SECRET).now(),
+        },
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+
+
+@pytest.fixture
+def recent():
+    """Reports a few days old, so that every standard period includes them."""
+    return utcnow() - timedelta(days=5)
+
+
+@pytest.fixture
+def figures(db, recent):
+    # Casablanca-Settat: first responses 1, 2, 3 and 10 hours -> median 2.5 h, p90 7.9 h.
+    for index, h in enumerate((1, 2, 3, 10)):
+        add_report(
+            db,
+            region="MA-06",
+            unit="CASABLANCA",
+            submitted=recent - timedelta(minutes=index),
+            first_response=hours(h),
+            closed=hours(24 * (index + 1)) if index < 2 else None,
+        )
+    # Marrakech-Safi: 40 and 60 hours, and one report never answered.
+    add_report(db, region="MA-07", unit="MARRAKECH", submitted=recent, first_response=hours(40))
+    add_report(db, region="MA-07", unit="MARRAKECH", submitted=recent, first_response=hours(60))
+    add_report(db, region="MA-07", unit="MARRAKECH", submitted=recent)
+    # From abroad, handled nationally.
+    add_report(db, region=None, unit="NATIONAL-CYBER", submitted=recent, first_response=hours(5))
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = response.get_data(as_text=True).lstrip("\ufeff")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def by_code(rows: list[list[str]], grouping: str, code: str) -> list[str]:
+    return next(r for r in rows if r[0] == grouping and r[1] == code)
+
+
+def cell_of(page: str, table: str, key: str, column: str) -> str:
+    table_html = page.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    row = table_html.split(f'data-key="{key}"', 1)[1].split("</tr>", 1)[0]
+    match = re.search(rf'class="num {column}">([^<]*)<', row)
+    assert match, row
+    return match.group(1)
+
+
+def test_dashboard_requires_a_signed_in_supervisor(app, client, db):
+    response = client.get("/supervisor/")
+    assert response.status_code == 303
+    assert "/officer/login" in response.headers["Location"]
+    assert client.get("/supervisor/response-times.csv").status_code == 303
+
+    make_staff(app, db, "casa", "officer", units=("CASABLANCA",))
+    sign_in(client, "casa")
+    assert client.get("/supervisor/").status_code == 404
+    assert client.get("/supervisor/response-times.csv").status_code == 404
+
+
+def test_national_page_and_csv_show_hand_computed_percentiles(app, client, db, figures):
+    make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief")
+    client.set_cookie("lang", "en")
+
+    page = client.get("/supervisor/?period=30d").get_data(as_text=True)
+    assert "Response times · National" in page
+    assert cell_of(page, "by-region", "MA-06", "fr-p50") == "2.5 h"
+    assert cell_of(page, "by-region", "MA-06", "fr-p90") == "7.9 h"
+    assert cell_of(page, "by-region", "MA-07", "fr-p50") == "2.1 days"  # 50 h
+    assert cell_of(page, "by-region", "abroad", "fr-p50") == "5.0 h"
+    # Casablanca resolutions: 24 h and 48 h -> median 36 h; the two open ones are not times.
+    assert cell_of(page, "by-region", "MA-06", "res-p50") == "36.0 h"
+    # Pictures, with their numbers printed on them and in tables.
+    assert 'class="chart region-map"' in page
+    assert 'class="chart bars"' in page
+    assert page.count('class="chart sparkline"') >= 3
+    assert "<script" not in page.split("<main", 1)[1].split("</main>", 1)[0]
+
+    response = client.get("/supervisor/response-times.csv?period=30d")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = csv_rows(response)
+    assert rows[0][9] == "Median time to first response (hours)"
+    casablanca = by_code(rows, "Region", "MA-06")
+    assert casablanca[5] == "4"  # received
+    assert casablanca[9:11] == ["2.50", "7.90"]
+    assert casablanca[13] == "36.00"
+    marrakech = by_code(rows, "Region", "MA-07")
+    assert marrakech[7] == "1"  # awaiting first response
+    assert marrakech[9:11] == ["50.00", "58.00"]  # 40 + 0.9 * 20
+    total = by_code(rows, "Total", "all")
+    assert total[5] == "8"
+    # Units worst first: Marrakech has the slowest answers.
+    units = [r[1] for r in rows if r[0] == "Unit"]
+    assert units[0] == "MARRAKECH"
+
+
+def test_regional_supervisor_only_ever_sees_their_region(app, client, db, figures):
+    make_staff(app, db, "marrakech-chief", "supervisor", region="MA-07")
+    sign_in(client, "marrakech-chief")
+    client.set_cookie("lang", "en")
+
+    page = client.get("/supervisor/?region=MA-06").get_data(as_text=True)
+    assert "Marrakesh-Safi" in page
+    assert 'data-key="MA-06"' not in page
+    assert 'data-key="abroad"' not in page
+    assert 'class="chart region-map"' not in page
+
+    rows = csv_rows(client.get("/supervisor/response-times.csv?region=MA-06"))
+    regions = [r[1] for r in rows if r[0] == "Region"]
+    assert regions == ["MA-07"]
+    assert by_code(rows, "Total", "all")[5] == "3"
+    assert {r[1] for r in rows if r[0] == "Unit"} == {"MARRAKECH"}
+
+
+def test_national_supervisor_can_narrow_to_a_region(app, client, db, figures):
+    make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief")
+    client.set_cookie("lang", "en")
+    rows = csv_rows(client.get("/supervisor/response-times.csv?region=MA-06"))
+    assert [r[1] for r in rows if r[0] == "Region"] == ["MA-06"]
+    assert by_code(rows, "Total", "all")[5] == "4"
+
+
+def test_custom_period_and_bad_dates(app, client, db, figures, recent):
+    make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief")
+    client.set_cookie("lang", "en")
+    day = recent.date()
+    before = (day - timedelta(days=30)).isoformat()
+    rows = csv_rows(client.get(f"/supervisor/response-times.csv?from={before}&to={before}"))
+    assert by_code(rows, "Total", "all")[5] == "0"
+    page = client.get("/supervisor/?from=2026-05-10&to=2026-05-01").get_data(as_text=True)
+    assert "the first one before the second" in page

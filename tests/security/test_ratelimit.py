@@ -1,0 +1,282 @@
+"""Rate limits as an attacker meets them: floods and guessing end in a translated 429."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import pytest
+from flask.testing import FlaskClient
+from helpers import csrf_token, open_follow_up, submit_report
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import pow as proof_of_work
+from portal.models import Report
+from portal.ratelimit import hashed_account, hashed_client, network_of
+
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL")
+ADDR = {"REMOTE_ADDR": "198.51.100.23"}
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, object]) -> dict[str, object]:
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_REPORT="3/hour",
+        RATELIMIT_REPORT_WITHOUT_POW="2/hour",
+        RATELIMIT_FOLLOWUP="4/hour",
+        RATELIMIT_FOLLOWUP_GLOBAL="1000/hour",
+        POW_DIFFICULTY_BITS=4,
+    )
+    return app_config
+
+
+def _submit(client: FlaskClient, *, pow_solved: bool, env: dict[str, str] | None = None) -> int:
+    page = client.get("/report", environ_base=env or ADDR).get_data(as_text=True)
+    token = csrf_token(client, "/report")
+    data: dict[str, str] = {"csrf_token": token}
+    if pow_solved:
+        start = page.index('name="pow_challenge"')
+        value_at = page.index('value="', start) + len('value="')
+        challenge = page[value_at : page.index('"', value_at)]
+        data["pow_challenge"] = challenge
+        data["pow_solution"] = proof_of_work.solve(challenge)
+    response = submit_report(client, **data) if env is None else _post_report(client, data, env)
+    return response.status_code
+
+
+def _post_report(client: FlaskClient, data: dict[str, str], env: dict[str, str]) -> object:
+    from helpers import valid_report
+
+    return client.post(
+        "/report",
+        data=valid_report(**data),
+        content_type="multipart/form-data",
+        environ_base=env,
+    )
+
+
+def _count_reports(db: Session) -> int:
+    db.expire_all()
+    return int(db.scalar(select(func.count()).select_from(Report)) or 0)
+
+
+def test_reports_without_proof_of_work_hit_the_stricter_limit(
+    client: FlaskClient, db: Session
+) -> None:
+    client.set_cookie("lang", "en")
+    assert _submit(client, pow_solved=False) == 303
+    assert _submit(client, pow_solved=False) == 303
+    response = client.post(
+        "/report",
+        data={"csrf_token": csrf_token(client, "/report")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many attempts" in response.get_data(as_text=True)
+    assert _count_reports(db) == 2
+
+
+def test_solved_proof_of_work_allows_more_but_not_unlimited(
+    client: FlaskClient, db: Session
+) -> None:
+    assert [_submit(client, pow_solved=True) for _ in range(3)] == [303, 303, 303]
+    assert _submit(client, pow_solved=True) == 429
+    assert _count_reports(db) == 3
+
+
+def test_a_proof_of_work_solution_counts_once(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_REPORT="10/hour"))
+    client = app.test_client()
+    page = client.get("/report").get_data(as_text=True)
+    start = page.index('name="pow_challenge"')
+    value_at = page.index('value="', start) + len('value="')
+    challenge = page[value_at : page.index('"', value_at)]
+    solution = proof_of_work.solve(challenge)
+    statuses = [
+        submit_report(client, pow_challenge=challenge, pow_solution=solution).status_code
+        for _ in range(4)
+    ]
+    app.extensions["db_engine"].dispose()
+    # Replays count as no solution: two more under the stricter limit, then 429.
+    assert statuses == [303, 303, 303, 429]
+
+
+def test_limits_are_per_client(client: FlaskClient) -> None:
+    for _ in range(2):
+        assert _submit(client, pow_solved=False) == 303
+    assert _submit(client, pow_solved=False) == 429
+    other = {"REMOTE_ADDR": "198.51.100.99"}
+    assert _submit(client, pow_solved=False, env=other) == 303
+
+
+def test_ipv6_clients_are_limited_per_64(client: FlaskClient) -> None:
+    first = {"REMOTE_ADDR": "2001:db8:1:2::10"}
+    same_64 = {"REMOTE_ADDR": "2001:db8:1:2:ffff::99"}
+    other_64 = {"REMOTE_ADDR": "2001:db8:1:3::10"}
+    assert _submit(client, pow_solved=False, env=first) == 303
+    assert _submit(client, pow_solved=False, env=same_64) == 303
+    assert _submit(client, pow_solved=False, env=same_64) == 429
+    assert _submit(client, pow_solved=False, env=other_64) == 303
+
+
+def test_receipt_brute_force_reaches_429(client: FlaskClient) -> None:
+    statuses = [open_follow_up(client, f"{n:016d}").status_code for n in range(6)]
+    assert statuses[:4] == [400, 400, 400, 400]
+    assert statuses[4] == 429
+    token = csrf_token(client, "/follow-up")
+    refused = client.post("/follow-up", data={"csrf_token": token, "receipt": "1" * 16})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+def test_receipt_guessing_is_capped_for_the_whole_portal(
+    app_config: dict[str, object],
+) -> None:
+    from portal import create_app
+
+    config = dict(app_config, RATELIMIT_FOLLOWUP="100/hour", RATELIMIT_FOLLOWUP_GLOBAL="5/hour")
+    app = create_app(config)
+    client = app.test_client()
+    statuses = []
+    for n in range(7):
+        # Every guess from a different address: only the global limit can stop this.
+        env = {"REMOTE_ADDR": f"203.0.113.{n + 1}"}
+        token = csrf_token(client, "/follow-up")
+        statuses.append(
+            client.post(
+                "/follow-up", data={"csrf_token": token, "receipt": f"{n:016d}"}, environ_base=env
+            ).status_code
+        )
+    app.extensions["db_engine"].dispose()
+    assert statuses[:5] == [400] * 5
+    assert statuses[5:] == [429, 429]
+
+
+def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(client: FlaskClient) -> None:
+    statuses = []
+    for n in range(3):
+        statuses.append(
+            client.post(
+                "/report",
+                data={"csrf_token": csrf_token(client, "/report")},
+                content_type="multipart/form-data",
+                headers={"X-Forwarded-For": f"192.0.2.{n + 1}"},
+            ).status_code
+        )
+    assert statuses[-1] == 429
+
+
+@pytest.mark.parametrize("spoofed_first", [True])
+def test_only_the_last_hop_counts_behind_one_proxy(
+    app_config: dict[str, object], spoofed_first: bool
+) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, TRUSTED_PROXY_HOPS=1))
+    client = app.test_client()
+
+    def post(forwarded: str) -> int:
+        return client.post(
+            "/report",
+            data={"csrf_token": csrf_token(client, "/report")},
+            content_type="multipart/form-data",
+            headers={"X-Forwarded-For": forwarded},
+        ).status_code
+
+    # The client prepends whatever it likes; the proxy appends the real address.
+    statuses = [post(f"10.9.9.{n}, 192.0.2.50") for n in range(3)]
+    assert statuses == [400, 400, 429]
+    # A different real address (as the proxy saw it) has its own budget.
+    assert post("10.9.9.1, 192.0.2.51") == 400
+    app.extensions["db_engine"].dispose()
+
+
+def test_keys_are_keyed_hashes() -> None:
+    key = hashed_client("203.0.113.77")
+    assert "203.0.113.77" not in key and len(key) == 32
+    assert hashed_client("2001:db8::1") == hashed_client("2001:db8::ffff:1")
+    assert network_of("::ffff:192.0.2.1") == "192.0.2.1"
+    assert hashed_account(" Officer.A ") == hashed_account("officer.a")
+    assert hashed_account("officer.a") != hashed_client("officer.a")
+
+
+def test_keys_rotate_every_day() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monday = datetime(2026, 11, 23, 23, 59, tzinfo=UTC)
+    same_day = hashed_client("203.0.113.77", now=monday - timedelta(hours=5))
+    assert hashed_client("203.0.113.77", now=monday) == same_day
+    # Yesterday's keys cannot be linked with today's: a new secret every UTC day.
+    assert hashed_client("203.0.113.77", now=monday + timedelta(minutes=2)) != same_day
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_dead_redis_falls_back_to_memory_limits(
+    app_config: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    from portal import create_app
+
+    uri = f"redis://127.0.0.1:{_dead_port()}/0"
+    app = create_app(dict(app_config, RATELIMIT_STORAGE_URI=uri))
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/").status_code == 200
+        statuses = [_submit(client, pow_solved=False) for _ in range(5)]
+    app.extensions["db_engine"].dispose()
+    # Still serving, still limited (per process, in memory) and the log says why.
+    assert statuses[:3] == [303, 303, 303]
+    assert 429 in statuses
+    assert any("falling back to in-memory" in r.getMessage() for r in caplog.records)
+    assert any("per-process secret" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="PORTAL_TEST_REDIS_URL not set")
+def test_limits_are_shared_through_redis(app_config: dict[str, object]) -> None:
+    import redis
+
+    from portal import create_app
+
+    uri = str(REDIS_URL)
+    store = redis.Redis.from_url(uri)
+    store.flushdb()
+    config = dict(app_config, RATELIMIT_STORAGE_URI=uri)
+    # Two apps stand for two workers: they share counters and the daily secret.
+    first, second = create_app(config), create_app(config)
+    a, b = first.test_client(), second.test_client()
+    statuses = [
+        _submit(a, pow_solved=False),
+        _submit(b, pow_solved=False),
+        _submit(a, pow_solved=False),
+    ]
+    keys = [k.decode() for k in store.keys("*")]
+    strings = [k for k in store.keys("portal*") if store.type(k) == b"string"]
+    values = b"".join(store.get(k) or b"" for k in strings)
+    for app in (first, second):
+        app.extensions["db_engine"].dispose()
+    assert statuses[2] == 429, statuses
+    assert keys, "no keys in Redis"
+    assert not any("198.51.100.23" in key for key in keys)
+    assert b"198.51.100.23" not in values
+    assert any(key.startswith("portal:ratelimit:daily-key:") for key in keys)
+    store.flushdb()
+
+
+def test_a_client_over_the_limit_is_refused_before_its_form_is_read(client: FlaskClient) -> None:
+    assert [_submit(client, pow_solved=True) for _ in range(3)] == [303, 303, 303]
+    # No CSRF token, not even a form: refused as over the limit, not parsed at all.
+    response = client.post("/report", data=b"\x00" * 64, content_type="application/octet-stream")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    # Another client is unaffected.
+    assert _submit(client, pow_solved=True, env={"REMOTE_ADDR": "198.51.100.200"}) == 303

@@ -1,0 +1,132 @@
+"""Retention purge (crypto-shredding) and the proof-of-work and honeypot friction."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import csrf_token, submit_and_get_receipt, submit_report
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal import pow as proof_of_work
+from portal.crypto import Keyring
+from portal.models import AuditEvent, Evidence, Report, utcnow
+from portal.retention import purge_command
+from portal.storage import new_blob_key
+
+
+def _close(db: Session, reference: str, status: str, days_ago: int) -> Report:
+    report = db.scalars(select(Report).where(Report.reference == reference)).one()
+    report.status = status
+    report.closed_at = utcnow() - timedelta(days=days_ago)
+    db.commit()
+    return report
+
+
+def _add_evidence(app: Flask, db: Session, keyring: Keyring, report: Report) -> str:
+    key = new_blob_key()
+    store = app.extensions["blob_store"]
+    with store.open_writer(key) as writer:
+        writer.write(b"ciphertext")
+        writer.commit()
+    db.add(
+        Evidence(
+            report_id=report.id,
+            blob_key=key,
+            size=10,
+            sniffed_type="image/png",
+            sha256="0" * 64,
+            key_id="k",
+            wrapped_key=b"wrapped",
+            filename_enc=b"name",
+        )
+    )
+    db.commit()
+    return key
+
+
+def test_purge_deletes_expired_reports_and_shreds_their_evidence(
+    app: Flask, client: FlaskClient, db: Session, keyring: Keyring
+) -> None:
+    old_ref, old_receipt = submit_and_get_receipt(client)
+    recent_ref, _ = submit_and_get_receipt(client)
+    referred_ref, _ = submit_and_get_receipt(client)
+    open_ref, _ = submit_and_get_receipt(client)
+    old = _close(db, old_ref, "closed", 400)
+    _close(db, recent_ref, "closed", 10)
+    _close(db, referred_ref, "referred", 4000)
+    blob = _add_evidence(app, db, keyring, old)
+    store = app.extensions["blob_store"]
+    runner = CliRunner()
+
+    dry = runner.invoke(purge_command, ["--dry-run"], obj=_script_info(app))
+    assert dry.exit_code == 0, dry.output
+    assert f"Would delete {old_ref}" in dry.output and "Would delete 1 report(s)" in dry.output
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Report)) == 4 and store.exists(blob)
+
+    done = runner.invoke(purge_command, [], obj=_script_info(app))
+    assert done.exit_code == 0, done.output
+    assert f"Deleted {old_ref}" in done.output and "Evidence blobs deleted: 1" in done.output
+    db.expire_all()
+    remaining = set(db.scalars(select(Report.reference)))
+    assert remaining == {recent_ref, referred_ref, open_ref}
+    assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+    assert not store.exists(blob)
+    entry = db.scalars(select(AuditEvent).where(AuditEvent.action == "report.purged")).one()
+    assert entry.subject == old_ref
+    assert audit.verify(db).ok
+    # The reporter's receipt leads nowhere any more.
+    token = csrf_token(client, "/follow-up")
+    response = client.post("/follow-up", data={"csrf_token": token, "receipt": old_receipt})
+    assert response.status_code == 400
+    again = runner.invoke(purge_command, [], obj=_script_info(app))
+    assert "Deleted 0 report(s)" in again.output
+
+
+def _script_info(app: Flask) -> object:
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)
+
+
+def test_proof_of_work_round_trip_and_expiry() -> None:
+    challenge = proof_of_work.issue(b"k", bits=8, ttl_seconds=60)
+    nonce = proof_of_work.solve(challenge)
+    assert proof_of_work.check(b"k", challenge, nonce, min_bits=8) is not None
+    assert proof_of_work.check(b"k", challenge, nonce, min_bits=9) is None
+    assert proof_of_work.check(b"k", challenge, nonce, min_bits=8, now=time.time() + 61) is None
+    wrong = str(int(nonce) + 1)
+    if proof_of_work.leading_zero_bits(proof_of_work.solution_digest(challenge, wrong)) < 8:
+        assert proof_of_work.check(b"k", challenge, wrong, min_bits=8) is None
+    # The difficulty is signed: lowering it in the challenge breaks the signature.
+    easier = re.sub(r"^(v1\.\d+\.)8\.", r"\g<1>1.", challenge)
+    assert proof_of_work.check(b"k", easier, "0", min_bits=1) is None
+
+
+def test_report_form_carries_the_challenge_honeypot_and_script(client: FlaskClient) -> None:
+    page = client.get("/report").get_data(as_text=True)
+    assert re.search(r'name="pow_challenge" type="hidden" value="v1\.\d+\.\d+\.', page)
+    assert 'name="pow_solution"' in page
+    assert 'class="hp-field"' in page and 'name="website"' in page
+    assert '<script src="/static/js/pow.js" defer></script>' in page
+    again = client.get("/report").get_data(as_text=True)
+    challenge = re.compile(r'name="pow_challenge" type="hidden" value="([^"]+)"')
+    assert challenge.search(page).group(1) != challenge.search(again).group(1)  # type: ignore[union-attr]
+
+
+def test_filled_honeypot_answers_like_success_and_stores_nothing(
+    client: FlaskClient, db: Session
+) -> None:
+    response = submit_report(client, website="http://spam.example")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/report/receipt")
+    assert db.scalar(select(func.count()).select_from(Report)) == 0
+    # The receipt page then has nothing to show, exactly as after a replayed success.
+    assert client.get("/report/receipt").status_code == 410
