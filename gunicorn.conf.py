@@ -15,7 +15,7 @@ from portal.logging_setup import logging_config
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("PORTAL_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
 worker_class = "sync"
-# Receipt checks run argon2id (64 MiB, a few hundred ms): leave room for them.
+# Receipt checks run argon2id (19 MiB, tens of ms each): leave room for slow moments.
 timeout = 60
 graceful_timeout = 30
 keepalive = 5

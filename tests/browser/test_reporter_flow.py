@@ -89,7 +89,7 @@ def test_wrong_answers_come_back_with_errors_tied_to_fields(page: Any) -> None:
     summary.wait_for()
     # Focus moves to the summary so that a screen reader announces it first. The script that
     # moves it runs after the summary is parsed, so wait for focus rather than read it at once.
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
+    page.wait_for_function("document.activeElement?.id === 'error-summary'")
     description = page.locator("textarea[name=description]")
     assert description.get_attribute("aria-invalid") == "true"
     described_by = description.get_attribute("aria-describedby").split()
