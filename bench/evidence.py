@@ -318,7 +318,7 @@ def encryption_only(source: Path, target: Path) -> float:
     with open(target, "wb") as out:
         out.write(encryptor.header())
         for piece in file_pieces(source):
-            out.write(encryptor.update(piece))
+            out.write(encryptor.update_view(piece))
         out.write(encryptor.finalize())
         out.flush()
         os.fsync(out.fileno())
@@ -347,7 +347,7 @@ def encryption_layer(source: Path, store_root: Path, *, custody: bool) -> float:
                     sniff.sniff(piece[: sniff.SNIFF_BYTES])
                     first = False
                 hasher.update(piece)
-            sealed = encryptor.update(piece)
+            sealed = encryptor.update_view(piece)
             if sealed:
                 writer.write(sealed)
         writer.write(encryptor.finalize())

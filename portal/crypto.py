@@ -399,6 +399,7 @@ class StreamEncryptor:
         self._header = _HEADER.pack(STREAM_MAGIC, STREAM_VERSION, chunk_size, self._prefix)
         self._ad = self._header + aad
         self._pending = bytearray()
+        self._out = bytearray()
         self._index = 0
         self._finished = False
 
@@ -415,8 +416,16 @@ class StreamEncryptor:
     def _seal(self, data: memoryview, last: bool) -> bytes:
         return self._cipher.encrypt(self._nonce(last), data, self._ad)
 
-    def update(self, data: bytes) -> bytes | bytearray:
+    def update(self, data: bytes) -> bytes:
         """Seal every complete chunk now available; the tail waits for more data."""
+        return bytes(self.update_view(data))
+
+    def update_view(self, data: bytes | bytearray | memoryview) -> memoryview:
+        """Like ``update``, but the result is a view of a buffer that the next call reuses.
+
+        For callers that write the sealed bytes out at once (the evidence intake): it spares
+        allocating and zero-filling a fresh output buffer for every piece of an upload.
+        """
         if self._finished:
             raise ValueError("Stream already finalized.")
         size = self._chunk_size
@@ -425,26 +434,28 @@ class StreamEncryptor:
         count = (len(pending) + len(view)) // size
         if count == 0:
             pending += view
-            return b""
-        # Each chunk is sealed straight into its place in one output buffer: no join, no copy.
-        sealed = bytearray(count * (size + TAG_SIZE))
-        with memoryview(sealed) as out:
-            slot = 0
-            start = 0
-            if pending:
-                # Top up the held partial chunk once, then work straight from the caller's buffer.
-                start = size - len(pending)
-                pending += view[:start]
-                with memoryview(pending) as held:
-                    self._seal_into(held, out[slot : slot + size + TAG_SIZE])
-                slot += size + TAG_SIZE
-                pending.clear()
-            while len(view) - start >= size:
-                self._seal_into(view[start : start + size], out[slot : slot + size + TAG_SIZE])
-                slot += size + TAG_SIZE
-                start += size
+            return memoryview(b"")
+        needed = count * (size + TAG_SIZE)
+        if len(self._out) < needed:
+            self._out = bytearray(needed)
+        out = memoryview(self._out)[:needed]
+        # Each chunk is sealed straight into its place in the output buffer: no join, no copy.
+        slot = 0
+        start = 0
+        if pending:
+            # Top up the held partial chunk once, then work straight from the caller's buffer.
+            start = size - len(pending)
+            pending += view[:start]
+            with memoryview(pending) as held:
+                self._seal_into(held, out[slot : slot + size + TAG_SIZE])
+            slot += size + TAG_SIZE
+            pending.clear()
+        while len(view) - start >= size:
+            self._seal_into(view[start : start + size], out[slot : slot + size + TAG_SIZE])
+            slot += size + TAG_SIZE
+            start += size
         pending += view[start:]
-        return sealed
+        return out
 
     def _seal_into(self, data: memoryview, target: memoryview) -> None:
         self._cipher.encrypt_into(self._nonce(False), data, self._ad, target)

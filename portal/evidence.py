@@ -303,7 +303,7 @@ class StagedFile:
     def _seal(self, data: bytes) -> None:
         assert self._encryptor is not None and self._writer is not None
         self._hasher.update(data)
-        sealed = self._encryptor.update(data)
+        sealed = self._encryptor.update_view(data)
         if sealed:
             self._writer.write(sealed)
 

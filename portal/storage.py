@@ -56,11 +56,17 @@ def check_blob_key(key: object) -> str:
     return key
 
 
+# What writers accept: the intake hands them views of a buffer it reuses for the next piece.
+BytesLike = bytes | bytearray | memoryview
+
+
 @runtime_checkable
 class BlobWriter(Protocol):
     """Receives one blob; nothing is visible under its key until ``commit``."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: BytesLike) -> None:
+        """Take ``data`` in before returning: callers may reuse its buffer right after."""
+        ...
 
     def commit(self) -> None: ...
 
@@ -101,7 +107,7 @@ class _WriterBase(ABC):
         if self._state != "open":
             raise StorageError(f"Blob writer is already {self._state}.")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: BytesLike) -> None:
         self._check_open()
         try:
             self._write(data)
@@ -140,7 +146,7 @@ class _WriterBase(ABC):
         self.abort()
 
     @abstractmethod
-    def _write(self, data: bytes) -> None: ...
+    def _write(self, data: BytesLike) -> None: ...
 
     @abstractmethod
     def _commit(self) -> None: ...
@@ -218,7 +224,7 @@ class _FileWriter(_WriterBase):
         fd = os.open(self._part_path, flags, 0o600)
         self._handle: BinaryIO = os.fdopen(fd, "wb")
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: BytesLike) -> None:
         self._handle.write(data)
 
     def _commit(self) -> None:
@@ -349,7 +355,7 @@ class _S3Writer(_WriterBase):
         )
         self._parts.append({"ETag": response["ETag"], "PartNumber": number})
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: BytesLike) -> None:
         self._buffer += data
         part_size = self._store.part_size
         if len(self._buffer) < part_size:

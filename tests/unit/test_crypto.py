@@ -130,6 +130,25 @@ def test_encrypt_stream_helper_matches_format(key: bytes) -> None:
     assert decrypt(blob, key) == data
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.binary(min_size=0, max_size=5000),
+    chunk_size=st.integers(min_value=1, max_value=700),
+    write_piece=st.integers(min_value=1, max_value=1500),
+)
+def test_views_of_the_reused_buffer_written_at_once_make_a_valid_stream(
+    data: bytes, chunk_size: int, write_piece: int
+) -> None:
+    # The intake writes each view out before the next piece overwrites the buffer beneath it.
+    key = new_file_key()
+    encryptor = StreamEncryptor(key, AAD, chunk_size)
+    written = bytearray(encryptor.header())
+    for start in range(0, len(data), write_piece):
+        written += encryptor.update_view(data[start : start + write_piece])
+    written += encryptor.finalize()
+    assert decrypt(bytes(written), key) == data
+
+
 def test_update_emits_each_complete_chunk_at_once(key: bytes) -> None:
     encryptor = StreamEncryptor(key, AAD, chunk_size=16)
     assert encryptor.update(b"a" * 15) == b""
