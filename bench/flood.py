@@ -2,22 +2,25 @@
 
 Starts gunicorn (gunicorn.conf.py, several workers) on 127.0.0.1 against PostgreSQL and Redis,
 measures legitimate submissions alone, then again while bots send 10x the submission limit from
-many addresses, and prints the p95 ratio (goal <= 2x) and how many bot reports got through
-(goal: no more than the limits allow). Bounded in requests and time; stops its server.
+each of many addresses for as long as the legitimate phase lasts, and prints the p95 ratio
+(goal <= 2x) and how many bot reports got through (goal: no more than the limits allow). Stops
+its server and its bots.
 
 All clients are on loopback: gunicorn runs with PORTAL_TRUSTED_PROXY_HOPS=1 and each simulated
 client sends its own X-Forwarded-For, as a reverse proxy would add it. This simulates distinct
 clients; it is not a test of the proxy.
 
-The chosen database is wiped (schema dropped and migrated again) and the chosen Redis db index
-flushed.
+The chosen database is created if missing and wiped (schema dropped and migrated again), and the
+chosen Redis db index flushed: use ones that hold nothing else.
 
-    .venv/bin/python bench/flood.py [--database test] [--redis-db 14] [--workers 4]
+    .venv/bin/python bench/flood.py [--database portal_flood] [--redis-db 14] [--workers 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import multiprocessing
 import os
 import re
 import signal
@@ -26,9 +29,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import requests
@@ -78,6 +82,21 @@ def prepare(database_url: str, redis_url: str, instance: Path) -> None:
         session.commit()
     engine.dispose()
     redis.Redis.from_url(redis_url).flushdb()
+
+
+def ensure_database(name: str) -> None:
+    from sqlalchemy import text
+
+    from portal.db import make_engine
+
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
 
 
 def count_reports(database_url: str) -> int:
@@ -137,41 +156,50 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def run_legitimate(base: str, count: int, offset: int, stop: threading.Event | None) -> list[float]:
+def run_legitimate(base: str, count: int, offset: int) -> list[float]:
     latencies = []
     for n in range(count):
-        if stop is not None and stop.is_set():
-            break
         latencies.append(legitimate(base, offset + n))
         time.sleep(0.2)
     return latencies
 
 
-def bot(base: str, address: str, attempts: int, deadline: float) -> tuple[int, int]:
-    """A bot without JavaScript: one form, then submissions as fast as it can."""
-    client = Client(base, address)
-    token, _ = client.form()
-    accepted = refused = 0
-    for _ in range(attempts):
-        if time.monotonic() > deadline:
+def bot_addresses(process: int) -> Iterator[str]:
+    """An endless supply of distinct addresses for one bot process."""
+    for n in itertools.count():
+        yield f"10.{process}.{n // 250 % 250}.{n % 250 + 1}"
+
+
+def bot(base: str, process: int, attempts: int, stop: Event, results: Queue) -> None:
+    """A bot without JavaScript: from one address after another, one form, then ``attempts``
+    submissions as fast as it can; until the legitimate phase is over."""
+    accepted = refused = used = 0
+    for address in bot_addresses(process):
+        if stop.is_set():
             break
-        status = client.submit(token)
-        if status == 303:
-            accepted += 1
-        elif status == 429:
-            refused += 1
-    return accepted, refused
+        client = Client(base, address)
+        token, _ = client.form()
+        used += 1
+        for _ in range(attempts):
+            if stop.is_set():
+                break
+            status = client.submit(token)
+            if status == 303:
+                accepted += 1
+            elif status == 429:
+                refused += 1
+    results.put((accepted, refused, used))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Bot flood benchmark (see module docstring).")
-    parser.add_argument("--database", default="test", help="PostgreSQL database (wiped).")
+    parser.add_argument(
+        "--database", default="portal_flood", help="PostgreSQL database (created; wiped)."
+    )
     parser.add_argument("--redis-db", type=int, default=14, help="Redis db index (flushed).")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--bots", type=int, default=40, help="Distinct bot addresses.")
-    parser.add_argument("--concurrency", type=int, default=12)
-    parser.add_argument("--legitimate", type=int, default=20, help="Legit reports per phase.")
-    parser.add_argument("--max-seconds", type=float, default=240)
+    parser.add_argument("--concurrency", type=int, default=12, help="Bot processes.")
+    parser.add_argument("--legitimate", type=int, default=40, help="Legit reports per phase.")
     args = parser.parse_args()
 
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{args.database}"
@@ -179,6 +207,7 @@ def main() -> None:
     limit_per_hour = 5  # RATELIMIT_REPORT default, first window
     strict_per_hour = 2  # RATELIMIT_REPORT_WITHOUT_POW default, first window
     attempts = 10 * limit_per_hour
+    ensure_database(args.database)
     instance = Path(tempfile.mkdtemp(prefix="portal-flood-")) / "instance"
     instance.mkdir(mode=0o700)
     print(f"Preparing database {args.database!r} (wiped) and Redis db {args.redis_db} (flushed)")
@@ -219,22 +248,27 @@ def main() -> None:
             "TRUSTED_PROXY_HOPS=1 with one X-Forwarded-For per simulated client (loopback)"
         )
         legitimate(base, 250)  # warm-up: workers, connections, imports
-        baseline = run_legitimate(base, args.legitimate, 0, None)
+        baseline = run_legitimate(base, args.legitimate, 0)
 
-        stop = threading.Event()
-        deadline = time.monotonic() + args.max_seconds
         before = count_reports(database_url)
-        flood_start = time.perf_counter()
         # Bots run in their own processes, so that they do not share the measuring process's
-        # interpreter lock with the legitimate reporter.
-        with ProcessPoolExecutor(max_workers=args.concurrency) as pool:
-            futures = [
-                pool.submit(bot, base, f"10.{n // 250}.{n % 250}.{n % 7 + 1}", attempts, deadline)
-                for n in range(args.bots)
-            ]
-            time.sleep(0.5)  # let the flood build up first
-            under_flood = run_legitimate(base, args.legitimate, 100, stop)
-            results = [f.result() for f in futures]
+        # interpreter lock with the legitimate reporter. They flood until the legitimate
+        # phase is over, so that every measured submission meets the flood.
+        context = multiprocessing.get_context("fork")
+        stop, results = context.Event(), context.Queue()
+        bots = [
+            context.Process(target=bot, args=(base, n, attempts, stop, results))
+            for n in range(args.concurrency)
+        ]
+        flood_start = time.perf_counter()
+        for process in bots:
+            process.start()
+        time.sleep(1.0)  # let the flood build up first
+        under_flood = run_legitimate(base, args.legitimate, 100)
+        stop.set()
+        outcomes = [results.get(timeout=120) for _ in bots]
+        for process in bots:
+            process.join(timeout=30)
         flood_seconds = time.perf_counter() - flood_start
         stored = count_reports(database_url) - before - len(under_flood)
     finally:
@@ -244,14 +278,17 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
 
-    accepted = sum(a for a, _ in results)
-    refused = sum(r for _, r in results)
-    sent = args.bots * attempts
-    allowed = args.bots * strict_per_hour
+    accepted = sum(outcome[0] for outcome in outcomes)
+    refused = sum(outcome[1] for outcome in outcomes)
+    addresses = sum(outcome[2] for outcome in outcomes)
+    sent = accepted + refused
+    allowed = addresses * strict_per_hour
     print()
     print(
-        f"Bots: {args.bots} addresses x {attempts} submissions (10x the limit of "
-        f"{limit_per_hour}/hour) = {sent} attempts in {flood_seconds:.1f} s, no proof of work"
+        f"Bots: {args.concurrency} processes, {addresses} addresses, each sending up to "
+        f"{attempts} submissions (10x the limit of {limit_per_hour}/hour), no proof of work: "
+        f"{sent} attempts in {flood_seconds:.1f} s ({sent / flood_seconds:.0f}/s), lasting "
+        "the whole legitimate phase"
     )
     print(
         f"  accepted {accepted} (the limits allow {allowed}: {strict_per_hour}/hour per "

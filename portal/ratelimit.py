@@ -25,7 +25,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, session
+
+from portal.i18n import current_language
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ DAILY_KEY_NAMESPACE = "portal:ratelimit:daily-key:"
 # After a failure of the shared store, how long a worker keeps its private secret before
 # asking the store again.
 _SECRET_RETRY_SECONDS = 60.0
+# Refusal pages kept rendered per process: three languages times the few refusing paths.
+_MAX_CACHED_REFUSAL_PAGES = 32
 
 
 def network_of(address: str) -> str:
@@ -301,7 +305,6 @@ def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
 
 def _refuse_early() -> Any:
     from limits import parse_many
-    from werkzeug.exceptions import TooManyRequests
 
     from portal.extensions import limiter
 
@@ -312,15 +315,38 @@ def _refuse_early() -> Any:
         for setting, key_func, scope in _early_checks():
             identifiers = [prefix, key_func(), scope] if prefix else [key_func(), scope]
             for item in parse_many(str(current_app.config[setting])):
-                if not limiter.limiter.test(item, *identifiers):
-                    reset_at, _remaining = limiter.limiter.get_window_stats(item, *identifiers)
+                # One read of the window: no hit is left, so the next one would be refused.
+                reset_at, remaining = limiter.limiter.get_window_stats(item, *identifiers)
+                if remaining <= 0:
                     retry_after = max(1, int(reset_at - time.time()) + 1)
-                    page = render_template("error.html", error=TooManyRequests())
-                    return page, 429, {"Retry-After": str(retry_after)}
+                    return refusal_page(), 429, {"Retry-After": str(retry_after)}
     except Exception:
         # Store trouble is handled (and logged) by the limiter's own check that follows.
         return None
     return None
+
+
+def refusal_page() -> str:
+    """The translated "Too many attempts" page, rendered once per language and path.
+
+    A flood is mostly refused requests: serving them a page rendered earlier keeps each one
+    cheap. The page is the same for everyone (no token, nothing about the client); a client
+    with messages waiting to be shown gets a fresh rendering so they are not lost or shared.
+    """
+    from werkzeug.exceptions import TooManyRequests
+
+    if session.get("_flashes"):
+        return render_template("error.html", error=TooManyRequests())
+    pages: dict[tuple[str, str], str] = current_app.extensions.setdefault(
+        "portal.refusal_pages", {}
+    )
+    key = (current_language(), request.path)
+    page = pages.get(key)
+    if page is None:
+        page = render_template("error.html", error=TooManyRequests())
+        if len(pages) < _MAX_CACHED_REFUSAL_PAGES:
+            pages[key] = page
+    return page
 
 
 def init_app(app: Flask) -> None:

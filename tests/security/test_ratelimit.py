@@ -7,6 +7,7 @@ import os
 import socket
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from helpers import csrf_token, open_follow_up, submit_report
 from sqlalchemy import func, select
@@ -280,3 +281,41 @@ def test_a_client_over_the_limit_is_refused_before_its_form_is_read(client: Flas
     assert int(response.headers["Retry-After"]) > 0
     # Another client is unaffected.
     assert _submit(client, pow_solved=True, env={"REMOTE_ADDR": "198.51.100.200"}) == 303
+
+
+def _over_the_limit(client: FlaskClient, address: str) -> None:
+    env = {"REMOTE_ADDR": address}
+    statuses = [_submit(client, pow_solved=False, env=env) for _ in range(3)]
+    assert statuses == [303, 303, 429]
+
+
+def _refused_page(client: FlaskClient, address: str) -> str:
+    response = client.post(
+        "/report",
+        data=b"",
+        content_type="application/octet-stream",
+        environ_base={"REMOTE_ADDR": address},
+    )
+    assert response.status_code == 429
+    return response.get_data(as_text=True)
+
+
+def test_refusal_pages_speak_each_readers_language_and_keep_their_own_messages(
+    app: Flask,
+) -> None:
+    arabic, french = app.test_client(), app.test_client()
+    french.set_cookie("lang", "fr")
+    _over_the_limit(arabic, "198.51.100.31")
+    _over_the_limit(french, "198.51.100.32")
+    assert 'lang="ar"' in _refused_page(arabic, "198.51.100.31")
+    page = _refused_page(french, "198.51.100.32")
+    assert 'lang="fr"' in page and "Trop de tentatives" in page
+
+    # A message waiting for this reader is shown to them, and to nobody refused after them.
+    with french.session_transaction() as session:
+        session["_flashes"] = [("info", "Votre message a été envoyé.")]
+    assert "Votre message a été envoyé." in _refused_page(french, "198.51.100.32")
+    other = app.test_client()
+    other.set_cookie("lang", "fr")
+    _over_the_limit(other, "198.51.100.33")
+    assert "Votre message a été envoyé." not in _refused_page(other, "198.51.100.33")
