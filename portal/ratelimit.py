@@ -6,9 +6,11 @@ process memory, or in the limiter's Redis when there is one, so that every worke
 it expires there shortly after its day ends, and nothing else ever records it.
 
 Limits are registered here on the views other modules define, so that the policy lives in one
-place: report submission (stricter without a valid proof of work), receipt attempts (per client
-and for the whole portal, because many reporters share one address behind carrier NAT or Tor),
-evidence uploads, staff login (per client and per account) and a default for every other POST.
+place: report submission (stricter without a valid proof of work, per client and for the whole
+portal, so that a bot wave from many addresses cannot bury the queues), receipt attempts (per
+client and for the whole portal, because many reporters share one address behind carrier NAT or
+Tor), evidence uploads, staff login (per client and per account) and a default for every other
+POST.
 When the shared store fails, limits continue per process in memory and the log says so.
 """
 
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 LIMIT_DEFAULTS: dict[str, str] = {
     "RATELIMIT_REPORT": "5/hour;20/day",
     "RATELIMIT_REPORT_WITHOUT_POW": "2/hour;6/day",
+    # Few reporters lack JavaScript; a bot wave from thousands of addresses usually does.
+    "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL": "30/hour;200/day",
     "RATELIMIT_FOLLOWUP": "10/hour",
     "RATELIMIT_FOLLOWUP_GLOBAL": "1000/hour",
     "RATELIMIT_EVIDENCE": "30/hour",
@@ -251,6 +255,13 @@ def _register_limits(app: Flask) -> None:
                 _config_limit("RATELIMIT_REPORT_WITHOUT_POW"),
                 methods=["POST"],
                 scope="without-pow",
+                exempt_when=_has_valid_pow,
+            ),
+            limiter.shared_limit(
+                _config_limit("RATELIMIT_REPORT_WITHOUT_POW_GLOBAL"),
+                scope="without-pow-all-clients",
+                key_func=global_key,
+                methods=["POST"],
                 exempt_when=_has_valid_pow,
             ),
         )

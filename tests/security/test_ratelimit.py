@@ -319,3 +319,25 @@ def test_refusal_pages_speak_each_readers_language_and_keep_their_own_messages(
     other.set_cookie("lang", "fr")
     _over_the_limit(other, "198.51.100.33")
     assert "Votre message a été envoyé." not in _refused_page(other, "198.51.100.33")
+
+
+def test_a_bot_wave_from_many_addresses_without_proof_of_work_is_capped_for_the_portal(
+    app_config: dict[str, object], db: Session
+) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_REPORT_WITHOUT_POW_GLOBAL="4/hour"))
+    client = app.test_client()
+    before = _count_reports(db)
+    # Every bot from its own address, each well under its own limit: only the portal-wide cap
+    # on submissions without proof of work can stop the wave.
+    wave = [
+        _submit(client, pow_solved=False, env={"REMOTE_ADDR": f"203.0.113.{n + 1}"})
+        for n in range(7)
+    ]
+    # A reporter whose browser solved the proof of work still gets through.
+    solved = _submit(client, pow_solved=True, env={"REMOTE_ADDR": "203.0.113.100"})
+    app.extensions["db_engine"].dispose()
+    assert wave == [303] * 4 + [429] * 3
+    assert solved == 303
+    assert _count_reports(db) - before == 5
