@@ -68,6 +68,8 @@ class DefaultConfig:
 
     # Retention per final status, in days; None keeps the report.
     RETENTION_DAYS = {"closed": 365, "referred": None}
+    # Blobs and partial uploads no report points to are removed by the purge once this old.
+    EVIDENCE_ORPHAN_GRACE_HOURS = 6.0
 
     # Where the quick-exit button sends a reporter who must hide the page at once.
     QUICK_EXIT_URL = "https://www.google.com/search?q=m%C3%A9t%C3%A9o"

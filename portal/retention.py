@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, orphans
 from portal.categories import STATUSES
 from portal.models import Evidence, Report, UsedPowToken, utcnow
 from portal.storage import BlobStore, StorageError
@@ -156,13 +156,19 @@ def retention_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; change nothing.")
 @with_appcontext
 def purge_command(dry_run: bool) -> None:
-    """Delete reports past their retention period and crypto-shred their evidence."""
+    """Delete reports past their retention period and crypto-shred their evidence.
+
+    Also removes evidence blobs and partial uploads that no report points to (left by a crash).
+    """
     from portal.context import blob_store
     from portal.db import get_session
 
     retention_days = current_app.config["RETENTION_DAYS"]
-    result = purge(get_session(), blob_store(), retention_days, dry_run=dry_run)
+    session, store = get_session(), blob_store()
+    result = purge(session, store, retention_days, dry_run=dry_run)
     for line in _describe(result, retention_days):
         click.echo(line)
+    grace = float(current_app.config["EVIDENCE_ORPHAN_GRACE_HOURS"]) * 3600
+    click.echo(orphans.describe(orphans.sweep(session, store, grace, dry_run=dry_run)))
     if result.blob_failures:
         raise SystemExit(1)

@@ -96,6 +96,14 @@ class BlobStore(Protocol):
 
     def keys(self) -> Iterator[str]: ...
 
+    def stale_keys(self, older_than_seconds: float) -> Iterator[str]:
+        """Keys of blobs written longer ago than ``older_than_seconds``."""
+        ...
+
+    def sweep_incoming(self, older_than_seconds: float) -> int:
+        """Delete partial uploads untouched for that long (left by a crash); return how many."""
+        ...
+
 
 class _WriterBase(ABC):
     """Commit-or-abort bookkeeping shared by the writers; subclasses move the bytes."""
@@ -305,6 +313,15 @@ class FileBlobStore:
                     ):
                         yield name
 
+    def stale_keys(self, older_than_seconds: float) -> Iterator[str]:
+        cutoff = time.time() - older_than_seconds
+        for key in self.keys():
+            try:
+                if self.path_for(key).stat().st_mtime < cutoff:
+                    yield key
+            except FileNotFoundError:
+                continue
+
     def sweep_incoming(self, older_than_seconds: float) -> int:
         """Delete partial uploads left by a crash; return how many were removed."""
         cutoff = time.time() - older_than_seconds
@@ -452,14 +469,30 @@ class S3BlobStore:
         except Exception as exc:
             raise StorageUnavailable(f"S3 bucket {self.bucket!r} is unreachable: {exc}") from exc
 
-    def keys(self) -> Iterator[str]:
+    def _objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(blob key, listing entry) for every blob under the prefix."""
         listing_prefix = f"{self.prefix}/" if self.prefix else ""
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=listing_prefix):
             for item in page.get("Contents", []):
                 name = item["Key"][len(listing_prefix) :]
                 if BLOB_KEY_PATTERN.match(name):
-                    yield name
+                    yield name, item
+
+    def keys(self) -> Iterator[str]:
+        for name, _item in self._objects():
+            yield name
+
+    def stale_keys(self, older_than_seconds: float) -> Iterator[str]:
+        cutoff = time.time() - older_than_seconds
+        for name, item in self._objects():
+            if item["LastModified"].timestamp() < cutoff:
+                yield name
+
+    def sweep_incoming(self, older_than_seconds: float) -> int:
+        # Objects appear only when complete; the bucket's lifecycle rule for incomplete
+        # multipart uploads reclaims the parts of an upload cut short.
+        return 0
 
 
 def open_store(

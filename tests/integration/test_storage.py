@@ -459,3 +459,11 @@ def test_s3_ping_fails_for_missing_bucket(s3_endpoint: str, aws_env: None) -> No
 def test_s3_part_size_floor(s3_admin) -> None:
     with pytest.raises(ValueError):
         S3BlobStore("bucket", "prefix", s3_admin, part_size=4 * MiB)
+
+
+def test_stale_keys_are_those_written_before_the_grace_period(store: BlobStore) -> None:
+    key = put(store, b"ciphertext")
+    # Just written: not stale for any real grace period, stale once the period has passed.
+    assert key not in set(store.stale_keys(3600))
+    time.sleep(1.1)  # S3 keeps whole seconds
+    assert key in set(store.stale_keys(0.5))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from click.testing import CliRunner
 from flask import Flask
@@ -130,3 +132,41 @@ def test_filled_honeypot_answers_like_success_and_stores_nothing(
     assert db.scalar(select(func.count()).select_from(Report)) == 0
     # The receipt page then has nothing to show, exactly as after a replayed success.
     assert client.get("/report/receipt").status_code == 410
+
+
+def _age(path: Path, hours: float) -> None:
+    moment = time.time() - hours * 3600
+    os.utime(path, (moment, moment))
+
+
+def test_purge_removes_what_a_crash_left_in_the_store_and_nothing_else(
+    app: Flask, client: FlaskClient, db: Session, keyring: Keyring
+) -> None:
+    store = app.extensions["blob_store"]
+    reference, _ = submit_and_get_receipt(client)
+    report = db.scalars(select(Report).where(Report.reference == reference)).one()
+    kept_evidence = _add_evidence(app, db, keyring, report)
+    _age(store.path_for(kept_evidence), 48)
+    # A worker killed between storing a blob and committing its row; another still committing.
+    old_orphan, new_orphan = new_blob_key(), new_blob_key()
+    for key in (old_orphan, new_orphan):
+        with store.open_writer(key) as writer:
+            writer.write(b"ciphertext")
+            writer.commit()
+    _age(store.path_for(old_orphan), 48)
+    # An upload killed mid-stream, and one still arriving.
+    stale_part, live_part = store.incoming / "stale.part", store.incoming / "live.part"
+    stale_part.write_bytes(b"partial ciphertext")
+    live_part.write_bytes(b"partial ciphertext")
+    _age(stale_part, 48)
+    runner = CliRunner()
+
+    dry = runner.invoke(purge_command, ["--dry-run"], obj=_script_info(app))
+    assert "Would delete 1 evidence blob(s) no report points to" in dry.output, dry.output
+    assert store.exists(old_orphan) and stale_part.exists()
+
+    done = runner.invoke(purge_command, [], obj=_script_info(app))
+    assert done.exit_code == 0, done.output
+    assert "Deleted 1 evidence blob(s) no report points to and 1 partial upload(s)" in done.output
+    assert not store.exists(old_orphan) and not stale_part.exists()
+    assert store.exists(new_orphan) and live_part.exists() and store.exists(kept_evidence)
