@@ -1,10 +1,11 @@
 """Evidence the database does not point to: partial uploads and blobs left by a crash.
 
-An upload killed mid-stream leaves an encrypted partial file in the store's incoming area; a
-worker killed between storing a blob and committing its row leaves a complete blob that no
-row names (its wrapped key died with the worker, so it can never be decrypted). Neither is ever
-served, but neither should stay. Only what has been untouched for a grace period is removed, so
-an upload still in progress, or a blob whose row is being committed, is never touched.
+On a file system without nameless files (``O_TMPFILE``), an upload killed mid-stream leaves an
+encrypted partial file in the store's incoming area; anywhere, a worker killed between storing
+a blob and committing its row leaves a complete blob that no row names (its wrapped key died
+with the worker, so it can never be decrypted). Neither is ever served, but neither should
+stay. Only what has been untouched for a grace period is removed, so an upload still in
+progress, or a blob whose row is being committed, is never touched.
 """
 
 from __future__ import annotations

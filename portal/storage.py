@@ -216,20 +216,39 @@ def _private_dir(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+def _open_anonymous(directory: Path) -> int | None:
+    """A file in ``directory`` with no name yet (Linux ``O_TMPFILE``), or None if unsupported.
+
+    Until it is linked under its key it has no name: if the process dies, the kernel reclaims it
+    and nothing is left behind to clean up.
+    """
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError:
+        return None  # a file system without O_TMPFILE support
+
+
 class _FileWriter(_WriterBase):
     def __init__(self, store: FileBlobStore, final_path: Path) -> None:
         super().__init__()
         self._store = store
         self._final_path = final_path
-        self._part_path = store.incoming / f"{secrets.token_hex(16)}{PART_SUFFIX}"
-        flags = (
-            os.O_WRONLY
-            | os.O_CREAT
-            | os.O_EXCL
-            | getattr(os, "O_NOFOLLOW", 0)
-            | getattr(os, "O_CLOEXEC", 0)
-        )
-        fd = os.open(self._part_path, flags, 0o600)
+        fd = _open_anonymous(store.incoming)
+        self._part_path: Path | None = None
+        if fd is None:
+            # Elsewhere, a named part file; a crash leaves it for ``sweep_incoming``.
+            self._part_path = store.incoming / f"{secrets.token_hex(16)}{PART_SUFFIX}"
+            flags = (
+                os.O_WRONLY
+                | os.O_CREAT
+                | os.O_EXCL
+                | getattr(os, "O_NOFOLLOW", 0)
+                | getattr(os, "O_CLOEXEC", 0)
+            )
+            fd = os.open(self._part_path, flags, 0o600)
         self._handle: BinaryIO = os.fdopen(fd, "wb")
 
     def _write(self, data: BytesLike) -> None:
@@ -238,23 +257,47 @@ class _FileWriter(_WriterBase):
     def _commit(self) -> None:
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self._handle.close()
         shard = self._final_path.parent
         _private_dir(shard.parent)
         _private_dir(shard)
-        os.replace(self._part_path, self._final_path)
-        _fsync_dir(shard)
+        if self._part_path is None:
+            self._link_anonymous(shard)
+        else:
+            self._handle.close()
+            os.replace(self._part_path, self._final_path)
+            _fsync_dir(shard)
+
+    def _link_anonymous(self, shard: Path) -> None:
+        """Give the fully written, fsynced file its name in one step: readers see the whole
+        blob or nothing. Keys are random, so the name is never taken."""
+        shard_fd = os.open(shard, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            # A directory fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which links the file
+            # /proc/self/fd/N refers to rather than that symlink itself.
+            os.link(
+                f"/proc/self/fd/{self._handle.fileno()}",
+                self._final_path.name,
+                dst_dir_fd=shard_fd,
+                follow_symlinks=True,
+            )
+            self._handle.close()
+            os.fsync(shard_fd)
+        finally:
+            os.close(shard_fd)
 
     def _abort(self) -> None:
         self._handle.close()
-        self._part_path.unlink(missing_ok=True)
+        if self._part_path is not None:
+            self._part_path.unlink(missing_ok=True)
 
 
 class FileBlobStore:
     """Blobs as files under ``root/ab/cd/<key>``; writes land via ``root/.incoming``.
 
-    Files are 0600 and directories 0700. A blob appears under its key only by an atomic rename
-    of a fully written and fsynced file, so readers never see a partial blob.
+    Files are 0600 and directories 0700. A blob appears under its key only once fully written
+    and fsynced, in one step, so readers never see a partial blob. While it is written it has
+    no name at all (``O_TMPFILE``), so a killed process leaves nothing behind; on a file system
+    without that, it is a named part file in ``.incoming``, renamed into place on commit.
     """
 
     def __init__(self, root: Path) -> None:

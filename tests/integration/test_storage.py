@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,6 +16,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from portal import storage
 from portal.crypto import StreamEncryptor, TamperedStream, decrypt_stream, new_file_key
 from portal.storage import (
     INCOMING_DIRNAME,
@@ -270,8 +274,6 @@ def test_permissions_hold_under_a_permissive_umask(tmp_path: Path) -> None:
         store = FileBlobStore(tmp_path / "evidence")
         key = new_blob_key()
         writer = store.open_writer(key)
-        part = next((store.root / INCOMING_DIRNAME).iterdir())
-        assert stat.S_IMODE(part.stat().st_mode) == 0o600
         writer.write(b"data")
         writer.commit()
     finally:
@@ -283,14 +285,53 @@ def test_permissions_hold_under_a_permissive_umask(tmp_path: Path) -> None:
 
 
 def test_aborted_writes_leave_no_part_files(file_store: FileBlobStore) -> None:
-    incoming = file_store.root / INCOMING_DIRNAME
     with pytest.raises(ValueError), file_store.open_writer(new_blob_key()) as writer:
         writer.write(b"z" * 10_000)
-        assert len(list(incoming.iterdir())) == 1
         raise ValueError("rejected file type")
     with file_store.open_writer(new_blob_key()) as writer:
         writer.write(b"never committed")
     assert stored_files(file_store.root) == []
+
+
+def test_a_blob_being_written_has_no_name_until_commit(file_store: FileBlobStore) -> None:
+    incoming = file_store.root / INCOMING_DIRNAME
+    key = new_blob_key()
+    with file_store.open_writer(key) as writer:
+        writer.write(b"z" * 100_000)
+        assert list(incoming.iterdir()) == []
+        writer.commit()
+    assert stored_files(file_store.root) == [file_store.path_for(key)]
+
+
+def test_a_process_killed_mid_write_leaves_nothing_behind(file_store: FileBlobStore) -> None:
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from portal.storage import FileBlobStore, new_blob_key\n"
+        "writer = FileBlobStore(Path(sys.argv[1])).open_writer(new_blob_key())\n"
+        "writer.write(os.urandom(1 << 20))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(file_store.root)], check=False)
+    assert result.returncode == -signal.SIGKILL
+    assert stored_files(file_store.root) == []
+    assert list((file_store.root / INCOMING_DIRNAME).iterdir()) == []
+
+
+def test_named_part_files_where_the_file_system_cannot_hold_nameless_ones(
+    file_store: FileBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "_open_anonymous", lambda directory: None)
+    incoming = file_store.root / INCOMING_DIRNAME
+    key = new_blob_key()
+    with file_store.open_writer(key) as writer:
+        writer.write(b"evidence")
+        assert len(list(incoming.glob("*.part"))) == 1
+        writer.commit()
+    with file_store.open_writer(new_blob_key()) as writer:
+        writer.write(b"never committed")
+    assert stored_files(file_store.root) == [file_store.path_for(key)]
+    assert b"".join(file_store.read(key)) == b"evidence"
 
 
 def test_committed_write_leaves_no_part_file(file_store: FileBlobStore) -> None:
