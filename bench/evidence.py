@@ -9,9 +9,9 @@
    a file without parsing it (the ceiling of the HTTP path). Goal: >= 0.5 of the first.
 2. The encryption layer alone (the chunked AES-GCM stream written to a file exactly as the copy
    writes it) against a plain chunked file copy of the same data (+fsync). Goal: >= 0.8.
-   Printed beside it: the same stream through the blob store (temp file, fsync, rename,
-   directory fsync) and the whole intake pipeline (sniff + SHA-256 + encryption + store);
-   SHA-256, the chain-of-custody hash, is the pipeline's largest cost.
+   Printed beside it: the same stream through the blob store (a nameless file, fsync, linked
+   into place, directory fsync) and the whole intake pipeline (sniff + SHA-256 + encryption
+   + store); SHA-256, the chain-of-custody hash, is the pipeline's largest cost.
 3. The same data through ``gpg --symmetric`` (how SecureDrop stores submissions), if gpg exists.
 4. Peak RSS growth of the server process during one large upload. Goal: <= 32 MiB.
 
@@ -461,7 +461,7 @@ def main() -> None:
         print(f"   plain chunked copy (+fsync)      {throughput(size, copy)}")
         print(f"   AES-GCM chunks, same file writes {throughput(size, alone)}")
         print(f"   ratio encryption : copy = {copy / alone:.2f}   (goal >= 0.8)")
-        print(f"   + blob store (temp, fsync, rename, dir fsync) {throughput(size, layer)}")
+        print(f"   + blob store (fsync, linked into place)  {throughput(size, layer)}")
         print(f"   ratio encryption into the store : copy = {copy / layer:.2f}")
         print(f"   + sniff and SHA-256 (the intake) {throughput(size, pipeline)}")
         print(f"   ratio intake pipeline : copy = {copy / pipeline:.2f}\n")
