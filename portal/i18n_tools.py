@@ -30,7 +30,8 @@ def load(path: Path) -> Catalog:
 
 def save(catalog: Catalog, path: Path) -> None:
     with path.open("wb") as handle:
-        write_po(handle, catalog, width=100, omit_header=False, sort_output=True)
+        # Never wrapped, like the catalogues pybabel writes with --no-wrap: one line per entry.
+        write_po(handle, catalog, width=0, omit_header=False, sort_output=True)
 
 
 def fill_source_catalogue(directory: Path = TRANSLATIONS) -> int:

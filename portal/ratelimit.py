@@ -35,10 +35,13 @@ log = logging.getLogger(__name__)
 
 # Limit strings (flask-limiter syntax); each can be overridden by PORTAL_<NAME>.
 LIMIT_DEFAULTS: dict[str, str] = {
+    # Reports accepted; a form sent back for correction does not count against these.
     "RATELIMIT_REPORT": "5/hour;20/day",
     "RATELIMIT_REPORT_WITHOUT_POW": "2/hour;6/day",
     # Few reporters lack JavaScript; a bot wave from thousands of addresses usually does.
     "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL": "30/hour;200/day",
+    # Every submission attempt, accepted or not: bounds what a client can make the server parse.
+    "RATELIMIT_REPORT_ATTEMPTS": "20/hour;60/day",
     "RATELIMIT_FOLLOWUP": "10/hour",
     "RATELIMIT_FOLLOWUP_GLOBAL": "1000/hour",
     "RATELIMIT_EVIDENCE": "30/hour",
@@ -182,12 +185,6 @@ def _not_post() -> bool:
     return request.method != "POST"
 
 
-def _has_valid_pow() -> bool:
-    from portal import pow as proof_of_work
-
-    return proof_of_work.request_has_valid_solution()
-
-
 def _failed_attempt(response: Any) -> bool:
     # Only wrong receipts use up the budget: a reporter who gets in costs nobody anything.
     return int(response.status_code) >= 400
@@ -200,7 +197,7 @@ def _fallback_limits() -> str:
     if request.method != "POST":
         return ""
     if endpoint in _endpoints_by_role.get("report", ()):
-        return str(config["RATELIMIT_REPORT"])
+        return str(config["RATELIMIT_REPORT_ATTEMPTS"])
     if endpoint in _endpoints_by_role.get("followup", ()):
         return str(config["RATELIMIT_FOLLOWUP"])
     if endpoint in _endpoints_by_role.get("login", ()):
@@ -245,25 +242,14 @@ def _register_limits(app: Flask) -> None:
     _endpoints_by_role.update(roles)
 
     for endpoint in roles["report"]:
-        # The honeypot guard sits inside the limits: a bot's discarded submission still counts.
+        # Every attempt counts here; accepted reports are charged by the view (see
+        # ``charge_accepted_report``), so that a form sent back for correction costs nothing.
+        # The honeypot guard sits inside: a bot's discarded submission is charged like a report.
         app.view_functions[endpoint] = proof_of_work.honeypot_guard(app.view_functions[endpoint])
         _wrap(
             app,
             endpoint,
-            limiter.limit(_config_limit("RATELIMIT_REPORT"), methods=["POST"]),
-            limiter.limit(
-                _config_limit("RATELIMIT_REPORT_WITHOUT_POW"),
-                methods=["POST"],
-                scope="without-pow",
-                exempt_when=_has_valid_pow,
-            ),
-            limiter.shared_limit(
-                _config_limit("RATELIMIT_REPORT_WITHOUT_POW_GLOBAL"),
-                scope="without-pow-all-clients",
-                key_func=global_key,
-                methods=["POST"],
-                exempt_when=_has_valid_pow,
-            ),
+            limiter.limit(_config_limit("RATELIMIT_REPORT_ATTEMPTS"), methods=["POST"]),
         )
     for endpoint in roles["followup"]:
         _wrap(
@@ -296,6 +282,67 @@ def _register_limits(app: Flask) -> None:
         )
 
 
+# Counters of accepted reports; the early check reads the per-client one.
+ACCEPTED_REPORT_SCOPE = "report-accepted"
+_ACCEPTED_WITHOUT_POW_SCOPE = "report-accepted-without-pow"
+_ACCEPTED_WITHOUT_POW_GLOBAL_SCOPE = "report-accepted-without-pow-all-clients"
+
+
+def charge_accepted_report(*, proof_of_work: bool) -> int | None:
+    """Count one report about to be stored; return seconds to wait if a limit refuses it.
+
+    Called once the form is valid, just before anything is stored: each hit is atomic in the
+    store, so concurrent submissions cannot slip past a limit, and a form sent back for
+    correction never uses up a reporter's allowance.
+    """
+    from limits import parse_many
+
+    from portal.extensions import limiter
+
+    if not limiter.enabled:
+        return None
+    config = current_app.config
+    checks = [("RATELIMIT_REPORT", client_key(), ACCEPTED_REPORT_SCOPE)]
+    if not proof_of_work:
+        checks += [
+            ("RATELIMIT_REPORT_WITHOUT_POW", client_key(), _ACCEPTED_WITHOUT_POW_SCOPE),
+            (
+                "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL",
+                global_key(),
+                _ACCEPTED_WITHOUT_POW_GLOBAL_SCOPE,
+            ),
+        ]
+    prefix = str(config.get("RATELIMIT_KEY_PREFIX", ""))
+    for setting, key, scope in checks:
+        identifiers = [prefix, key, scope] if prefix else [key, scope]
+        for item in parse_many(str(config[setting])):
+            # The limiter's own in-memory fallback while it knows the store is down.
+            rate_limiter = limiter.limiter
+            try:
+                allowed = rate_limiter.hit(item, *identifiers)
+            except Exception:
+                log.warning("Rate limit storage unreachable - counting this report in memory")
+                rate_limiter = _in_memory_limiter()
+                allowed = rate_limiter.hit(item, *identifiers)
+            if not allowed:
+                reset_at, _remaining = rate_limiter.get_window_stats(item, *identifiers)
+                return max(1, int(reset_at - time.time()) + 1)
+    return None
+
+
+def _in_memory_limiter() -> Any:
+    """This process's own counters, for when the shared store fails mid-request."""
+    from limits.storage import MemoryStorage
+    from limits.strategies import FixedWindowRateLimiter
+
+    local = current_app.extensions.get("portal.local_limiter")
+    if local is None:
+        local = current_app.extensions["portal.local_limiter"] = FixedWindowRateLimiter(
+            MemoryStorage()
+        )
+    return local
+
+
 def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
     """(limit setting, key function, scope) pairs that refuse a POST before anything is parsed.
 
@@ -305,7 +352,10 @@ def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
     """
     endpoint = request.endpoint or ""
     if endpoint in _endpoints_by_role.get("report", ()):
-        return [("RATELIMIT_REPORT", client_key, endpoint)]
+        return [
+            ("RATELIMIT_REPORT_ATTEMPTS", client_key, endpoint),
+            ("RATELIMIT_REPORT", client_key, ACCEPTED_REPORT_SCOPE),
+        ]
     if endpoint in _endpoints_by_role.get("followup", ()):
         return [
             ("RATELIMIT_FOLLOWUP", client_key, endpoint),

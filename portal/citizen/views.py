@@ -17,7 +17,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal import evidence, handoff, reports
+from portal import evidence, handoff, ratelimit, reports
+from portal import pow as proof_of_work
 from portal.categories import CATEGORIES, NO_FILE_CATEGORIES, QUESTIONS, STATUSES
 from portal.citizen.forms import ReceiptForm, ReplyForm, ReportForm
 from portal.context import keyring, receipt_hasher
@@ -89,6 +90,14 @@ def submit_report() -> ResponseReturnValue:
         upload.discard()
         form.evidence.errors = [*form.evidence.errors, *file_problems]
         return _render_report_form(form, evidence.form_status(upload, file_problems))
+    wait = ratelimit.charge_accepted_report(
+        proof_of_work=proof_of_work.request_has_valid_solution()
+    )
+    if wait is not None:
+        # The same cheap page as every refusal (a bot wave is made of these); it tells the
+        # reporter that nothing was sent.
+        upload.discard()
+        return ratelimit.refusal_page(), 429, {"Retry-After": str(wait)}
     db = get_session()
     report, submitted = reports.submit_report(
         db,

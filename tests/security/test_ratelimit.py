@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 
 import pytest
 from flask import Flask
@@ -70,14 +71,60 @@ def test_reports_without_proof_of_work_hit_the_stricter_limit(
     client.set_cookie("lang", "en")
     assert _submit(client, pow_solved=False) == 303
     assert _submit(client, pow_solved=False) == 303
-    response = client.post(
-        "/report",
-        data={"csrf_token": csrf_token(client, "/report")},
-        content_type="multipart/form-data",
-    )
+    response = submit_report(client, csrf_token=csrf_token(client, "/report"))
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
-    assert "Too many attempts" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Too many attempts" in page and "Your report was not sent" in page
+    assert _count_reports(db) == 2
+
+
+def test_a_form_sent_back_for_correction_uses_up_nothing(client: FlaskClient, db: Session) -> None:
+    # Four tries with the description missing: each comes back with its error, none counts.
+    for _ in range(4):
+        response = _post_report(
+            client, {"csrf_token": csrf_token(client, "/report"), "description": ""}, ADDR
+        )
+        assert response.status_code == 400
+    assert [_submit(client, pow_solved=False) for _ in range(3)] == [303, 303, 429]
+    assert _count_reports(db) == 2
+
+
+def test_every_attempt_counts_towards_a_looser_limit(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_REPORT_ATTEMPTS="5/hour"))
+    client = app.test_client()
+    statuses = [
+        _post_report(
+            client, {"csrf_token": csrf_token(client, "/report"), "urls": ""}, ADDR
+        ).status_code
+        for _ in range(6)
+    ]
+    app.extensions["db_engine"].dispose()
+    assert statuses == [400] * 5 + [429]
+
+
+def test_concurrent_submissions_cannot_slip_past_the_limit(app: Flask, db: Session) -> None:
+    # Eight browsers on one connection send at the same instant: the limit is charged
+    # atomically as each report is accepted, so exactly two get in.
+    clients = [app.test_client() for _ in range(8)]
+    tokens = [csrf_token(each, "/report") for each in clients]
+    start = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def send(each: FlaskClient, token: str) -> None:
+        start.wait()
+        statuses.append(_post_report(each, {"csrf_token": token}, ADDR).status_code)
+
+    threads = [
+        threading.Thread(target=send, args=pair) for pair in zip(clients, tokens, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [303, 303] + [429] * 6
     assert _count_reports(db) == 2
 
 
@@ -158,7 +205,12 @@ def test_receipt_guessing_is_capped_for_the_whole_portal(
     assert statuses[5:] == [429, 429]
 
 
-def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(client: FlaskClient) -> None:
+def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(
+    app_config: dict[str, object],
+) -> None:
+    from portal import create_app
+
+    client = create_app(dict(app_config, RATELIMIT_REPORT_ATTEMPTS="2/hour")).test_client()
     statuses = []
     for n in range(3):
         statuses.append(
@@ -178,7 +230,7 @@ def test_only_the_last_hop_counts_behind_one_proxy(
 ) -> None:
     from portal import create_app
 
-    app = create_app(dict(app_config, TRUSTED_PROXY_HOPS=1))
+    app = create_app(dict(app_config, TRUSTED_PROXY_HOPS=1, RATELIMIT_REPORT_ATTEMPTS="2/hour"))
     client = app.test_client()
 
     def post(forwarded: str) -> int:
@@ -235,8 +287,7 @@ def test_dead_redis_falls_back_to_memory_limits(
         statuses = [_submit(client, pow_solved=False) for _ in range(5)]
     app.extensions["db_engine"].dispose()
     # Still serving, still limited (per process, in memory) and the log says why.
-    assert statuses[:3] == [303, 303, 303]
-    assert 429 in statuses
+    assert statuses == [303, 303, 429, 429, 429]
     assert any("falling back to in-memory" in r.getMessage() for r in caplog.records)
     assert any("per-process secret" in r.getMessage() for r in caplog.records)
 
