@@ -285,7 +285,57 @@ def _register_limits(app: Flask) -> None:
 # Counters of accepted reports; the early check reads the per-client one.
 ACCEPTED_REPORT_SCOPE = "report-accepted"
 _ACCEPTED_WITHOUT_POW_SCOPE = "report-accepted-without-pow"
-_ACCEPTED_WITHOUT_POW_GLOBAL_SCOPE = "report-accepted-without-pow-all-clients"
+_WITHOUT_POW_GLOBAL_SCOPE = "report-accepted-without-pow-all-clients"
+
+
+def _accepted_report_limits(proof_of_work: bool) -> list[tuple[Any, list[str]]]:
+    """(limit item, store identifiers) of every limit an accepted report is charged to."""
+    from limits import parse_many
+
+    config = current_app.config
+    checks = [("RATELIMIT_REPORT", client_key(), ACCEPTED_REPORT_SCOPE)]
+    if not proof_of_work:
+        checks += [
+            ("RATELIMIT_REPORT_WITHOUT_POW", client_key(), _ACCEPTED_WITHOUT_POW_SCOPE),
+            ("RATELIMIT_REPORT_WITHOUT_POW_GLOBAL", global_key(), _WITHOUT_POW_GLOBAL_SCOPE),
+        ]
+    prefix = str(config.get("RATELIMIT_KEY_PREFIX", ""))
+    return [
+        (item, [prefix, key, scope] if prefix else [key, scope])
+        for setting, key, scope in checks
+        for item in parse_many(str(config[setting]))
+    ]
+
+
+def _seconds_until_reset(rate_limiter: Any, item: Any, identifiers: list[str]) -> int:
+    reset_at, _remaining = rate_limiter.get_window_stats(item, *identifiers)
+    return max(1, int(reset_at - time.time()) + 1)
+
+
+def accepted_report_wait(*, proof_of_work: bool) -> int | None:
+    """Seconds to wait if a report would be refused now; reads the counters, charges nothing.
+
+    Lets the view refuse a client already over its allowance before validating the form, so
+    that the bulk of a bot wave costs little. ``charge_accepted_report`` decides for real.
+    """
+    from portal.extensions import limiter
+
+    if not limiter.enabled:
+        return None
+    try:
+        limits = _accepted_report_limits(proof_of_work)
+        for item, identifiers in limits:
+            if limiter.limiter.get_window_stats(item, *identifiers).remaining <= 0:
+                wait = _seconds_until_reset(limiter.limiter, item, identifiers)
+                # A refused submission uses up the client's own allowance too, so that a
+                # client who insists is soon refused before its form is even parsed.
+                for own_item, own_identifiers in limits:
+                    if own_identifiers[-1] == ACCEPTED_REPORT_SCOPE:
+                        limiter.limiter.hit(own_item, *own_identifiers)
+                return wait
+    except Exception:
+        return None  # store trouble: the charge that follows handles it
+    return None
 
 
 def charge_accepted_report(*, proof_of_work: bool) -> int | None:
@@ -295,38 +345,21 @@ def charge_accepted_report(*, proof_of_work: bool) -> int | None:
     store, so concurrent submissions cannot slip past a limit, and a form sent back for
     correction never uses up a reporter's allowance.
     """
-    from limits import parse_many
-
     from portal.extensions import limiter
 
     if not limiter.enabled:
         return None
-    config = current_app.config
-    checks = [("RATELIMIT_REPORT", client_key(), ACCEPTED_REPORT_SCOPE)]
-    if not proof_of_work:
-        checks += [
-            ("RATELIMIT_REPORT_WITHOUT_POW", client_key(), _ACCEPTED_WITHOUT_POW_SCOPE),
-            (
-                "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL",
-                global_key(),
-                _ACCEPTED_WITHOUT_POW_GLOBAL_SCOPE,
-            ),
-        ]
-    prefix = str(config.get("RATELIMIT_KEY_PREFIX", ""))
-    for setting, key, scope in checks:
-        identifiers = [prefix, key, scope] if prefix else [key, scope]
-        for item in parse_many(str(config[setting])):
-            # The limiter's own in-memory fallback while it knows the store is down.
-            rate_limiter = limiter.limiter
-            try:
-                allowed = rate_limiter.hit(item, *identifiers)
-            except Exception:
-                log.warning("Rate limit storage unreachable - counting this report in memory")
-                rate_limiter = _in_memory_limiter()
-                allowed = rate_limiter.hit(item, *identifiers)
-            if not allowed:
-                reset_at, _remaining = rate_limiter.get_window_stats(item, *identifiers)
-                return max(1, int(reset_at - time.time()) + 1)
+    for item, identifiers in _accepted_report_limits(proof_of_work):
+        # The limiter's own in-memory fallback while it knows the store is down.
+        rate_limiter = limiter.limiter
+        try:
+            allowed = rate_limiter.hit(item, *identifiers)
+        except Exception:
+            log.warning("Rate limit storage unreachable - counting this report in memory")
+            rate_limiter = _in_memory_limiter()
+            allowed = rate_limiter.hit(item, *identifiers)
+        if not allowed:
+            return _seconds_until_reset(rate_limiter, item, identifiers)
     return None
 
 
@@ -352,9 +385,10 @@ def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
     """
     endpoint = request.endpoint or ""
     if endpoint in _endpoints_by_role.get("report", ()):
+        # The allowance first: a bot is refused on it first, in one read.
         return [
-            ("RATELIMIT_REPORT_ATTEMPTS", client_key, endpoint),
             ("RATELIMIT_REPORT", client_key, ACCEPTED_REPORT_SCOPE),
+            ("RATELIMIT_REPORT_ATTEMPTS", client_key, endpoint),
         ]
     if endpoint in _endpoints_by_role.get("followup", ()):
         return [

@@ -80,6 +80,10 @@ def report_form() -> ResponseReturnValue:
 
 @bp.post("/report")
 def submit_report() -> ResponseReturnValue:
+    solved = proof_of_work.request_has_valid_solution()
+    wait = ratelimit.accepted_report_wait(proof_of_work=solved)
+    if wait is not None:
+        return _refused(wait)
     form = ReportForm()
     upload = evidence.current_upload()
     valid = form.validate()
@@ -90,14 +94,10 @@ def submit_report() -> ResponseReturnValue:
         upload.discard()
         form.evidence.errors = [*form.evidence.errors, *file_problems]
         return _render_report_form(form, evidence.form_status(upload, file_problems))
-    wait = ratelimit.charge_accepted_report(
-        proof_of_work=proof_of_work.request_has_valid_solution()
-    )
+    wait = ratelimit.charge_accepted_report(proof_of_work=solved)
     if wait is not None:
-        # The same cheap page as every refusal (a bot wave is made of these); it tells the
-        # reporter that nothing was sent.
         upload.discard()
-        return ratelimit.refusal_page(), 429, {"Retry-After": str(wait)}
+        return _refused(wait)
     db = get_session()
     report, submitted = reports.submit_report(
         db,
@@ -111,6 +111,12 @@ def submit_report() -> ResponseReturnValue:
     db.commit()
     session[HANDOFF_KEY] = token
     return redirect(url_for("citizen.receipt"), code=303)
+
+
+def _refused(wait: int) -> ResponseReturnValue:
+    # The same cheap page as every refusal (a bot wave is made of these); on /report it tells
+    # the reporter that nothing was sent. Uploaded files are discarded after the request.
+    return ratelimit.refusal_page(), 429, {"Retry-After": str(wait)}
 
 
 @bp.get("/report/receipt")

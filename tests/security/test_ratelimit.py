@@ -340,13 +340,12 @@ def _over_the_limit(client: FlaskClient, address: str) -> None:
     assert statuses == [303, 303, 429]
 
 
-def _refused_page(client: FlaskClient, address: str) -> str:
-    response = client.post(
-        "/report",
-        data=b"",
-        content_type="application/octet-stream",
-        environ_base={"REMOTE_ADDR": address},
-    )
+def _refused_page(client: FlaskClient, address: str, *, waiting_message: str = "") -> str:
+    token = csrf_token(client, "/report")
+    if waiting_message:
+        with client.session_transaction() as session:
+            session["_flashes"] = [("info", waiting_message)]
+    response = _post_report(client, {"csrf_token": token}, {"REMOTE_ADDR": address})
     assert response.status_code == 429
     return response.get_data(as_text=True)
 
@@ -363,9 +362,8 @@ def test_refusal_pages_speak_each_readers_language_and_keep_their_own_messages(
     assert 'lang="fr"' in page and "Trop de tentatives" in page
 
     # A message waiting for this reader is shown to them, and to nobody refused after them.
-    with french.session_transaction() as session:
-        session["_flashes"] = [("info", "Votre message a été envoyé.")]
-    assert "Votre message a été envoyé." in _refused_page(french, "198.51.100.32")
+    waiting = "Votre message a été envoyé."
+    assert waiting in _refused_page(french, "198.51.100.32", waiting_message=waiting)
     other = app.test_client()
     other.set_cookie("lang", "fr")
     _over_the_limit(other, "198.51.100.33")
