@@ -381,7 +381,7 @@ def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
 
     A client already over these limits is refused before CSRF checking and form parsing, so a
     flood of refused requests costs the workers as little as possible. The checks only read the
-    counters; the limits registered on the views count the hits.
+    counters; the limits registered on the views, and ``charge_accepted_report``, count the hits.
     """
     endpoint = request.endpoint or ""
     if endpoint in _endpoints_by_role.get("report", ()):
