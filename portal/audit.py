@@ -79,9 +79,16 @@ class VerifyResult:
     head_hash: str = GENESIS_HASH
 
 
-def verify(session: Session, batch_size: int = 5000) -> VerifyResult:
-    """Walk the chain in id order and report the first entry that does not fit."""
+def verify(
+    session: Session, batch_size: int = 5000, *, earlier_head: str | None = None
+) -> VerifyResult:
+    """Walk the chain in id order and report the first entry that does not fit.
+
+    With ``earlier_head`` (a head hash recorded outside the database), the chain must still
+    contain that entry: entries may have been added since, none may have been cut off.
+    """
     expected_prev = GENESIS_HASH
+    anchor_seen = earlier_head in (None, GENESIS_HASH)
     checked = 0
     last_id = 0
     while True:
@@ -96,7 +103,7 @@ def verify(session: Session, batch_size: int = 5000) -> VerifyResult:
             .all()
         )
         if not rows:
-            return VerifyResult(ok=True, checked=checked, head_hash=expected_prev)
+            break
         for entry in rows:
             if entry.prev_hash != expected_prev:
                 return VerifyResult(False, checked, entry.id, "previous entry missing or changed")
@@ -105,7 +112,12 @@ def verify(session: Session, batch_size: int = 5000) -> VerifyResult:
             )
             if recomputed != entry.hash:
                 return VerifyResult(False, checked, entry.id, "entry content was altered")
+            anchor_seen = anchor_seen or entry.hash == earlier_head
             expected_prev = entry.hash
             checked += 1
             last_id = entry.id
         session.expunge_all()
+    if not anchor_seen:
+        problem = "the recorded head is no longer in the chain: entries were cut off its end"
+        return VerifyResult(False, checked, None, problem, expected_prev)
+    return VerifyResult(ok=True, checked=checked, head_hash=expected_prev)

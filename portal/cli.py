@@ -170,22 +170,31 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--earlier-head",
+    metavar="HASH",
+    help="A head hash printed by an earlier run and kept outside the database: it must still "
+    "be in the chain.",
+)
 @with_appcontext
-def audit_verify_command() -> None:
+def audit_verify_command(earlier_head: str | None) -> None:
     """Check every link of the audit chain; exit 1 at the first broken one."""
     from portal import audit
     from portal.db import get_session
 
-    result = audit.verify(get_session())
+    result = audit.verify(get_session(), earlier_head=earlier_head)
     if result.ok:
         click.echo(f"Audit chain intact: {result.checked} entries verified.")
         click.echo(f"Head hash: {result.head_hash} (keep it elsewhere to detect a cut-off tail)")
         return
-    click.echo(
-        f"Audit chain BROKEN at entry {result.broken_at_id}: {result.problem} "
-        f"({result.checked} entries verified before it).",
-        err=True,
-    )
+    if result.broken_at_id is None:
+        click.echo(f"Audit chain BROKEN: {result.problem}.", err=True)
+    else:
+        click.echo(
+            f"Audit chain BROKEN at entry {result.broken_at_id}: {result.problem} "
+            f"({result.checked} entries verified before it).",
+            err=True,
+        )
     sys.exit(1)
 
 

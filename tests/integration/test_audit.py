@@ -20,10 +20,10 @@ def chain(app, client, db) -> list[int]:
     return ids
 
 
-def _verify_cli(app):
+def _verify_cli(app, *options: str):
     runner = app.test_cli_runner()
     command = next(c for c in COMMANDS if c.name == "audit")
-    return runner.invoke(command, ["verify"])
+    return runner.invoke(command, ["verify", *options])
 
 
 def test_intact_chain_verifies(app, chain):
@@ -42,6 +42,19 @@ def test_head_hash_changes_when_the_tail_is_cut_off(app, db, chain):
     after = audit.verify(db)
     # The shortened chain is still consistent; only a head hash kept elsewhere reveals the cut.
     assert after.ok and after.head_hash != before.head_hash
+    cli = _verify_cli(app, "--earlier-head", before.head_hash)
+    assert cli.exit_code == 1
+    assert "entries were cut off its end" in cli.output
+
+
+def test_an_earlier_head_still_in_a_longer_chain_verifies(app, client, db, chain):
+    earlier = db.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).one()
+    submit_and_get_receipt(client, territory="MA-TNG")  # the log goes on growing
+    result = _verify_cli(app, "--earlier-head", earlier)
+    assert result.exit_code == 0, result.output
+    assert f"{len(chain) + 1} entries verified" in result.output
+    # A hash that was never the head of this log is not taken on trust.
+    assert _verify_cli(app, "--earlier-head", "f" * 64).exit_code == 1
 
 
 def test_edited_entry_is_reported(app, db, chain):
