@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -55,3 +56,10 @@ def submit_and_get_receipt(client: FlaskClient, **overrides: Any) -> tuple[str, 
 def open_follow_up(client: FlaskClient, receipt: str) -> TestResponse:
     token = csrf_token(client, "/follow-up")
     return client.post("/follow-up", data={"csrf_token": token, "receipt": receipt})
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

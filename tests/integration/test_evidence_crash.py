@@ -6,14 +6,13 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from evidence_support import jpeg
-from helpers import valid_report
+from helpers import free_port, valid_report
 from sqlalchemy import func, select
 
 from portal.db import make_engine, make_session_factory
@@ -21,12 +20,6 @@ from portal.models import Evidence, Report
 from portal.storage import INCOMING_DIRNAME, FileBlobStore
 
 BOUNDARY = "----portal-crash-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _multipart_head(fields: dict[str, str]) -> bytes:
@@ -71,7 +64,7 @@ def _form_token(port: int) -> tuple[str, str]:
 def test_killing_the_server_mid_upload_leaves_nothing_behind(
     instance_path: Path, database_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         PORTAL_INSTANCE_PATH=str(instance_path),

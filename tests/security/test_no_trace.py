@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, open_follow_up, submit_and_get_receipt, valid_report
+from helpers import csrf_token, free_port, open_follow_up, submit_and_get_receipt, valid_report
 from sqlalchemy import Engine, inspect, select, table, text
 
 from portal.logging_setup import file_handler
@@ -121,12 +120,6 @@ def test_no_address_user_agent_or_receipt_in_database_or_logs(
     _assert_absent(_files_under(instance_path), needles, "the instance directory")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class _Browser:
     """A minimal cookie-keeping HTTP client that comes through a proxy as ``address``."""
 
@@ -166,7 +159,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def test_gunicorn_access_log_and_database_hold_no_trace(
     instance_path: Path, database_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         PORTAL_INSTANCE_PATH=str(instance_path),
