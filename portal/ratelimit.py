@@ -288,28 +288,37 @@ _ACCEPTED_WITHOUT_POW_SCOPE = "report-accepted-without-pow"
 _WITHOUT_POW_GLOBAL_SCOPE = "report-accepted-without-pow-all-clients"
 
 
-def _accepted_report_limits(proof_of_work: bool) -> list[tuple[Any, list[str]]]:
-    """(limit item, store identifiers) of every limit an accepted report is charged to."""
+LimitItems = list[tuple[Any, list[str]]]
+
+
+def _limit_items(setting: str, key: str, scope: str) -> LimitItems:
+    """(limit item, store identifiers) for each window of a limit setting, e.g. "5/hour;20/day"."""
     from limits import parse_many
 
-    config = current_app.config
-    checks = [("RATELIMIT_REPORT", client_key(), ACCEPTED_REPORT_SCOPE)]
-    if not proof_of_work:
-        checks += [
-            ("RATELIMIT_REPORT_WITHOUT_POW", client_key(), _ACCEPTED_WITHOUT_POW_SCOPE),
-            ("RATELIMIT_REPORT_WITHOUT_POW_GLOBAL", global_key(), _WITHOUT_POW_GLOBAL_SCOPE),
-        ]
-    prefix = str(config.get("RATELIMIT_KEY_PREFIX", ""))
-    return [
-        (item, [prefix, key, scope] if prefix else [key, scope])
-        for setting, key, scope in checks
-        for item in parse_many(str(config[setting]))
-    ]
+    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
+    identifiers = [prefix, key, scope] if prefix else [key, scope]
+    return [(item, identifiers) for item in parse_many(str(current_app.config[setting]))]
 
 
-def _seconds_until_reset(rate_limiter: Any, item: Any, identifiers: list[str]) -> int:
-    reset_at, _remaining = rate_limiter.get_window_stats(item, *identifiers)
+def _retry_after(reset_at: float) -> int:
     return max(1, int(reset_at - time.time()) + 1)
+
+
+def _own_allowance() -> LimitItems:
+    return _limit_items("RATELIMIT_REPORT", client_key(), ACCEPTED_REPORT_SCOPE)
+
+
+def _accepted_report_limits(proof_of_work: bool) -> LimitItems:
+    """Every limit an accepted report is charged to: the client's own allowance first."""
+    items = _own_allowance()
+    if not proof_of_work:
+        items += _limit_items(
+            "RATELIMIT_REPORT_WITHOUT_POW", client_key(), _ACCEPTED_WITHOUT_POW_SCOPE
+        )
+        items += _limit_items(
+            "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL", global_key(), _WITHOUT_POW_GLOBAL_SCOPE
+        )
+    return items
 
 
 def accepted_report_wait(*, proof_of_work: bool) -> int | None:
@@ -323,16 +332,14 @@ def accepted_report_wait(*, proof_of_work: bool) -> int | None:
     if not limiter.enabled:
         return None
     try:
-        limits = _accepted_report_limits(proof_of_work)
-        for item, identifiers in limits:
-            if limiter.limiter.get_window_stats(item, *identifiers).remaining <= 0:
-                wait = _seconds_until_reset(limiter.limiter, item, identifiers)
+        for item, identifiers in _accepted_report_limits(proof_of_work):
+            reset_at, remaining = limiter.limiter.get_window_stats(item, *identifiers)
+            if remaining <= 0:
                 # A refused submission uses up the client's own allowance too, so that a
                 # client who insists is soon refused before its form is even parsed.
-                for own_item, own_identifiers in limits:
-                    if own_identifiers[-1] == ACCEPTED_REPORT_SCOPE:
-                        limiter.limiter.hit(own_item, *own_identifiers)
-                return wait
+                for own_item, own_identifiers in _own_allowance():
+                    limiter.limiter.hit(own_item, *own_identifiers)
+                return _retry_after(reset_at)
     except Exception:
         return None  # store trouble: the charge that follows handles it
     return None
@@ -359,7 +366,7 @@ def charge_accepted_report(*, proof_of_work: bool) -> int | None:
             rate_limiter = _in_memory_limiter()
             allowed = rate_limiter.hit(item, *identifiers)
         if not allowed:
-            return _seconds_until_reset(rate_limiter, item, identifiers)
+            return _retry_after(rate_limiter.get_window_stats(item, *identifiers).reset_time)
     return None
 
 
@@ -376,8 +383,8 @@ def _in_memory_limiter() -> Any:
     return local
 
 
-def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
-    """(limit setting, key function, scope) pairs that refuse a POST before anything is parsed.
+def _early_checks() -> LimitItems:
+    """Limits that refuse a POST before anything is parsed.
 
     A client already over these limits is refused before CSRF checking and form parsing, so a
     flood of refused requests costs the workers as little as possible. The checks only read the
@@ -386,35 +393,25 @@ def _early_checks() -> list[tuple[str, Callable[[], str], str]]:
     endpoint = request.endpoint or ""
     if endpoint in _endpoints_by_role.get("report", ()):
         # The allowance first: a bot is refused on it first, in one read.
-        return [
-            ("RATELIMIT_REPORT", client_key, ACCEPTED_REPORT_SCOPE),
-            ("RATELIMIT_REPORT_ATTEMPTS", client_key, endpoint),
-        ]
+        return _own_allowance() + _limit_items("RATELIMIT_REPORT_ATTEMPTS", client_key(), endpoint)
     if endpoint in _endpoints_by_role.get("followup", ()):
-        return [
-            ("RATELIMIT_FOLLOWUP", client_key, endpoint),
-            ("RATELIMIT_FOLLOWUP_GLOBAL", global_key, "followup-all-clients"),
-        ]
+        return _limit_items("RATELIMIT_FOLLOWUP", client_key(), endpoint) + _limit_items(
+            "RATELIMIT_FOLLOWUP_GLOBAL", global_key(), "followup-all-clients"
+        )
     return []
 
 
 def _refuse_early() -> Any:
-    from limits import parse_many
-
     from portal.extensions import limiter
 
     if request.method != "POST" or not limiter.enabled or limiter._storage_dead:
         return None
-    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
     try:
-        for setting, key_func, scope in _early_checks():
-            identifiers = [prefix, key_func(), scope] if prefix else [key_func(), scope]
-            for item in parse_many(str(current_app.config[setting])):
-                # One read of the window: no hit is left, so the next one would be refused.
-                reset_at, remaining = limiter.limiter.get_window_stats(item, *identifiers)
-                if remaining <= 0:
-                    retry_after = max(1, int(reset_at - time.time()) + 1)
-                    return refusal_page(), 429, {"Retry-After": str(retry_after)}
+        for item, identifiers in _early_checks():
+            # One read of the window: no hit is left, so the next one would be refused.
+            reset_at, remaining = limiter.limiter.get_window_stats(item, *identifiers)
+            if remaining <= 0:
+                return refusal_page(), 429, {"Retry-After": str(_retry_after(reset_at))}
     except Exception:
         # Store trouble is handled (and logged) by the limiter's own check that follows.
         return None
