@@ -390,3 +390,17 @@ def test_a_bot_wave_from_many_addresses_without_proof_of_work_is_capped_for_the_
     assert wave == [303] * 4 + [429] * 3
     assert solved == 303
     assert _count_reports(db) - before == 5
+
+
+def test_a_refusal_before_the_form_is_read_is_hardened_like_every_page(
+    client: FlaskClient,
+) -> None:
+    assert [_submit(client, pow_solved=True) for _ in range(3)] == [303, 303, 303]
+    refused = client.post("/report", data=b"", content_type="application/octet-stream")
+    assert refused.status_code == 429
+    # Answered from a before-request hook with a page rendered earlier: the headers of every
+    # page must still be there, and nobody may keep a copy of it.
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert "default-src 'self'" in refused.headers["Content-Security-Policy"]
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"
+    assert refused.headers["Referrer-Policy"] == "no-referrer"
