@@ -165,13 +165,13 @@ def honeypot_guard(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if request.method == "POST" and request.form.get(HONEYPOT_FIELD, "").strip():
-            from portal.ratelimit import charge_accepted_report, refusal_page
+            from portal.ratelimit import charge_accepted_report, refusal
 
             log.info("report submission discarded: honeypot field filled")
             # Charged like a real report, so the limits answer the bot exactly as they would.
             wait = charge_accepted_report(proof_of_work=request_has_valid_solution())
             if wait is not None:
-                return refusal_page(), 429, {"Retry-After": str(wait)}
+                return refusal(wait)
             return redirect(url_for("citizen.receipt"), code=303)
         return view(*args, **kwargs)
 

@@ -411,11 +411,16 @@ def _refuse_early() -> Any:
             # One read of the window: no hit is left, so the next one would be refused.
             reset_at, remaining = limiter.limiter.get_window_stats(item, *identifiers)
             if remaining <= 0:
-                return refusal_page(), 429, {"Retry-After": str(_retry_after(reset_at))}
+                return refusal(_retry_after(reset_at))
     except Exception:
         # Store trouble is handled (and logged) by the limiter's own check that follows.
         return None
     return None
+
+
+def refusal(wait_seconds: int) -> tuple[str, int, dict[str, str]]:
+    """The answer to a refused request: the refusal page, 429, and when to come back."""
+    return refusal_page(), 429, {"Retry-After": str(wait_seconds)}
 
 
 def refusal_page() -> str:

@@ -404,3 +404,10 @@ def test_a_refusal_before_the_form_is_read_is_hardened_like_every_page(
     assert "default-src 'self'" in refused.headers["Content-Security-Policy"]
     assert refused.headers["X-Content-Type-Options"] == "nosniff"
     assert refused.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_bot_filling_the_honeypot_meets_the_same_limits(client: FlaskClient, db: Session) -> None:
+    # Discarded quietly, yet charged like a report: the limits answer it as they would anyone.
+    statuses = [submit_report(client, website="http://spam.example").status_code for _ in range(3)]
+    assert statuses == [303, 303, 429]
+    assert _count_reports(db) == 0
