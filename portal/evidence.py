@@ -42,6 +42,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import audit, sniff
+from portal.categories import NO_FILE_CATEGORIES
 from portal.crypto import (
     DecryptionError,
     Keyring,
@@ -211,6 +212,7 @@ class StagedFile:
         self.media_type: str | None = None
         self.problem: str | None = None
         self.state = "receiving"
+        self.counted = False
         self.wrapped_key: bytes | None = None
         self.key_id: str | None = None
         self._store = store
@@ -236,6 +238,9 @@ class StagedFile:
         size = len(data)
         self.intake.count(size)
         self.size += size
+        if size and not self.counted:
+            # A part sent without a file name but with content is a file all the same.
+            self.intake.count_file(self)
         if self.problem is not None:
             return size
         if self.size > self.intake.limits.max_file_size:
@@ -401,10 +406,14 @@ class Intake:
         )
         self.files.append(staged)
         if filename:
-            self.counted_files += 1
-            if self.counted_files > self.limits.max_files and staged.problem is None:
-                staged.refuse(TOO_MANY)
+            self.count_file(staged)
         return staged
+
+    def count_file(self, staged: StagedFile) -> None:
+        staged.counted = True
+        self.counted_files += 1
+        if self.counted_files > self.limits.max_files and staged.problem is None:
+            staged.refuse(TOO_MANY)
 
     def cleanup(self) -> None:
         for staged in self.files:
@@ -442,11 +451,9 @@ class EvidenceRequest(Request):
 
     def _drain(self) -> None:
         """Read and discard the rest of the body so the client gets the 413 page."""
-        limit = current_app.config.get("EVIDENCE_DRAIN_LIMIT") or 2 * int(
-            current_app.config["EVIDENCE_MAX_REQUEST_SIZE"]
-        )
+        limit = Limits.from_config(current_app.config).drain_limit
         declared = self.content_length
-        if declared is None or declared > int(limit):
+        if declared is None or declared > limit:
             return
         stream = self.stream
         try:
@@ -473,7 +480,7 @@ def _followup_reference() -> str | None:
     from portal.reports import report_for_followup
 
     report = report_for_followup(get_session(), session.get(FOLLOWUP_KEY))
-    if report is None or report.category in _no_file_categories():
+    if report is None or report.category in NO_FILE_CATEGORIES:
         return None
     return report.reference
 
@@ -482,12 +489,6 @@ UPLOAD_ENDPOINTS: dict[str, Callable[[], str | None]] = {
     "citizen.submit_report": _new_report_reference,
     "citizen.follow_up_evidence": _followup_reference,
 }
-
-
-def _no_file_categories() -> frozenset[str]:
-    from portal.categories import NO_FILE_CATEGORIES
-
-    return NO_FILE_CATEGORIES
 
 
 def _new_intake() -> Intake:
@@ -640,7 +641,7 @@ def current_upload(field: str = FIELD_NAME) -> Upload:
     return Upload(intake, files)
 
 
-def form_status(upload: Upload, problems: list[str]) -> int:
+def form_status(upload: Upload) -> int:
     return 413 if upload.over_limit else 400
 
 
@@ -713,7 +714,7 @@ def attach(
             },
             at=now,
         )
-    kept = [staged for staged in upload.accepted]
+    kept = upload.accepted
 
     def _keep(_session: Session) -> None:
         for staged in kept:

@@ -93,7 +93,7 @@ def submit_report() -> ResponseReturnValue:
             file_problems = [evidence.choose_again_message()]
         upload.discard()
         form.evidence.errors = [*form.evidence.errors, *file_problems]
-        return _render_report_form(form, evidence.form_status(upload, file_problems))
+        return _render_report_form(form, evidence.form_status(upload))
     wait = ratelimit.charge_accepted_report(proof_of_work=solved)
     if wait is not None:
         upload.discard()
@@ -203,7 +203,7 @@ def follow_up_evidence() -> ResponseReturnValue:
         problems = [_("Choose at least one file to send.")]
     if problems:
         upload.discard()
-        status = evidence.form_status(upload, problems)
+        status = evidence.form_status(upload)
         return _render_followup(report, ReplyForm(), status, evidence_errors=problems)
     evidence.attach(db, report, upload, source="follow_up", keyring=keyring())
     db.commit()

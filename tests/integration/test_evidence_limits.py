@@ -155,3 +155,30 @@ def test_files_sent_to_an_endpoint_that_takes_none_are_not_kept(app, client, db)
     assert response.status_code == 303
     assert stored_blobs(app) == []
     assert report_by_reference(db, reference).evidence == []
+
+
+def test_parts_without_a_file_name_still_count_towards_the_file_limit(app, client, db):
+    """A hand-made body sends content under an empty file name: each part is a file all the same."""
+    fields = dict(valid_report(), csrf_token=csrf_token(client, "/report"))
+    boundary = "----evidence-boundary-nameless"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for _ in range(MAX_FILES + 2):
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="evidence"; filename=""'
+            f"\r\nContent-Type: image/jpeg\r\n\r\n".encode()
+            + jpeg(1000)
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    response = client.post(
+        "/report",
+        data=b"".join(parts),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 413
+    assert f"at most {MAX_FILES} files" in response.get_data(as_text=True)
+    assert db.scalars(select(Report)).all() == []
+    assert_nothing_kept(app, db)
