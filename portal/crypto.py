@@ -64,6 +64,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from portal.storage import fsync_dir
+
 KEY_SIZE = 32
 NONCE_SIZE = 12
 TAG_SIZE = 16
@@ -304,14 +306,6 @@ def _keys_dir(instance_path: Path) -> Path:
     return keys_dir
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_new_private_file(path: Path, data: bytes) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags, 0o600)
@@ -337,7 +331,7 @@ def set_active_key(instance_path: Path, kid: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(keys_dir)
+    fsync_dir(keys_dir)
 
 
 def create_master_key(instance_path: Path) -> str:
@@ -353,7 +347,7 @@ def create_master_key(instance_path: Path) -> str:
         except FileExistsError:
             continue
         break
-    _fsync_dir(keys_dir)
+    fsync_dir(keys_dir)
     set_active_key(instance_path, kid)
     return kid
 
@@ -372,7 +366,7 @@ def retire_master_key(instance_path: Path, kid: str) -> bool:
         path.unlink()
     except FileNotFoundError:
         return False
-    _fsync_dir(keys_dir)
+    fsync_dir(keys_dir)
     return True
 
 

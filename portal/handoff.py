@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.crypto import Keyring
 from portal.models import ReceiptHandoff, Report, utcnow
+from portal.reports import token_hash
 
 HANDOFF_MINUTES = 10
 
@@ -22,8 +22,9 @@ class ShownReceipt:
     receipt: str
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def receipt_context(hashed_token: str) -> str:
+    """Associated data binding the waiting receipt to its handoff row (also used by rotation)."""
+    return f"receipt.handoff:{hashed_token}"
 
 
 def stash_receipt(
@@ -32,12 +33,12 @@ def stash_receipt(
     now = now or utcnow()
     session.execute(delete(ReceiptHandoff).where(ReceiptHandoff.expires_at < now))
     token = secrets.token_urlsafe(32)
-    token_hash = _hash(token)
+    hashed = token_hash(token)
     session.add(
         ReceiptHandoff(
-            token_hash=token_hash,
+            token_hash=hashed,
             report_id=report.id,
-            receipt_enc=keyring.encrypt_field(receipt, f"receipt.handoff:{token_hash}"),
+            receipt_enc=keyring.encrypt_field(receipt, receipt_context(hashed)),
             expires_at=now + timedelta(minutes=HANDOFF_MINUTES),
         )
     )
@@ -51,8 +52,8 @@ def take_receipt(
     if not token:
         return None
     now = now or utcnow()
-    token_hash = _hash(token)
-    row = session.get(ReceiptHandoff, token_hash)
+    hashed = token_hash(token)
+    row = session.get(ReceiptHandoff, hashed)
     if row is None:
         return None
     session.delete(row)
@@ -61,5 +62,5 @@ def take_receipt(
     report = session.get(Report, row.report_id)
     if report is None:
         return None
-    receipt = keyring.decrypt_field(row.receipt_enc, f"receipt.handoff:{token_hash}")
+    receipt = keyring.decrypt_field(row.receipt_enc, receipt_context(hashed))
     return ShownReceipt(reference=report.reference, receipt=receipt)

@@ -27,6 +27,7 @@ from portal.accounts import totp_context
 from portal.crypto import ENV_MASTER_KEYS, Keyring, KeyringError, create_master_key
 from portal.crypto import retire_master_key as delete_key_file
 from portal.evidence import filename_context, wrap_aad
+from portal.handoff import receipt_context
 from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report
 from portal.reports import field_context, message_context
 
@@ -82,7 +83,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         "receipt_handoff.receipt",
         ReceiptHandoff,
         ReceiptHandoff.receipt_enc,
-        lambda _session, row: f"receipt.handoff:{row.token_hash}",
+        lambda _session, row: receipt_context(row.token_hash),
     ),
 )
 

@@ -169,7 +169,8 @@ def submit_report(
 # --- follow-up ------------------------------------------------------------------------------
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is stored of a bearer token handed to the reporter's browser."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -188,7 +189,7 @@ def open_followup_session(
     token = secrets.token_urlsafe(32)
     session.add(
         FollowUpSession(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             report_id=report.id,
             created_at=now,
             expires_at=now + timedelta(minutes=minutes),
@@ -203,7 +204,7 @@ def report_for_followup(
     if not token:
         return None
     now = now or utcnow()
-    row = session.get(FollowUpSession, _token_hash(token))
+    row = session.get(FollowUpSession, token_hash(token))
     if row is None or row.expires_at < now:
         return None
     return session.get(Report, row.report_id)
@@ -212,7 +213,7 @@ def report_for_followup(
 def close_followup_session(session: Session, token: str | None) -> None:
     if token:
         session.execute(
-            delete(FollowUpSession).where(FollowUpSession.token_hash == _token_hash(token))
+            delete(FollowUpSession).where(FollowUpSession.token_hash == token_hash(token))
         )
 
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 
 import click
 from flask import current_app
@@ -57,19 +58,19 @@ def find_expired(
         if days is None or status not in STATUSES:
             continue
         cutoff = moment - timedelta(days=int(days))
+        # One query per status: each report comes with its blob keys (None when it has none).
         rows = session.execute(
-            select(Report.id, Report.reference, Report.status, Report.closed_at)
+            select(Report.id, Report.reference, Report.status, Report.closed_at, Evidence.blob_key)
+            .outerjoin(Evidence, Evidence.report_id == Report.id)
             .where(Report.status == status, Report.closed_at.is_not(None))
             .where(Report.closed_at < cutoff)
-            .order_by(Report.id)
+            .order_by(Report.id, Evidence.id)
         ).all()
-        for report_id, reference, report_status, closed_at in rows:
-            keys = session.scalars(
-                select(Evidence.blob_key).where(Evidence.report_id == report_id)
-            ).all()
-            expired.append(
-                ExpiredReport(report_id, reference, report_status, closed_at, tuple(keys))
-            )
+        for (report_id, reference, report_status, closed_at), group in groupby(
+            rows, key=lambda row: tuple(row[:4])
+        ):
+            keys = tuple(row.blob_key for row in group if row.blob_key is not None)
+            expired.append(ExpiredReport(report_id, reference, report_status, closed_at, keys))
     return expired
 
 

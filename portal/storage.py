@@ -199,7 +199,8 @@ class _ChunkIterator:
         self.close()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the entries just created, renamed or removed in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
@@ -213,7 +214,7 @@ def _private_dir(path: Path) -> None:
         path.mkdir(mode=0o700)
     except FileExistsError:
         return
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _open_anonymous(directory: Path) -> int | None:
@@ -265,7 +266,7 @@ class _FileWriter(_WriterBase):
         else:
             self._handle.close()
             os.replace(self._part_path, self._final_path)
-            _fsync_dir(shard)
+            fsync_dir(shard)
 
     def _link_anonymous(self, shard: Path) -> None:
         """Give the fully written, fsynced file its name in one step: readers see the whole

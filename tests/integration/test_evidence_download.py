@@ -12,6 +12,9 @@ from helpers import submit_and_get_receipt
 from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 
+from portal import evidence
+from portal.crypto import encrypt_stream
+from portal.evidence import stream_aad, wrap_aad
 from portal.models import AuditEvent
 
 
@@ -136,3 +139,37 @@ def test_report_page_names_each_file_safely(app, client, db, officer_client):
     assert "\u202e" not in page
     assert "<img src=x" not in page
     assert "gpj.exe&lt;img src=x onerror=alert(1)&gt;.jpg" in page
+
+
+def _reseal(app, keyring, report, row, plaintext: bytes) -> None:
+    """Replace a blob with other content sealed under its own key: every tag verifies."""
+    key = keyring.unwrap_key(row.key_id, row.wrapped_key, wrap_aad(report.reference, row.blob_key))
+    sealed = b"".join(encrypt_stream(key, stream_aad(report.reference, row.blob_key), [plaintext]))
+    store_of(app).path_for(row.blob_key).write_bytes(sealed)
+
+
+def test_authentic_blob_with_other_content_is_refused_by_its_sha256(
+    app, client, db, keyring, officer_client
+):
+    photo = jpeg(5000)
+    reference, _ = submit_and_get_receipt(client, evidence=files((photo, "a.jpg")))
+    report = report_by_reference(db, reference)
+    row = report.evidence[0]
+    # Same size, one byte different: only the hash recorded at intake tells them apart.
+    _reseal(app, keyring, report, row, photo[:-3] + b"\x00" + photo[-2:])
+    response = officer_client.get(f"/officer/reports/{reference}/evidence/{row.id}")
+    assert response.status_code == 500
+    assert photo[:2000] not in response.get_data()
+    assert len(audit_actions(db, "evidence.integrity_failure")) == 1
+    assert audit_actions(db, "evidence.downloaded") == []
+
+
+def test_blob_changed_after_verification_stops_the_stream(app, client, db, keyring):
+    photo = jpeg(5000)
+    reference, _ = submit_and_get_receipt(client, evidence=files((photo, "a.jpg")))
+    report = report_by_reference(db, reference)
+    row = report.evidence[0]
+    stream = evidence.verified_stream(store_of(app), keyring, report, row)
+    _reseal(app, keyring, report, row, photo[:-3] + b"\x00" + photo[-2:])
+    with pytest.raises(evidence.IntegrityFailure):
+        b"".join(stream)

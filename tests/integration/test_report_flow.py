@@ -8,7 +8,7 @@ import pytest
 from helpers import csrf_token, open_follow_up, submit_and_get_receipt, submit_report, valid_report
 from sqlalchemy import select
 
-from portal.models import AuditEvent, Report, ReportURL, Unit
+from portal.models import AuditEvent, ReceiptHandoff, Report, ReportURL, Unit
 
 
 def test_home_page_offers_report_and_follow_up(client):
@@ -228,3 +228,21 @@ def test_optional_contact_is_encrypted_at_field_level(client, db, keyring):
     }
     anonymous, _ = submit_and_get_receipt(client)
     assert db.scalars(select(Report).where(Report.reference == anonymous)).one().contact_enc is None
+
+
+def test_receipt_waiting_to_be_shown_is_sealed_and_gone_once_shown(client, db):
+    response = submit_report(client)
+    assert response.status_code == 303
+    # Between the POST and the receipt page: the database and the session hold it only sealed.
+    waiting = db.scalars(select(ReceiptHandoff)).one()
+    cookie = client.get_cookie(client.application.config["SESSION_COOKIE_NAME"])
+    session_data = client.application.session_interface.get_signing_serializer(
+        client.application
+    ).loads(cookie.value)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    receipt = page.split('id="receipt">')[1].split("<")[0].replace(" ", "")
+    assert len(receipt) == 16
+    assert receipt.encode() not in waiting.receipt_enc
+    assert receipt not in json.dumps(session_data)
+    db.expire_all()
+    assert db.scalars(select(ReceiptHandoff)).all() == []
