@@ -10,6 +10,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
+from portal.accounts import ROLES
 from portal.config import instance_path_from_env
 from portal.keys import keys_group
 from portal.retention import retention_group
@@ -117,7 +118,7 @@ def officers_group() -> None:
 @click.option("--name", "display_name", required=True, help="Name shown to colleagues.")
 @click.option(
     "--role",
-    type=click.Choice(["officer", "supervisor", "admin"]),
+    type=click.Choice(ROLES),
     default="officer",
     show_default=True,
 )

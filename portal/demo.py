@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts import create_officer
 from portal.crypto import Keyring
-from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivision, utcnow
+from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivision, Unit, utcnow
 from portal.receipts import ReceiptHasher
 from portal.reports import ReportSubmission, submit_report
 from portal.urlnorm import normalize_url
@@ -157,29 +157,30 @@ def ensure_accounts(session: Session, keyring: Keyring) -> list[str]:
     return created
 
 
+def _throwaway_hasher() -> ReceiptHasher:
+    # Bulk demo reports get unfollowable receipts (a pepper nobody keeps), and cheaply.
+    return ReceiptHasher(pepper=os.urandom(32), time_cost=1, memory_cost_kib=64)
+
+
 def create_demo_reports(
     session: Session,
     keyring: Keyring,
-    hasher: ReceiptHasher,
+    throwaway: ReceiptHasher,
     *,
     count: int = 400,
     days: int = 120,
     seed: int = 2026,
     now: datetime | None = None,
-) -> tuple[int, str | None, str | None]:
-    """Reports spread over ``days``; one sample's receipt is kept so it can be followed up."""
+) -> int:
+    """Reports spread over ``days``, with the history officers would have given them."""
     now = now or utcnow()
     rng = random.Random(seed)
-    # Bulk demo reports get unfollowable receipts (a throwaway pepper); only the sample is real.
-    throwaway = ReceiptHasher(pepper=os.urandom(32), time_cost=1, memory_cost_kib=64)
     subdivisions = list(session.scalars(select(Subdivision.code)))
     weighted_subdivisions = {code: 1 for code in subdivisions}
     for busy in ("MA-CAS", "MA-RAB", "MA-MAR", "MA-FES", "MA-TNG", "MA-SAL", "MA-AGD"):
         if busy in weighted_subdivisions:
             weighted_subdivisions[busy] = 12
-    sample = (None, None)
-    created = 0
-    for index in range(count):
+    for _index in range(count):
         category = _weighted(rng, CATEGORY_WEIGHTS)
         platform = rng.choice(list(_HOSTS))
         submitted = now - timedelta(days=rng.uniform(0, days), hours=rng.uniform(0, 24))
@@ -195,7 +196,6 @@ def create_demo_reports(
                 "amount": str(rng.choice([350, 1200, 4500, 18000])),
                 "payment_method": "virement",
             }
-        is_sample = index == count - 1
         submission = ReportSubmission(
             category=category,
             platform=platform,
@@ -205,21 +205,11 @@ def create_demo_reports(
             handle_outside_local=rng.random() < 0.03,
             answers=answers,
         )
-        if is_sample:
-            submitted = now - timedelta(hours=2)
-        report, receipt = submit_report(
-            session,
-            submission,
-            keyring=keyring,
-            hasher=hasher if is_sample else throwaway,
-            now=submitted,
+        report, _receipt = submit_report(
+            session, submission, keyring=keyring, hasher=throwaway, now=submitted
         )
-        if is_sample:
-            sample = (receipt.reference, receipt.receipt)
-        else:
-            _advance(report, rng, now, days)
-        created += 1
-    return created, sample[0], sample[1]
+        _advance(report, rng, now, days)
+    return count
 
 
 def _pace_hours(unit_code: str, age_fraction: float) -> float:
@@ -369,8 +359,6 @@ def _followable_sample(
     open urgent report of the unit, so that "take the most urgent case" leads to it and the
     printed receipt lets one play the reporter on /follow-up.
     """
-    from portal.models import Unit
-
     casablanca = session.scalars(select(Unit.id).where(Unit.code == "CASABLANCA")).one()
     oldest_urgent = session.scalar(
         select(func.min(Report.submitted_at)).where(
@@ -407,8 +395,9 @@ def run_demo(
     existing = session.scalar(select(func.count(Report.id))) or 0
     if existing:
         return DemoSummary(accounts, 0, None, None)
-    created, reference, receipt = create_demo_reports(session, keyring, hasher, count=count)
-    throwaway = ReceiptHasher(pepper=os.urandom(32), time_cost=1, memory_cost_kib=64)
+    # The followable sample below is the one report with a real receipt.
+    throwaway = _throwaway_hasher()
+    created = create_demo_reports(session, keyring, throwaway, count=count)
     created += _morning_queue(session, keyring, throwaway, random.Random(19), utcnow())
     reference, receipt = _followable_sample(session, keyring, hasher, utcnow())
     return DemoSummary(accounts, created + 1, reference, receipt)

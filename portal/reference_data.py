@@ -8,13 +8,14 @@ an admin changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Region, RoutingRule, Subdivision, Unit
 from portal.routing import RoutingTable
-from portal.territories import load_territories, load_unit_data
+from portal.territories import Named, load_territories, load_unit_data
 
 
 @dataclass
@@ -31,44 +32,45 @@ class SyncSummary:
         )
 
 
+_Row = TypeVar("_Row", Region, Subdivision, Unit)
+
+
+def _named_row(
+    session: Session, rows: dict[str, _Row], model: type[_Row], source: Named
+) -> tuple[_Row, bool]:
+    """The row for ``source.code`` with its names refreshed, added when missing (True)."""
+    row = rows.get(source.code)
+    added = row is None
+    if row is None:
+        row = model(code=source.code)
+        session.add(row)
+        rows[source.code] = row
+    row.name_ar, row.name_fr, row.name_en = source.name_ar, source.name_fr, source.name_en
+    return row, added
+
+
 def sync_reference_data(session: Session) -> SyncSummary:
     summary = SyncSummary()
     territories = load_territories()
     regions = {r.code: r for r in session.scalars(select(Region))}
     for region in territories.regions:
-        row = regions.get(region.code)
-        if row is None:
-            row = Region(code=region.code)
-            session.add(row)
-            regions[region.code] = row
-            summary.regions += 1
-        row.name_ar, row.name_fr, row.name_en = region.name_ar, region.name_fr, region.name_en
+        summary.regions += _named_row(session, regions, Region, region)[1]
     session.flush()
 
     subdivisions = {s.code: s for s in session.scalars(select(Subdivision))}
     for region in territories.regions:
         for sub in region.subdivisions:
-            row = subdivisions.get(sub.code)
-            if row is None:
-                row = Subdivision(code=sub.code)
-                session.add(row)
-                subdivisions[sub.code] = row
-                summary.subdivisions += 1
+            row, added = _named_row(session, subdivisions, Subdivision, sub)
+            summary.subdivisions += added
             row.region_id = regions[region.code].id
             row.kind = sub.kind
-            row.name_ar, row.name_fr, row.name_en = sub.name_ar, sub.name_fr, sub.name_en
     session.flush()
 
     unit_data = load_unit_data()
     units = {u.code: u for u in session.scalars(select(Unit))}
     for unit in unit_data.units:
-        row = units.get(unit.code)
-        if row is None:
-            row = Unit(code=unit.code)
-            session.add(row)
-            units[unit.code] = row
-            summary.units += 1
-        row.name_ar, row.name_fr, row.name_en = unit.name_ar, unit.name_fr, unit.name_en
+        row, added = _named_row(session, units, Unit, unit)
+        summary.units += added
         row.region_id = regions[unit.region].id if unit.region else None
         row.national = unit.national
         row.specialty = unit.specialty

@@ -46,7 +46,7 @@ def _language(lang: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Named:
+class Named:
     name_ar: str
     name_fr: str
     name_en: str
@@ -57,14 +57,14 @@ class _Named:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Subdivision(_Named):
+class Subdivision(Named):
     code: str
     kind: str  # "prefecture" (urban) or "province"
     region_code: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class Region(_Named):
+class Region(Named):
     code: str
     subdivisions: tuple[Subdivision, ...]
 
@@ -87,7 +87,7 @@ class Territories:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Unit(_Named):
+class Unit(Named):
     code: str
     region: str | None  # home region; None for national units
     national: bool
@@ -107,6 +107,10 @@ class UnitData:
         return MappingProxyType({unit.code: unit for unit in self.units})
 
 
+def _names(raw: Mapping[str, Any]) -> dict[str, str]:
+    return {f"name_{lang}": raw[f"name_{lang}"] for lang in LANGUAGES}
+
+
 def _read_json(name: str) -> Any:
     resource = resources.files("portal") / "data" / name
     return json.loads(resource.read_text(encoding="utf-8"))
@@ -118,17 +122,13 @@ def load_territories() -> Territories:
     regions = tuple(
         Region(
             code=region["code"],
-            name_ar=region["name_ar"],
-            name_fr=region["name_fr"],
-            name_en=region["name_en"],
+            **_names(region),
             subdivisions=tuple(
                 Subdivision(
                     code=sub["code"],
                     kind=sub["kind"],
                     region_code=region["code"],
-                    name_ar=sub["name_ar"],
-                    name_fr=sub["name_fr"],
-                    name_en=sub["name_en"],
+                    **_names(sub),
                 )
                 for sub in region["subdivisions"]
             ),
@@ -151,9 +151,7 @@ def load_unit_data() -> UnitData:
         units=tuple(
             Unit(
                 code=unit["code"],
-                name_ar=unit["name_ar"],
-                name_fr=unit["name_fr"],
-                name_en=unit["name_en"],
+                **_names(unit),
                 region=unit["region"],
                 national=bool(unit["national"]),
                 specialty=unit["specialty"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal import audit, staff_sessions
 from portal.accounts import ROLES, AccountError, create_officer
@@ -14,6 +14,22 @@ from portal.models import Officer, Region, RoutingRule, StaffSession, Unit, offi
 
 def _actor(admin: Officer) -> str:
     return f"officer:{admin.id}"
+
+
+def _record(
+    session: Session,
+    admin: Officer,
+    officer: Officer,
+    action: str,
+    details: dict[str, object] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor=_actor(admin),
+        action=action,
+        subject=f"officer:{officer.id}",
+        details=details,
+    )
 
 
 def update_account(
@@ -37,12 +53,12 @@ def update_account(
     officer.region_id = region_id if role == "supervisor" else None
     # A change of scope must not leave sessions open under the old one.
     staff_sessions.revoke_all(session, officer.id)
-    audit.record(
+    _record(
         session,
-        actor=_actor(admin),
-        action="account.updated",
-        subject=f"officer:{officer.id}",
-        details={"role": role, "units": sorted(u.code for u in units), "region_id": region_id},
+        admin,
+        officer,
+        "account.updated",
+        {"role": role, "units": sorted(u.code for u in units), "region_id": region_id},
     )
 
 
@@ -52,23 +68,12 @@ def set_active(session: Session, admin: Officer, officer: Officer, active: bool)
     officer.active = active
     if not active:
         staff_sessions.revoke_all(session, officer.id)
-    audit.record(
-        session,
-        actor=_actor(admin),
-        action="account.activated" if active else "account.deactivated",
-        subject=f"officer:{officer.id}",
-    )
+    _record(session, admin, officer, "account.activated" if active else "account.deactivated")
 
 
 def revoke_sessions(session: Session, admin: Officer, officer: Officer) -> int:
     count = staff_sessions.revoke_all(session, officer.id)
-    audit.record(
-        session,
-        actor=_actor(admin),
-        action="account.sessions_revoked",
-        subject=f"officer:{officer.id}",
-        details={"sessions": count},
-    )
+    _record(session, admin, officer, "account.sessions_revoked", {"sessions": count})
     return count
 
 
@@ -78,12 +83,7 @@ def reset_second_factor(session: Session, admin: Officer, officer: Officer) -> N
     officer.totp_enrolled_at = None
     officer.totp_last_counter = None
     staff_sessions.revoke_all(session, officer.id)
-    audit.record(
-        session,
-        actor=_actor(admin),
-        action="account.totp_reset",
-        subject=f"officer:{officer.id}",
-    )
+    _record(session, admin, officer, "account.totp_reset")
 
 
 def set_route(session: Session, admin: Officer, rule: RoutingRule, unit_id: int) -> None:
@@ -91,9 +91,7 @@ def set_route(session: Session, admin: Officer, rule: RoutingRule, unit_id: int)
     if unit is None or not unit.active:
         raise AccountError(_l("Unknown unit."))
     previous = rule.unit.code
-    rule.unit_id = unit.id
-    session.flush()
-    session.refresh(rule)
+    rule.unit = unit
     audit.record(
         session,
         actor=_actor(admin),
@@ -128,13 +126,16 @@ def accounts_with_live_sessions(session: Session) -> tuple[list[Officer], dict[i
         .group_by(StaffSession.officer_id)
     )
     counts = {officer_id: int(count) for officer_id, count in session.execute(live).all()}
-    return list(session.scalars(select(Officer).order_by(Officer.username))), counts
+    # The list shows every account's units and region: load them in one go, not per row.
+    officers = select(Officer).options(selectinload(Officer.units), selectinload(Officer.region))
+    return list(session.scalars(officers.order_by(Officer.username))), counts
 
 
 def units_with_member_counts(session: Session) -> tuple[list[Unit], dict[int, int]]:
     members = select(officer_units.c.unit_id, func.count()).group_by(officer_units.c.unit_id)
     counts = {unit_id: int(count) for unit_id, count in session.execute(members).all()}
-    return list(session.scalars(select(Unit).order_by(Unit.code))), counts
+    units = select(Unit).options(selectinload(Unit.region)).order_by(Unit.code)
+    return list(session.scalars(units)), counts
 
 
 def routing_rules(session: Session) -> list[RoutingRule]:

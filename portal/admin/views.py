@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
@@ -15,19 +14,17 @@ from portal.admin import accounts
 from portal.admin.forms import AccountForm, ActionForm, CreateAccountForm, RoutingRuleForm
 from portal.context import keyring
 from portal.db import get_session
+from portal.i18n import current_language
 from portal.models import Officer, RoutingRule
 from portal.officer.auth import current_officer, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _lang() -> str:
-    return str(get_locale() or "fr")
-
-
 def _fill_choices(db: Session, form: AccountForm) -> None:
-    form.units.choices = accounts.unit_choices(db, _lang())
-    form.region.choices = [("", _("National")), *accounts.region_choices(db, _lang())]
+    lang = current_language()
+    form.units.choices = accounts.unit_choices(db, lang)
+    form.region.choices = [("", _("National")), *accounts.region_choices(db, lang)]
 
 
 def _admin() -> Officer:
@@ -79,7 +76,7 @@ def accounts_page() -> ResponseReturnValue:
             form=form,
             officers=officers,
             sessions=sessions,
-            lang=_lang(),
+            lang=current_language(),
         ),
         status,
     )
@@ -129,7 +126,7 @@ def account(officer_id: int) -> ResponseReturnValue:
             officer=officer,
             form=form,
             action_form=ActionForm(),
-            lang=_lang(),
+            lang=current_language(),
         ),
         status,
     )
@@ -197,7 +194,7 @@ def units() -> ResponseReturnValue:
         "admin/units.html",
         units=all_units,
         members=members,
-        lang=_lang(),
+        lang=current_language(),
     )
 
 
@@ -205,7 +202,7 @@ def units() -> ResponseReturnValue:
 @role_required("admin")
 def routing() -> ResponseReturnValue:
     db = get_session()
-    lang = _lang()
+    lang = current_language()
     unit_choices = accounts.unit_choices(db, lang, active_only=True)
     if request.method == "POST":
         form = RoutingRuleForm()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -28,10 +28,6 @@ PERIOD_LABELS: dict[str, object] = {
     "90d": _l("Last 90 days"),
     "365d": _l("Last 12 months"),
 }
-
-
-def language() -> str:
-    return str(get_locale() or "fr")
 
 
 def duration(seconds: float | None) -> str:

@@ -9,12 +9,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from portal import charts
 from portal.db import get_session
-from portal.models import Officer, Region, utcnow
+from portal.i18n import current_language
+from portal.models import Officer, utcnow
 from portal.officer.auth import current_officer, role_required
 from portal.stats import (
     ABROAD,
@@ -32,7 +32,6 @@ from portal.supervisor.formatting import (
     PERIOD_LABELS,
     Names,
     duration,
-    language,
     local_time,
     share,
 )
@@ -95,10 +94,6 @@ def _dashboard(parsed: Request) -> Dashboard:
     )
 
 
-def _region_codes() -> list[str]:
-    return list(get_session().scalars(select(Region.code).order_by(Region.code)))
-
-
 def _pictures(dashboard: Dashboard, names: Names, parsed: Request) -> dict[str, Any]:
     thresholds = [hours * 3600 for hours in MAP_THRESHOLDS_HOURS]
     national = parsed.region_code is None
@@ -120,9 +115,8 @@ def _pictures(dashboard: Dashboard, names: Names, parsed: Request) -> dict[str, 
             )
         )
     legend = []
-    bounds = [0, *MAP_THRESHOLDS_HOURS]
-    for index, low in enumerate(bounds):
-        high = bounds[index + 1] if index + 1 < len(bounds) else None
+    lows, highs = (0, *MAP_THRESHOLDS_HOURS), (*MAP_THRESHOLDS_HOURS, None)
+    for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
         text = (
             _("%(low)s to %(high)s h", low=low, high=high)
             if high is not None
@@ -173,10 +167,10 @@ def _pictures(dashboard: Dashboard, names: Names, parsed: Request) -> dict[str, 
 def dashboard_page() -> ResponseReturnValue:
     officer = current_officer()
     assert officer is not None  # role_required
-    regions = _region_codes()
+    names = Names.load(get_session(), current_language())
+    regions = sorted(names.regions)
     parsed = _parse(request.args, officer, regions)
     dashboard = _dashboard(parsed)
-    names = Names.load(get_session(), language())
     now = utcnow()
     age_minutes = int(dashboard.age(now).total_seconds() // 60)
     return render_template(
@@ -202,9 +196,10 @@ def dashboard_page() -> ResponseReturnValue:
 def response_times_csv() -> ResponseReturnValue:
     officer = current_officer()
     assert officer is not None  # role_required
-    parsed = _parse(request.args, officer, _region_codes())
+    names = Names.load(get_session(), current_language())
+    parsed = _parse(request.args, officer, sorted(names.regions))
     dashboard = _dashboard(parsed)
-    body = export.to_csv(dashboard, Names.load(get_session(), language()))
+    body = export.to_csv(dashboard, names)
     start = local_time(dashboard.period_start)[:10]
     end = local_time(dashboard.period_end)[:10]
     filename = f"response-times-{dashboard.scope}-{start}-{end}.csv"

@@ -114,6 +114,8 @@ def _reroute_casablanca_to_rabat(admin, client, db):
     reference, _ = submit_and_get_receipt(client, territory="MA-CAS")
     report = db.scalar(select(Report).where(Report.reference == reference))
     assert report.unit.code == "RABAT"
+    routed = db.scalars(select(AuditEvent.subject).where(AuditEvent.action == "routing.changed"))
+    assert "route:territory:MA-CAS" in set(routed)
 
 
 def test_officers_cannot_reach_admin_pages(app, db):
@@ -129,3 +131,27 @@ def test_units_page_lists_units_with_members(app, admin, db):
     page = admin.get("/admin/units").get_data(as_text=True)
     row = next(r for r in page.split("<tr") if "CASABLANCA" in r)
     assert re.search(r"<td>1</td>", row)
+
+
+def test_every_account_change_is_in_the_audit_chain(app, admin, db):
+    officer, _ = make_officer(app, db, "amina")
+    path = f"/admin/accounts/{officer.id}"
+    admin.post(
+        path,
+        data={
+            "csrf_token": csrf_token(admin, path),
+            "role": "officer",
+            "units": [str(_unit_id(db, "RABAT"))],
+            "region": "",
+        },
+    )
+    for action in ("reset-second-factor", "deactivate", "activate"):
+        admin.post(f"{path}/{action}", data={"csrf_token": csrf_token(admin, path)})
+    subject = f"officer:{officer.id}"
+    actions = set(db.scalars(select(AuditEvent.action).where(AuditEvent.subject == subject)))
+    assert {
+        "account.updated",
+        "account.totp_reset",
+        "account.deactivated",
+        "account.activated",
+    } <= actions

@@ -14,6 +14,7 @@ from test_stats_support import add_report, hours
 
 from portal.accounts import create_officer
 from portal.models import utcnow
+from portal.stats import SLA, refresh_snapshots
 
 SECRET = "JBSWY3DPEHPK3PXPSTATSAAA"
 
@@ -184,3 +185,23 @@ def test_custom_period_and_bad_dates(app, client, db, figures, recent):
     assert by_code(rows, "Total", "all")[5] == "0"
     page = client.get("/supervisor/?from=2026-05-10&to=2026-05-01").get_data(as_text=True)
     assert "the first one before the second" in page
+
+
+def test_regional_supervisor_served_from_snapshots_still_sees_only_their_region(
+    app, client, db, figures
+):
+    # Precomputed dashboards exist for every scope; the region's own must be the one served.
+    refresh_snapshots(db, sla=SLA.from_config(app.config))
+    db.commit()
+    make_staff(app, db, "marrakech-chief", "supervisor", region="MA-07")
+    sign_in(client, "marrakech-chief")
+    client.set_cookie("lang", "en")
+
+    page = client.get("/supervisor/?region=MA-06").get_data(as_text=True)
+    assert "Precomputed figures" in page
+    assert 'data-key="MA-06"' not in page and 'data-key="abroad"' not in page
+
+    rows = csv_rows(client.get("/supervisor/response-times.csv?region=MA-06&period=30d"))
+    assert [r[1] for r in rows if r[0] == "Region"] == ["MA-07"]
+    assert by_code(rows, "Total", "all")[5] == "3"
+    assert {r[1] for r in rows if r[0] == "Unit"} == {"MARRAKECH"}
