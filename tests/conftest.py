@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -142,3 +143,46 @@ def db(app: Flask) -> Iterator[Session]:
 @pytest.fixture
 def keyring(app: Flask) -> Keyring:
     return app.extensions["keyring"]
+
+
+# S3: a local S3-compatible server (moto), started once and only for tests that ask for it.
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test credentials only: nothing from the machine's own AWS setup may leak in."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+def s3_admin(s3_endpoint: str, aws_env: None) -> Any:
+    """A plain client to set up buckets and look behind the store's back."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture
+def bucket(s3_admin: Any) -> str:
+    import uuid
+
+    name = f"evidence-{uuid.uuid4().hex[:12]}"
+    s3_admin.create_bucket(Bucket=name)
+    return name

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from evidence_support import english_client, files, jpeg, report_by_reference
 from helpers import submit_and_get_receipt
-from moto.server import ThreadedMotoServer
 
 from portal import create_app, evidence
 from portal.crypto import MissingMasterKey
@@ -19,28 +17,8 @@ from portal.instance_secrets import ensure_secrets
 from portal.storage import S3BlobStore
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def app_config(app_config, s3_endpoint, monkeypatch):
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    bucket = f"evidence-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
-        Bucket=bucket
-    )
+def app_config(app_config, s3_endpoint, bucket):
     app_config["EVIDENCE_STORE"] = f"s3://{bucket}/cases"
     app_config["S3_ENDPOINT_URL"] = s3_endpoint
     app_config["S3_REGION"] = "us-east-1"

@@ -9,12 +9,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from portal import storage
 from portal.crypto import StreamEncryptor, TamperedStream, decrypt_stream, new_file_key
@@ -47,39 +44,6 @@ BAD_KEYS = [
     "ab/cd/" + "0" * 26,
     "%2e%2e%2f" + "0" * 23,
 ]
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-
-
-@pytest.fixture
-def s3_admin(s3_endpoint: str, aws_env: None):
-    """A plain client to set up buckets and look behind the store's back."""
-    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-
-
-@pytest.fixture
-def bucket(s3_admin) -> str:
-    name = f"evidence-{uuid.uuid4().hex[:12]}"
-    s3_admin.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture
