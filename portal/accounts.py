@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.crypto import Keyring
 from portal.models import Officer, Region, Unit, utcnow
+from portal.totp import store_secret
 
 ROLES = ("officer", "supervisor", "admin")
 password_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -16,10 +17,6 @@ password_hasher = PasswordHasher()  # argon2id with the library's current recomm
 
 class AccountError(ValueError):
     """An account cannot be created or changed as asked; the message says why."""
-
-
-def totp_context(username: str) -> str:
-    return f"officer.totp:{username}"
 
 
 def create_officer(
@@ -42,12 +39,12 @@ def create_officer(
         raise AccountError(f"an account named {username!r} already exists")
     if len(password) < 12:
         raise AccountError("passwords must have at least 12 characters")
-    units = []
-    for code in unit_codes or []:
-        unit = session.scalar(select(Unit).where(Unit.code == code))
-        if unit is None:
+    codes = list(dict.fromkeys(unit_codes or []))
+    found = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(codes)))}
+    for code in codes:
+        if code not in found:
             raise AccountError(f"unknown unit {code!r}")
-        units.append(unit)
+    units = [found[code] for code in codes]
     region = None
     if region_code:
         region = session.scalar(select(Region).where(Region.code == region_code))
@@ -63,7 +60,7 @@ def create_officer(
         created_at=utcnow(),
     )
     if totp_secret:
-        officer.totp_secret_enc = keyring.encrypt_field(totp_secret, totp_context(username))
+        store_secret(officer, totp_secret, keyring)
         officer.totp_enrolled_at = utcnow()
     session.add(officer)
     session.flush()

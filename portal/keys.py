@@ -23,13 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal import audit
-from portal.accounts import totp_context
 from portal.crypto import ENV_MASTER_KEYS, Keyring, KeyringError, create_master_key
 from portal.crypto import retire_master_key as delete_key_file
 from portal.evidence import filename_context, wrap_aad
 from portal.handoff import receipt_context
 from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report
 from portal.reports import field_context, message_context
+from portal.totp import totp_context
 
 BATCH_SIZE = 200
 

@@ -40,12 +40,17 @@ def current_officer() -> Officer | None:
     return cast(Officer | None, g.officer)
 
 
+def _to_login() -> Any:
+    # Only a GET is worth coming back to: a POST's form data is gone by then.
+    target = request.full_path if request.method == "GET" else None
+    return redirect(url_for("officer.login", next=target), code=303)
+
+
 def login_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_officer() is None:
-            target = request.full_path if request.method == "GET" else None
-            return redirect(url_for("officer.login", next=target), code=303)
+            return _to_login()
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
@@ -59,8 +64,7 @@ def role_required(*roles: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             officer = current_officer()
             if officer is None:
-                target = request.full_path if request.method == "GET" else None
-                return redirect(url_for("officer.login", next=target), code=303)
+                return _to_login()
             if officer.role not in roles:
                 raise NotFound()
             return view(*args, **kwargs)

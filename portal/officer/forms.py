@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    Field,
     IntegerField,
     PasswordField,
     SelectField,
@@ -17,6 +20,7 @@ from wtforms.widgets import HiddenInput
 
 from portal.categories import CATEGORIES, CLOSURE_REASONS, PLATFORMS, PRIORITIES, STAFF_STATUSES
 from portal.officer.actions import MAX_TEXT
+from portal.officer.queue import QueueFilters
 
 
 class LoginForm(FlaskForm):
@@ -92,6 +96,23 @@ class QueueFilterForm(FlaskForm):
     reference = StringField(
         _l("Reference"), validators=[Optional(), Length(max=40)], render_kw={"dir": "ltr"}
     )
+
+    def filters(self) -> QueueFilters:
+        """The filters asked for, after ``validate()``: a field in error is ignored, not fatal."""
+
+        def value(field: Field, default: Any = None) -> Any:
+            return (field.data or default) if not field.errors else default
+
+        return QueueFilters(
+            status=value(self.status, "open"),
+            category=value(self.category),
+            priority=value(self.priority),
+            platform=value(self.platform),
+            assigned=value(self.assigned, "all"),
+            date_from=value(self.date_from),
+            date_to=value(self.date_to),
+            reference=(self.reference.data or "").strip() or None,
+        )
 
 
 class VersionedForm(FlaskForm):

@@ -115,11 +115,26 @@ def check_code(
 ) -> bool:
     """Second step: a fresh TOTP code of an enrolled account that is still usable."""
     now = now or utcnow()
-    if not officer.active or _is_locked(officer, now) or officer.totp_enrolled_at is None:
+    if officer.totp_enrolled_at is None:
+        return False
+    return _code_accepted(session, officer, code, keyring, policy, "code", now)
+
+
+def _code_accepted(
+    session: Session,
+    officer: Officer,
+    code: str,
+    keyring: Keyring,
+    policy: LockoutPolicy,
+    stage: str,
+    now: datetime,
+) -> bool:
+    """A usable account and a fresh code of its stored secret; a wrong code counts as a failure."""
+    if not officer.active or _is_locked(officer, now):
         return False
     secret = totp.secret_for(officer, keyring)
     if secret is None or not totp.verify_and_consume(officer, secret, code, now=now):
-        register_failure(session, officer, policy, "code", now)
+        register_failure(session, officer, policy, stage, now)
         return False
     return True
 
@@ -128,7 +143,7 @@ def begin_enrolment(officer: Officer, keyring: Keyring) -> str:
     """The secret being enrolled: kept encrypted on the account until a code confirms it."""
     secret = totp.secret_for(officer, keyring) if officer.totp_enrolled_at is None else None
     if not secret:
-        secret = totp.pyotp.random_base32()
+        secret = totp.new_secret()
         totp.store_secret(officer, secret, keyring)
     return secret
 
@@ -143,11 +158,9 @@ def confirm_enrolment(
     now: datetime | None = None,
 ) -> bool:
     now = now or utcnow()
-    if officer.totp_enrolled_at is not None or _is_locked(officer, now):
+    if officer.totp_enrolled_at is not None:
         return False
-    secret = totp.secret_for(officer, keyring)
-    if secret is None or not totp.verify_and_consume(officer, secret, code, now=now):
-        register_failure(session, officer, policy, "enrolment", now)
+    if not _code_accepted(session, officer, code, keyring, policy, "enrolment", now):
         return False
     officer.totp_enrolled_at = now
     audit.record(

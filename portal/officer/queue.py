@@ -198,14 +198,13 @@ def load_queue(
             .limit(wanted)
         )
         found.extend((index, report) for report in session.scalars(query))
-    page = QueuePage()
     next_cursor = None
     if len(found) > page_size:
         found = found[:page_size]
         segment, last = found[-1]
         next_cursor = Cursor(segment, last.priority_rank, last.submitted_at, last.id).encode()
     sizes = cluster_sizes(session, [report.id for _, report in found])
-    page.rows = [
+    rows = [
         QueueRow(
             report=report,
             sla=sla_state(report, first_response_hours, resolution_days, now=now),
@@ -213,5 +212,4 @@ def load_queue(
         )
         for _, report in found
     ]
-    page.next_cursor = next_cursor
-    return page
+    return QueuePage(rows, next_cursor)

@@ -35,12 +35,8 @@ def reports_in_scope(officer: Officer) -> Select[tuple[Report]]:
     units = scope_unit_ids(officer)
     if units is None:
         return query
-    if isinstance(units, list):
-        if not units:
-            return query.where(false())
-        if len(units) == 1:
-            return query.where(Report.unit_id == units[0])
-        return query.where(Report.unit_id.in_(units))
+    if isinstance(units, list) and not units:
+        return query.where(false())
     return query.where(Report.unit_id.in_(units))
 
 

@@ -32,6 +32,7 @@ from portal.categories import (
 )
 from portal.context import keyring
 from portal.db import get_session
+from portal.i18n import current_language
 from portal.models import Officer, Report, Unit
 from portal.officer import actions, casefile, login
 from portal.officer.auth import (
@@ -56,7 +57,7 @@ from portal.officer.forms import (
     StatusForm,
     TransferForm,
 )
-from portal.officer.queue import Cursor, QueueFilters, SlaState, load_queue, sla_state
+from portal.officer.queue import Cursor, SlaState, load_queue, sla_state
 from portal.officer.scope import get_report_for_officer
 from portal.security import is_local_path
 
@@ -93,12 +94,17 @@ def _pending_officer() -> Officer | None:
     return officer
 
 
+def _show_form(template: str, form: LoginForm | CodeForm, **context: Any) -> ResponseReturnValue:
+    status = 400 if request.method == "POST" else 200
+    return render_template(template, form=form, **context), status
+
+
 def _bad_credentials(form: LoginForm | CodeForm, template: str, **context: Any) -> Any:
     # One message for every failure: unknown user, wrong password, locked or inactive account.
     form.form_errors.append(
         _("Sign-in failed. Check your user name, password and code, or try again later.")
     )
-    return render_template(template, form=form, **context), 400
+    return _show_form(template, form, **context)
 
 
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
@@ -108,8 +114,7 @@ def login_page() -> ResponseReturnValue:
         return redirect(url_for(home_endpoint(officer)))
     form = LoginForm()
     if request.method == "GET" or not form.validate():
-        status = 400 if request.method == "POST" else 200
-        return render_template("officer/login.html", form=form), status
+        return _show_form("officer/login.html", form)
     db = get_session()
     found = login.check_password(db, form.username.data, form.password.data, _policy())
     db.commit()
@@ -146,8 +151,7 @@ def login_code() -> ResponseReturnValue:
         return redirect(url_for("officer.enrol"), code=303)
     form = CodeForm()
     if request.method == "GET" or not form.validate():
-        status = 400 if request.method == "POST" else 200
-        return render_template("officer/login_code.html", form=form), status
+        return _show_form("officer/login_code.html", form)
     db = get_session()
     if not login.check_code(db, officer, form.code.data, keyring(), _policy()):
         db.commit()
@@ -171,8 +175,7 @@ def enrol() -> ResponseReturnValue:
         "secret": totp.grouped_secret(secret),
     }
     if request.method == "GET" or not form.validate():
-        status = 400 if request.method == "POST" else 200
-        return render_template("officer/enrol.html", form=form, **context), status
+        return _show_form("officer/enrol.html", form, **context)
     if not login.confirm_enrolment(db, officer, form.code.data, keyring(), _policy()):
         db.commit()
         return _bad_credentials(form, "officer/enrol.html", **context)
@@ -233,21 +236,10 @@ def queue() -> ResponseReturnValue:
     assert officer is not None
     form = QueueFilterForm(request.args)
     form.validate()
-    status = form.status.data if not form.status.errors and form.status.data else "open"
-    filters = QueueFilters(
-        status=status,
-        category=form.category.data or None if not form.category.errors else None,
-        priority=form.priority.data or None if not form.priority.errors else None,
-        platform=form.platform.data or None if not form.platform.errors else None,
-        assigned=form.assigned.data if not form.assigned.errors and form.assigned.data else "all",
-        date_from=form.date_from.data if not form.date_from.errors else None,
-        date_to=form.date_to.data if not form.date_to.errors else None,
-        reference=(form.reference.data or "").strip() or None,
-    )
     page = load_queue(
         get_session(),
         officer,
-        filters,
+        form.filters(),
         after=Cursor.decode(request.args.get("after")),
         first_response_hours=current_app.config["SLA_FIRST_RESPONSE_HOURS"],
         resolution_days=current_app.config["SLA_RESOLUTION_DAYS"],
@@ -273,15 +265,13 @@ def queue() -> ResponseReturnValue:
 # --- the report page -------------------------------------------------------------------------
 
 
-def _report_forms(db: Any, officer: Officer, report: Report) -> dict[str, Any]:
+def _report_forms(db: Any, report: Report) -> dict[str, Any]:
     status_form = StatusForm(prefix="status", version=report.version)
     status_form.status.choices = [
         (value, STAFF_STATUSES[value]) for value in actions.TRANSITIONS.get(report.status, ())
     ]
     assign_form = AssignForm(prefix="assign", version=report.version)
-    assign_form.assignee.choices = [
-        (colleague.id, colleague.display_name) for colleague in actions.colleagues(db, report)
-    ]
+    assign_form.assignee.choices = _colleague_choices(db, report)
     transfer_form = TransferForm(prefix="transfer", version=report.version)
     transfer_form.unit.choices = _unit_choices(db, exclude=report.unit_id)
     return {
@@ -298,10 +288,12 @@ def _report_forms(db: Any, officer: Officer, report: Report) -> dict[str, Any]:
     }
 
 
-def _unit_choices(db: Any, exclude: int | None = None) -> list[tuple[int, str]]:
-    from flask_babel import get_locale
+def _colleague_choices(db: Any, report: Report) -> list[tuple[int, str]]:
+    return [(colleague.id, colleague.display_name) for colleague in actions.colleagues(db, report)]
 
-    lang = str(get_locale() or "fr")
+
+def _unit_choices(db: Any, exclude: int | None = None) -> list[tuple[int, str]]:
+    lang = current_language()
     units = db.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code))
     return [(unit.id, unit.name(lang)) for unit in units if unit.id != exclude]
 
@@ -310,7 +302,7 @@ def _render_report(
     officer: Officer, report: Report, status: int = 200, **overrides: Any
 ) -> ResponseReturnValue:
     db = get_session()
-    forms = _report_forms(db, officer, report)
+    forms = _report_forms(db, report)
     forms.update(overrides)
     case = casefile.load_case_file(db, officer, report, keyring())
     return (
@@ -401,7 +393,7 @@ def claim(ref: str) -> ResponseReturnValue:
 @role_required(*CASE_ROLES)
 def assign(ref: str) -> ResponseReturnValue:
     def prepare(db: Any, form: Any, report: Report) -> None:
-        form.assignee.choices = [(c.id, c.display_name) for c in actions.colleagues(db, report)]
+        form.assignee.choices = _colleague_choices(db, report)
 
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.assign(db, officer, report, form.version.data, form.assignee.data)
@@ -455,7 +447,7 @@ def transfer(ref: str) -> ResponseReturnValue:
             _(
                 "Report %(reference)s was transferred to %(unit)s.",
                 reference=reference,
-                unit=target.name(_lang()),
+                unit=target.name(current_language()),
             ),
             "success",
         )
@@ -468,12 +460,6 @@ def transfer(ref: str) -> ResponseReturnValue:
         return None
 
     return _act(ref, TransferForm, "transfer", perform, prepare=prepare)
-
-
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "fr")
 
 
 @bp.post("/reports/<ref>/duplicate")

@@ -12,7 +12,7 @@ from helpers import csrf_token, open_follow_up, submit_and_get_receipt
 from officer_helpers import form_version, make_officer, sign_in
 from sqlalchemy import select
 
-from portal.models import AuditEvent, Message, Report, ReportEvent
+from portal.models import AuditEvent, Message, Officer, Report, ReportEvent
 from portal.officer import actions
 
 
@@ -182,6 +182,34 @@ def test_every_action_is_in_the_audit_chain(case, db):
         "report.note_added",
         "report.status_changed",
     } <= actions_seen
+
+
+def test_assign_duplicate_and_transfer_are_in_the_audit_chain(app, case, client, db):
+    from portal.models import Unit
+
+    reference, _, staff = case
+    colleague, _ = make_officer(app, db, "karim")
+    original, _ = submit_and_get_receipt(client, territory="MA-CAS")
+    rabat = db.scalar(select(Unit).where(Unit.code == "RABAT"))
+    assert _post(staff, reference, "assign", "assign", assignee=colleague.id).status_code == 303
+    assert _post(staff, reference, "duplicate", "duplicate", reference=original).status_code == 303
+    response = _post(staff, reference, "transfer", "transfer", unit=rabat.id, reason="Rabat")
+    assert response.status_code == 303
+    actions_seen = set(
+        db.scalars(select(AuditEvent.action).where(AuditEvent.subject == f"report:{reference}"))
+    )
+    assert {"report.assigned", "report.linked_duplicate", "report.transferred"} <= actions_seen
+
+
+def test_assign_refuses_an_officer_of_another_unit(app, case, db):
+    reference, _, _staff = case
+    amina = db.scalar(select(Officer).where(Officer.username == "amina"))
+    outsider, _ = make_officer(app, db, "youssef", units=("RABAT",))
+    report = _report(db, reference)
+    with pytest.raises(actions.ActionError):
+        actions.assign(db, amina, report, report.version, outsider.id)
+    db.rollback()
+    assert _report(db, reference).assigned_officer_id is None
 
 
 def test_second_claim_is_told_who_won(app, case, db):

@@ -102,3 +102,15 @@ def test_admin_reads_no_report_content(app, client, db):
         page = admin.get(path).get_data(as_text=True)
         assert reference not in page
         assert not re.search(r"EB-[0-9A-Z]{4}-[0-9A-Z]{4}", page)
+
+
+def test_report_page_counts_but_never_names_same_url_reports_of_other_units(app, client, db):
+    # Both reports carry the same address (the default of the helper).
+    casablanca = _casablanca_report(client)
+    rabat_ref, _ = submit_and_get_receipt(client, territory="MA-RAB")
+    _, secret = make_officer(app, db, "amina", units=("CASABLANCA",))
+    staff = app.test_client()
+    sign_in(staff, "amina", secret)
+    page = staff.get(f"/officer/reports/{casablanca}").get_data(as_text=True)
+    assert "1 report" in page
+    assert rabat_ref not in page
