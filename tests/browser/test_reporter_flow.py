@@ -37,6 +37,8 @@ def test_sextortion_report_in_arabic_on_a_phone(
     page.locator("a.button.primary[href='/report']").first.click()
 
     page.wait_for_selector("form.report-form")
+    # Without JavaScript the stylesheet hides them: read visibility once it has loaded.
+    page.wait_for_load_state("load")
     # Questions of other categories stay out of the way, with or without JavaScript.
     assert not page.locator(".q-fraud").is_visible()
     fill_sextortion_report(page, evidence=screenshot)
@@ -74,6 +76,7 @@ def test_sextortion_report_in_arabic_on_a_phone(
     page.fill("textarea[name=body]", ARABIC_REPLY)
     page.locator("form[action='/follow-up/reply'] button[type=submit]").click()
     page.wait_for_selector(".flash")
+    page.wait_for_load_state("load")  # the layout checked below needs the stylesheet
     assert "تم إرسال رسالتك" in page.inner_text(".flashes")
     assert ARABIC_REPLY in page.inner_text(".timeline")
     save_screenshot(page, f"flow-follow-up-ar-360-{suffix}")
