@@ -68,7 +68,7 @@ def create_officer(
         session,
         actor=actor,
         action="account.created",
-        subject=f"officer:{officer.id}",
+        subject=audit.officer_name(officer),
         details={"role": role, "units": [u.code for u in units], "region": region_code},
     )
     return officer

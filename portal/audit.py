@@ -17,9 +17,16 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from portal.models import AuditEvent, utcnow
+from portal.models import AuditEvent, Officer, utcnow
 
 GENESIS_HASH = "0" * 64
+
+
+def officer_name(officer: Officer) -> str:
+    """How the audit chain names a staff account: by id, never by name (names change)."""
+    return f"officer:{officer.id}"
+
+
 # Arbitrary constant naming the PostgreSQL advisory lock that serialises appends.
 _ADVISORY_LOCK_ID = 7_402_615
 

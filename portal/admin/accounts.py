@@ -12,10 +12,6 @@ from portal.crypto import Keyring
 from portal.models import Officer, Region, RoutingRule, StaffSession, Unit, officer_units
 
 
-def _actor(admin: Officer) -> str:
-    return f"officer:{admin.id}"
-
-
 def _record(
     session: Session,
     admin: Officer,
@@ -25,9 +21,9 @@ def _record(
 ) -> None:
     audit.record(
         session,
-        actor=_actor(admin),
+        actor=audit.officer_name(admin),
         action=action,
-        subject=f"officer:{officer.id}",
+        subject=audit.officer_name(officer),
         details=details,
     )
 
@@ -94,7 +90,7 @@ def set_route(session: Session, admin: Officer, rule: RoutingRule, unit_id: int)
     rule.unit = unit
     audit.record(
         session,
-        actor=_actor(admin),
+        actor=audit.officer_name(admin),
         action="routing.changed",
         subject=f"route:{rule.kind}:{rule.key}",
         details={"from": previous, "to": unit.code},
@@ -168,5 +164,5 @@ def create_account(
         keyring=keyring,
         unit_codes=unit_codes if role == "officer" else [],
         region_code=region_code if role == "supervisor" else None,
-        actor=_actor(admin),
+        actor=audit.officer_name(admin),
     )

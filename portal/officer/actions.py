@@ -71,10 +71,6 @@ STALE = _l(
 )
 
 
-def _actor(officer: Officer) -> str:
-    return f"officer:{officer.id}"
-
-
 def _subject(report: Report) -> str:
     return f"report:{report.reference}"
 
@@ -119,7 +115,7 @@ def _record(
     _event(report, officer, kind, now, details, visible=visible)
     audit.record(
         session,
-        actor=_actor(officer),
+        actor=audit.officer_name(officer),
         action=f"report.{kind}",
         subject=_subject(report),
         details=details if audit_details is None else audit_details,
@@ -197,7 +193,7 @@ def claim(
         )
     audit.record(
         session,
-        actor=_actor(officer),
+        actor=audit.officer_name(officer),
         action="report.claimed",
         subject=_subject(report),
         details={"status": report.status},
@@ -238,7 +234,7 @@ def assign(
         "assigned",
         now,
         {"to": assignee.id},
-        audit_details={"to": f"officer:{assignee.id}"},
+        audit_details={"to": audit.officer_name(assignee)},
     )
 
 
@@ -425,7 +421,9 @@ def record_view(
     now = now or utcnow()
     if report.last_reporter_activity_at is not None:
         report.officer_seen_reporter_at = now
-    audit.record(session, actor=_actor(officer), action="report.viewed", subject=_subject(report))
+    audit.record(
+        session, actor=audit.officer_name(officer), action="report.viewed", subject=_subject(report)
+    )
 
 
 def colleagues(session: Session, report: Report) -> list[Officer]:

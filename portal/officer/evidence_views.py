@@ -27,10 +27,6 @@ DOWNLOAD_CSP = "default-src 'none'; sandbox"
 log = logging.getLogger(__name__)
 
 
-def _actor(officer: Officer) -> str:
-    return f"officer:{officer.id}"
-
-
 def _officer_and_report(reference: str) -> tuple[Officer, Report]:
     officer = current_officer()
     if officer is None:
@@ -51,7 +47,7 @@ def download_evidence(ref: str, evidence_id: int) -> ResponseReturnValue:
         log.error("Evidence %s of %s failed verification: %s", row.id, report.reference, failure)
         audit.record(
             db,
-            actor=_actor(officer),
+            actor=audit.officer_name(officer),
             action="evidence.integrity_failure",
             subject=f"report:{report.reference}",
             details={"evidence_id": row.id, "sha256": row.sha256, "problem": str(failure)},
@@ -66,7 +62,7 @@ def download_evidence(ref: str, evidence_id: int) -> ResponseReturnValue:
     )
     audit.record(
         db,
-        actor=_actor(officer),
+        actor=audit.officer_name(officer),
         action="evidence.downloaded",
         subject=f"report:{report.reference}",
         details={"evidence_id": row.id, "sha256": row.sha256, "size": row.size},
@@ -94,7 +90,7 @@ def evidence_manifest(ref: str) -> ResponseReturnValue:
     document = evidence.manifest(db, report)
     audit.record(
         db,
-        actor=_actor(officer),
+        actor=audit.officer_name(officer),
         action="evidence.manifest_exported",
         subject=f"report:{report.reference}",
         details={"files": len(document["files"])},

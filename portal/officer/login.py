@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, totp
+from portal import audit, staff_sessions, totp
 from portal.accounts import password_hasher
 from portal.crypto import Keyring
 from portal.models import Officer, utcnow
@@ -31,7 +31,7 @@ class LockoutPolicy:
 
 
 def _subject(officer: Officer | None) -> str:
-    return f"officer:{officer.id}" if officer else "officer:unknown"
+    return audit.officer_name(officer) if officer else "officer:unknown"
 
 
 def _is_locked(officer: Officer, now: datetime) -> bool:
@@ -175,3 +175,9 @@ def complete_login(session: Session, officer: Officer, *, now: datetime | None =
     officer.locked_until = None
     officer.last_login_at = now
     audit.record(session, actor=_subject(officer), action="staff.login", subject=_subject(officer))
+
+
+def sign_out(session: Session, officer: Officer, token: str | None) -> None:
+    """End this browser's staff session and say so in the audit chain."""
+    staff_sessions.close_session(session, token)
+    audit.record(session, actor=_subject(officer), action="staff.logout", subject=_subject(officer))

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
-from portal import audit, staff_sessions, totp
+from portal import staff_sessions, totp
 from portal.categories import (
     CATEGORIES,
     CLOSURE_REASONS,
@@ -188,13 +188,7 @@ def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate() and officer is not None:
         db = get_session()
-        staff_sessions.close_session(db, session.get(STAFF_TOKEN_KEY))
-        audit.record(
-            db,
-            actor=f"officer:{officer.id}",
-            action="staff.logout",
-            subject=f"officer:{officer.id}",
-        )
+        login.sign_out(db, officer, session.get(STAFF_TOKEN_KEY))
         db.commit()
     session.clear()
     flash(_("You are signed out."), "info")

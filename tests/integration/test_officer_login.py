@@ -186,6 +186,9 @@ def test_logout_ends_the_server_side_session(app, client, db):
         session.update(stolen)
     assert replay.get("/officer/").status_code == 303
     assert db.scalar(select(StaffSession)) is None
+    signed_out = db.scalars(select(AuditEvent).where(AuditEvent.action == "staff.logout")).one()
+    officer = db.scalars(select(Officer).where(Officer.username == "amina")).one()
+    assert signed_out.actor == signed_out.subject == f"officer:{officer.id}"
 
 
 def test_password_is_rehashed_when_parameters_change(app, client, db):
