@@ -306,7 +306,8 @@ def _keys_dir(instance_path: Path) -> Path:
     return keys_dir
 
 
-def _write_new_private_file(path: Path, data: bytes) -> None:
+def write_new_private_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (0600, never through a symlink) holding ``data``, durably, or nothing."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags, 0o600)
     try:
@@ -325,7 +326,7 @@ def set_active_key(instance_path: Path, kid: str) -> None:
     if not (keys_dir / f"{_check_key_id(kid)}{KEY_FILE_SUFFIX}").is_file():
         raise _missing(f"Master key {kid!r} has no key file in {keys_dir}.")
     tmp = keys_dir / f".{ACTIVE_FILENAME}.{secrets.token_hex(8)}.tmp"
-    _write_new_private_file(tmp, f"{kid}\n".encode("ascii"))
+    write_new_private_file(tmp, f"{kid}\n".encode("ascii"))
     try:
         os.replace(tmp, keys_dir / ACTIVE_FILENAME)
     except BaseException:
@@ -340,7 +341,7 @@ def create_master_key(instance_path: Path) -> str:
     while True:
         kid = new_key_id()
         try:
-            _write_new_private_file(
+            write_new_private_file(
                 keys_dir / f"{kid}{KEY_FILE_SUFFIX}",
                 (_b64encode(os.urandom(KEY_SIZE)) + "\n").encode("ascii"),
             )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.crypto import Keyring
 from portal.models import ReceiptHandoff, Report, utcnow
-from portal.reports import token_hash
+from portal.security import token_hash
 
 HANDOFF_MINUTES = 10
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from portal.crypto import write_new_private_file
+
 SECRETS_DIRNAME = "secrets"
 # file name -> environment variable that may carry the same secret instead
 SECRET_NAMES: dict[str, str] = {
@@ -35,14 +37,6 @@ def _secret_dir(instance_path: Path) -> Path:
     return instance_path / SECRETS_DIRNAME
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def ensure_secrets(instance_path: Path) -> list[str]:
     """Create any missing secret file; return the names created (idempotent)."""
     directory = _secret_dir(instance_path)
@@ -52,7 +46,7 @@ def ensure_secrets(instance_path: Path) -> list[str]:
     for name in SECRET_NAMES:
         path = directory / name
         if not path.exists():
-            _write_private(path, base64.urlsafe_b64encode(secrets.token_bytes(32)))
+            write_new_private_file(path, base64.urlsafe_b64encode(secrets.token_bytes(32)))
             created.append(name)
     return created
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from portal.models import (
 from portal.receipts import ReceiptHasher, generate_receipt, generate_reference
 from portal.reference_data import load_routing_table
 from portal.routing import route
+from portal.security import token_hash
 from portal.urlnorm import NormalizedURL, url_digest
 
 
@@ -167,11 +167,6 @@ def submit_report(
 
 
 # --- follow-up ------------------------------------------------------------------------------
-
-
-def token_hash(token: str) -> str:
-    """What is stored of a bearer token handed to the reporter's browser."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def find_by_receipt(session: Session, receipt_digits: str, hasher: ReceiptHasher) -> Report | None:

@@ -7,7 +7,6 @@ token is issued at every login, so a token planted before login is worthless aft
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -15,21 +14,20 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from portal.models import Officer, StaffSession, utcnow
+from portal.security import token_hash
 
 # Writing last_seen_at on every request would turn each page view into a write; a minute of
 # slack on a 30-minute idle timeout is harmless.
 _TOUCH_INTERVAL = timedelta(seconds=60)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def open_session(session: Session, officer: Officer, *, now: datetime | None = None) -> str:
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     session.add(
-        StaffSession(id_hash=_hash(token), officer_id=officer.id, created_at=now, last_seen_at=now)
+        StaffSession(
+            id_hash=token_hash(token), officer_id=officer.id, created_at=now, last_seen_at=now
+        )
     )
     return token
 
@@ -46,7 +44,7 @@ def resolve(
     if not token:
         return None
     now = now or utcnow()
-    row = session.get(StaffSession, _hash(token))
+    row = session.get(StaffSession, token_hash(token))
     if row is None or row.revoked_at is not None:
         return None
     if now - row.last_seen_at > timedelta(minutes=idle_minutes):
@@ -62,7 +60,7 @@ def resolve(
 
 def close_session(session: Session, token: str | None) -> None:
     if token:
-        session.execute(delete(StaffSession).where(StaffSession.id_hash == _hash(token)))
+        session.execute(delete(StaffSession).where(StaffSession.id_hash == token_hash(token)))
 
 
 def revoke_all(session: Session, officer_id: int, *, now: datetime | None = None) -> int:

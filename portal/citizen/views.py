@@ -83,7 +83,7 @@ def submit_report() -> ResponseReturnValue:
     solved = proof_of_work.request_has_valid_solution()
     wait = ratelimit.accepted_report_wait(proof_of_work=solved)
     if wait is not None:
-        return _refused(wait)
+        return ratelimit.refusal(wait)
     form = ReportForm()
     upload = evidence.current_upload()
     valid = form.validate()
@@ -97,7 +97,7 @@ def submit_report() -> ResponseReturnValue:
     wait = ratelimit.charge_accepted_report(proof_of_work=solved)
     if wait is not None:
         upload.discard()
-        return _refused(wait)
+        return ratelimit.refusal(wait)
     db = get_session()
     report, submitted = reports.submit_report(
         db,
@@ -111,12 +111,6 @@ def submit_report() -> ResponseReturnValue:
     db.commit()
     session[HANDOFF_KEY] = token
     return redirect(url_for("citizen.receipt"), code=303)
-
-
-def _refused(wait: int) -> ResponseReturnValue:
-    # The same cheap page as every refusal (a bot wave is made of these); on /report it tells
-    # the reporter that nothing was sent. Uploaded files are discarded after the request.
-    return ratelimit.refusal_page(), 429, {"Retry-After": str(wait)}
 
 
 @bp.get("/report/receipt")
