@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import format_decimal
+from babel.numbers import format_decimal as babel_format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.categories import CATEGORIES, PRIORITIES
+from portal.i18n import formatting_locale
 from portal.models import Region, Unit
 from portal.stats import ABROAD, LOCAL_TZ, TOTAL
 
@@ -28,6 +29,11 @@ PERIOD_LABELS: dict[str, object] = {
     "90d": _l("Last 90 days"),
     "365d": _l("Last 12 months"),
 }
+
+
+def format_decimal(value: float, format: str) -> str:
+    # Numbers read as everywhere else on the site: the Moroccan variant of the language.
+    return babel_format_decimal(value, format=format, locale=formatting_locale())
 
 
 def duration(seconds: float | None) -> str:

@@ -205,3 +205,16 @@ def test_regional_supervisor_served_from_snapshots_still_sees_only_their_region(
     assert [r[1] for r in rows if r[0] == "Region"] == ["MA-07"]
     assert by_code(rows, "Total", "all")[5] == "3"
     assert {r[1] for r in rows if r[0] == "Unit"} == {"MARRAKECH"}
+
+
+@pytest.mark.parametrize(
+    ("language", "hours_text"), [("ar", "36,0"), ("fr", "36,0"), ("en", "36.0")]
+)
+def test_durations_are_written_like_every_other_number_on_the_site(app, language, hours_text):
+    from portal.i18n import format_number
+    from portal.supervisor.formatting import duration
+
+    with app.test_request_context("/supervisor/", headers={"Cookie": f"lang={language}"}):
+        # The Moroccan variant of the reader's language, as the rest of the site writes it.
+        assert hours_text in duration(36 * 3600)
+        assert format_number(1234) in duration(1234 * 86400)
