@@ -54,8 +54,6 @@ DAILY_KEY_NAMESPACE = "portal:ratelimit:daily-key:"
 # After a failure of the shared store, how long a worker keeps its private secret before
 # asking the store again.
 _SECRET_RETRY_SECONDS = 60.0
-# Refusal pages kept rendered per process: three languages times the few refusing paths.
-_MAX_CACHED_REFUSAL_PAGES = 32
 
 
 def network_of(address: str) -> str:
@@ -424,7 +422,7 @@ def refusal(wait_seconds: int) -> tuple[str, int, dict[str, str]]:
 
 
 def refusal_page() -> str:
-    """The translated "Too many attempts" page, rendered once per language and path.
+    """The translated "Too many attempts" page, rendered once per language on flooded paths.
 
     A flood is mostly refused requests: serving them a page rendered earlier keeps each one
     cheap. The page is the same for everyone (no token, nothing about the client); a client
@@ -432,7 +430,11 @@ def refusal_page() -> str:
     """
     from werkzeug.exceptions import TooManyRequests
 
-    if session.get("_flashes"):
+    endpoint = request.endpoint or ""
+    flooded = _endpoints_by_role.get("report", set()) | _endpoints_by_role.get("followup", set())
+    # Only the fixed paths a flood aims at are kept: a client choosing paths cannot fill the
+    # cache with pages of its own making.
+    if session.get("_flashes") or endpoint not in flooded:
         return render_template("error.html", error=TooManyRequests())
     pages: dict[tuple[str, str], str] = current_app.extensions.setdefault(
         "portal.refusal_pages", {}
@@ -441,8 +443,7 @@ def refusal_page() -> str:
     page = pages.get(key)
     if page is None:
         page = render_template("error.html", error=TooManyRequests())
-        if len(pages) < _MAX_CACHED_REFUSAL_PAGES:
-            pages[key] = page
+        pages[key] = page
     return page
 
 

@@ -411,3 +411,23 @@ def test_a_bot_filling_the_honeypot_meets_the_same_limits(client: FlaskClient, d
     statuses = [submit_report(client, website="http://spam.example").status_code for _ in range(3)]
     assert statuses == [303, 303, 429]
     assert _count_reports(db) == 0
+
+
+def test_only_flooded_paths_keep_a_rendered_refusal(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_LOGIN_CLIENT="1/hour"))
+    client = app.test_client()
+    _over_the_limit(client, "198.51.100.41")
+    logins = [
+        client.post(
+            "/officer/login",
+            data={"csrf_token": csrf_token(client, "/officer/login"), "username": "x"},
+        ).status_code
+        for _ in range(2)
+    ]
+    app.extensions["db_engine"].dispose()
+    assert logins[-1] == 429
+    # A client cannot grow the kept pages by choosing where it gets refused.
+    kept_paths = {path for _language, path in app.extensions["portal.refusal_pages"]}
+    assert kept_paths == {"/report"}
