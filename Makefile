@@ -53,7 +53,7 @@ format: $(VENV)/.installed-test
 extract-messages: $(VENV)/.installed-test
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $(TRANSLATIONS)/messages.pot --no-location --sort-output --no-wrap .
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete --no-wrap
-	$(BIN)/python -m portal.i18n_tools fill-english
+	$(BIN)/python -m portal.cli.i18n_tools fill-english
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -101,17 +101,17 @@ def _app_config(instance: Path) -> dict[str, object]:
 
 
 def prepare_instance(instance: Path) -> None:
-    from portal import migrate
-    from portal.crypto import create_master_key
+    from portal.crypto.instance_secrets import ensure_secrets
+    from portal.crypto.keyring import create_master_key
     from portal.db import make_engine, make_session_factory
-    from portal.instance_secrets import ensure_secrets
-    from portal.reference_data import sync_reference_data
+    from portal.services import schema
+    from portal.services.reference_data import sync_reference_data
 
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     ensure_secrets(instance)
     create_master_key(instance)
     engine = make_engine(f"sqlite:///{instance / 'portal.sqlite3'}")
-    migrate.upgrade(engine)
+    schema.upgrade(engine)
     with make_session_factory(engine)() as session:
         sync_reference_data(session)
         session.commit()
@@ -311,7 +311,8 @@ def plain_copy(source: Path, target: Path) -> float:
 
 def encryption_only(source: Path, target: Path) -> float:
     """The chunked AES-GCM stream written exactly as the plain copy writes (file + fsync)."""
-    from portal.crypto import StreamEncryptor, new_file_key
+    from portal.crypto.keyring import new_file_key
+    from portal.crypto.streaming import StreamEncryptor
 
     started = time.perf_counter()
     encryptor = StreamEncryptor(new_file_key(), b"bench")
@@ -329,9 +330,10 @@ def encryption_only(source: Path, target: Path) -> float:
 
 def encryption_layer(source: Path, store_root: Path, *, custody: bool) -> float:
     """Encrypt into the blob store; with ``custody`` also sniff and hash, as intake does."""
-    from portal import sniff
-    from portal.crypto import StreamEncryptor, new_file_key
-    from portal.storage import FileBlobStore, new_blob_key
+    from portal.crypto.keyring import new_file_key
+    from portal.crypto.streaming import StreamEncryptor
+    from portal.evidence import sniff
+    from portal.storage.blobs import FileBlobStore, new_blob_key
 
     store = FileBlobStore(store_root)
     started = time.perf_counter()

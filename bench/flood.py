@@ -45,7 +45,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from portal import pow as proof_of_work  # noqa: E402
+from portal.web import pow as proof_of_work  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 CHALLENGE = re.compile(r'name="pow_challenge" type="hidden" value="([^"]+)"')
@@ -69,11 +69,11 @@ def prepare(database_url: str, redis_url: str, instance: Path) -> None:
     import redis
     from sqlalchemy import text
 
-    from portal import migrate
-    from portal.crypto import create_master_key
+    from portal.crypto.instance_secrets import ensure_secrets
+    from portal.crypto.keyring import create_master_key
     from portal.db import make_engine, make_session_factory
-    from portal.instance_secrets import ensure_secrets
-    from portal.reference_data import sync_reference_data
+    from portal.services import schema
+    from portal.services.reference_data import sync_reference_data
 
     ensure_secrets(instance)
     create_master_key(instance)
@@ -81,7 +81,7 @@ def prepare(database_url: str, redis_url: str, instance: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(engine)
+    schema.upgrade(engine)
     with make_session_factory(engine)() as session:
         sync_reference_data(session)
         session.commit()

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from portal import pow as proof_of_work  # noqa: E402
+from portal.web import pow as proof_of_work  # noqa: E402
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 ORIGIN = "http://localhost:8123"  # localhost is a secure context: crypto.subtle is available

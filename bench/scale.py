@@ -5,7 +5,7 @@ times like the real traffic would be) into PostgreSQL with COPY, in a schema of 
 (``portal_bench``, dropped and recreated; nothing else in the database is touched), and prints
 for each size the median time of:
 
-- the officer queue's first page and a filtered page (``portal.officer.queue.load_queue``);
+- the officer queue's first page and a filtered page (``portal.services.queue.load_queue``);
 - the national and one regional supervisor dashboard, as pages through the Flask client after a
   real sign-in, served from the snapshots that ``portal stats refresh`` precomputes;
 - for comparison, the same dashboards computed live (exact SQL over the period's rows).
@@ -35,18 +35,19 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from portal import create_app, migrate
-from portal.accounts import create_officer
-from portal.categories import automatic_priority
-from portal.crypto import create_master_key
+from portal import create_app
+from portal.crypto.instance_secrets import ensure_secrets
+from portal.crypto.keyring import create_master_key
 from portal.db import make_engine, make_session_factory
-from portal.demo import CATEGORY_WEIGHTS
-from portal.instance_secrets import ensure_secrets
+from portal.domain.categories import automatic_priority
+from portal.domain.routing import route
 from portal.models import PRIORITY_RANK, Officer, Subdivision, Unit
-from portal.officer.queue import QueueFilters, load_queue
-from portal.reference_data import load_routing_table, sync_reference_data
-from portal.routing import route
-from portal.stats import SLA, Period, compute_dashboard, refresh_snapshots
+from portal.services import schema
+from portal.services.accounts import create_officer
+from portal.services.demo import CATEGORY_WEIGHTS
+from portal.services.queue import QueueFilters, load_queue
+from portal.services.reference_data import load_routing_table, sync_reference_data
+from portal.services.stats import SLA, Period, compute_dashboard, refresh_snapshots
 
 SCHEMA = "portal_bench"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPBENCHAAA"
@@ -221,7 +222,7 @@ def main() -> None:
         connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
     admin.dispose()
     engine = make_engine(url)
-    migrate.upgrade(engine)
+    schema.upgrade(engine)
 
     instance = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     ensure_secrets(instance)

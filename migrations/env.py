@@ -1,4 +1,4 @@
-"""Alembic environment: the database URL comes from the caller (``portal.migrate``)."""
+"""Alembic environment: the database URL comes from the caller (``portal.services.schema``)."""
 
 from __future__ import annotations
 

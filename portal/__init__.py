@@ -57,9 +57,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _load_secrets(app: Flask, instance_path: Path) -> None:
-    from portal.crypto import Keyring
-    from portal.instance_secrets import load_secrets
-    from portal.receipts import ReceiptHasher
+    from portal.crypto.instance_secrets import load_secrets
+    from portal.crypto.keyring import Keyring
+    from portal.domain.receipts import ReceiptHasher
 
     if not app.config.get("SECRET_KEY") or not app.config.get("RECEIPT_PEPPER"):
         secrets = load_secrets(instance_path)
@@ -75,9 +75,12 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from portal import db, evidence, i18n, ratelimit, security
-    from portal.extensions import babel, csrf, limiter
-    from portal.storage import open_store
+    from portal import db
+    from portal.extensions import babel, csrf
+    from portal.storage.blobs import open_store
+    from portal.web import headers as security
+    from portal.web import i18n, ratelimit, uploads
+    from portal.web.ratelimit import limiter
 
     db.init_app(app)
     csrf.init_app(app)
@@ -95,22 +98,27 @@ def _init_extensions(app: Flask) -> None:
         s3_endpoint_url=app.config.get("S3_ENDPOINT_URL"),
         s3_region=app.config.get("S3_REGION"),
     )
-    evidence.init_app(app)
+    uploads.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.admin.views import bp as admin_bp
-    from portal.citizen.views import bp as citizen_bp
-    from portal.health import bp as health_bp
-    from portal.officer.views import bp as officer_bp
-    from portal.supervisor.views import bp as supervisor_bp
+    from portal.web.admin.views import bp as admin_bp
+    from portal.web.citizen import guidance_views  # noqa: F401
+    from portal.web.citizen import views as citizen_views  # noqa: F401
+    from portal.web.citizen.blueprint import bp as citizen_bp
+    from portal.web.health import bp as health_bp
+
+    # Importing the route modules attaches their routes to the blueprints.
+    from portal.web.officer import evidence_views, views  # noqa: F401
+    from portal.web.officer.blueprint import bp as officer_bp
+    from portal.web.supervisor.views import bp as supervisor_bp
 
     for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
         app.register_blueprint(blueprint)
 
 
 def _register_error_handlers(app: Flask) -> None:
-    from portal.ratelimit import refusal_page
+    from portal.web.ratelimit import refusal_page
 
     def handle_http_error(error: HTTPException) -> tuple[str, int]:
         if error.code == 429:

@@ -7,13 +7,49 @@ details (address, user agent, query string); only what the code chose to log, sc
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import logging.config
+import re
 from datetime import UTC, datetime
 from typing import Any
 
-from portal.security import AnonymizingFilter, scrub
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+# Candidates only: each is checked with ``ipaddress`` so that times such as 12:30:45 survive.
+_IPV6_CANDIDATE = re.compile(r"(?<![0-9A-Za-z:])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
+REDACTED = "[addr]"
+
+
+def _scrub_ipv6(match: re.Match[str]) -> str:
+    text = match.group(0)
+    candidate = text.split("%", 1)[0].strip(":") if text.count(":") < 2 else text
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return text
+    return REDACTED
+
+
+def scrub(text: str) -> str:
+    """Remove anything that is an IPv4 or IPv6 address from a piece of log text."""
+    return _IPV6_CANDIDATE.sub(_scrub_ipv6, _IPV4.sub(REDACTED, text))
+
+
+class AnonymizingFilter(logging.Filter):
+    """Blank out client addresses before a log line is written.
+
+    Attach it to handlers (as ``portal.logging_setup`` does): a filter on a logger does not see
+    the records of its child loggers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
 
 
 class JsonFormatter(logging.Formatter):

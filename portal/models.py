@@ -2,7 +2,7 @@
 
 The schema itself comes only from the alembic migrations in ``migrations/``; a test checks that
 upgrading to head yields exactly these tables. Fields marked ``_enc`` hold ciphertext produced by
-``portal.crypto`` and bound (as associated data) to their column and row.
+``portal.crypto.keyring`` and bound (as associated data) to their column and row.
 """
 
 from __future__ import annotations

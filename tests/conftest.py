@@ -18,19 +18,20 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from portal import create_app, migrate
-from portal.crypto import Keyring, create_master_key
+from portal import create_app
+from portal.crypto.instance_secrets import ensure_secrets
+from portal.crypto.keyring import Keyring, create_master_key
 from portal.db import make_engine, make_session_factory
-from portal.instance_secrets import ensure_secrets
 from portal.models import Base
-from portal.reference_data import sync_reference_data
+from portal.services import schema
+from portal.services.reference_data import sync_reference_data
 
 REFERENCE_TABLES = {"regions", "subdivisions", "units", "routing_rules", "alembic_version"}
 TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 
 
 def _prepare_database(engine: Engine) -> None:
-    migrate.upgrade(engine)
+    schema.upgrade(engine)
     factory = make_session_factory(engine)
     with factory() as session:
         sync_reference_data(session)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from reporter_flows import fill_sextortion_report, open_follow_up, send_report, write_png
 
-from portal.guidance import TOPICS
+from portal.domain.guidance import TOPICS
 
 AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
 BLOCKING = {"serious", "critical"}

@@ -27,10 +27,10 @@ from browser_support import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from portal import create_app
-from portal.crypto import create_master_key
-from portal.demo import ensure_accounts
-from portal.i18n_tools import compile_catalogues
-from portal.instance_secrets import ensure_secrets
+from portal.cli.i18n_tools import compile_catalogues
+from portal.crypto.instance_secrets import ensure_secrets
+from portal.crypto.keyring import create_master_key
+from portal.services.demo import ensure_accounts
 
 
 @pytest.fixture(scope="session")

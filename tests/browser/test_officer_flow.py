@@ -10,8 +10,8 @@ from reporter_flows import fill_sextortion_report, open_follow_up, send_report
 from sqlalchemy import select, text, update
 
 from portal.cli import COMMANDS
-from portal.demo import DEMO_ACCOUNTS
 from portal.models import AuditEvent, Officer, Report
+from portal.services.demo import DEMO_ACCOUNTS
 
 ACCOUNTS = {account.username: account for account in DEMO_ACCOUNTS}
 

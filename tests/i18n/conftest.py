@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.i18n_tools import compile_catalogues
+from portal.cli.i18n_tools import compile_catalogues
 
 
 @pytest.fixture(scope="session", autouse=True)

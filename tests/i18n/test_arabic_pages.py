@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from helpers import csrf_token, open_follow_up, submit_and_get_receipt, submit_report
 
-from portal.guidance import TOPICS
+from portal.domain.guidance import TOPICS
 
 # Proper nouns and technical names that stay in Latin script in Arabic interfaces.
 ALLOWED_LATIN = {

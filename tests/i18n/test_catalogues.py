@@ -8,7 +8,7 @@ from pathlib import Path
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
-from portal.i18n_tools import TRANSLATIONS, Gap, catalogue_gaps, catalogue_path, load
+from portal.cli.i18n_tools import TRANSLATIONS, Gap, catalogue_gaps, catalogue_path, load
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ("ar", "fr", "en")

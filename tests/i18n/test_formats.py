@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from portal.i18n import format_date, format_datetime, format_number
+from portal.web.i18n import format_date, format_datetime, format_number
 
 # 23:30 UTC on 31 January is 00:30 on 1 February in Casablanca (UTC+1 outside Ramadan).
 LATE_EVENING_UTC = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Evidence, Report
-from portal.storage import INCOMING_DIRNAME, FileBlobStore
+from portal.storage.blobs import INCOMING_DIRNAME, FileBlobStore
 
 KiB = 1024
 MiB = 1024 * 1024

@@ -12,8 +12,8 @@ from helpers import csrf_token
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal.accounts import create_officer
 from portal.models import Officer, utcnow
+from portal.services.accounts import create_officer
 
 PASSWORD = "correct horse battery staple"
 

@@ -6,9 +6,9 @@ import pytest
 from helpers import submit_and_get_receipt
 from sqlalchemy import select, text
 
-from portal import audit
 from portal.cli import COMMANDS
 from portal.models import AuditEvent
+from portal.services import audit
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from portal import create_app
-from portal.cli import demo_command, init_command
+from portal.cli.setup import demo_command, init_command
+from portal.crypto.instance_secrets import MissingSecret
 from portal.db import get_session
-from portal.instance_secrets import MissingSecret
 from portal.models import Officer, Report, RoutingRule, Subdivision
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.demo import run_demo
 from portal.models import Officer
-from portal.officer.queue import QueueFilters, load_queue
-from portal.reports import find_by_receipt
+from portal.services.demo import run_demo
+from portal.services.queue import QueueFilters, load_queue
+from portal.services.reports import find_by_receipt
 
 
 def test_printed_receipt_is_the_casablanca_officers_first_case(app, db, keyring):

@@ -33,7 +33,7 @@ from helpers import (
 )
 from sqlalchemy import select
 
-from portal import evidence
+from portal.evidence import custody, intake
 from portal.models import AuditEvent, Evidence, Report, ReportEvent
 
 KiB = 1024
@@ -64,13 +64,13 @@ def test_report_with_files_records_hash_type_and_encrypted_name(app, client, db,
     assert {row.key_id for row in rows} == {keyring.active_id}
     # The name is stored only encrypted, bound to this evidence.
     assert b"contrat" not in rows[1].filename_enc
-    assert evidence.evidence_filename(keyring, report, rows[1]) == "contrat.pdf"
-    assert evidence.evidence_filename(keyring, report, rows[0]) == "capture écran.jpg"
+    assert custody.evidence_filename(keyring, report, rows[1]) == "contrat.pdf"
+    assert custody.evidence_filename(keyring, report, rows[0]) == "capture écran.jpg"
     # Stored bytes are ciphertext, and read back to exactly what was sent.
     store = store_of(app)
     on_disk = store.path_for(rows[0].blob_key).read_bytes()
     assert photo[:4096] not in on_disk and photo[-4096:] not in on_disk
-    assert b"".join(evidence.verified_stream(store, keyring, report, rows[0])) == photo
+    assert b"".join(custody.verified_stream(store, keyring, report, rows[0])) == photo
     # Timeline (seen by the reporter) and audit chain.
     kinds = {(e.kind, e.visible_to_reporter) for e in report.events}
     assert ("evidence_added", True) in kinds
@@ -168,7 +168,7 @@ def test_refused_file_names_the_file_and_keeps_the_form(app, client, db, content
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert message in page
-    assert f"“{evidence.display_filename(name)}”" in page
+    assert f"“{intake.display_filename(name)}”" in page
     # What the reporter typed comes back; the good file is not kept either.
     assert "Unique description kept after refusal" in page
     assert re.search(r'<input checked[^>]*value="sextortion"', page)
@@ -268,12 +268,12 @@ def test_missing_csrf_token_keeps_no_upload(app, client, db):
     ],
 )
 def test_display_filename_strips_paths_controls_and_bidi(raw, shown):
-    assert evidence.display_filename(raw) == shown
+    assert intake.display_filename(raw) == shown
 
 
 def test_display_filename_caps_length_and_keeps_extension():
-    name = evidence.display_filename("é" * 300 + ".jpeg")
-    assert len(name) == evidence.MAX_DISPLAY_NAME and name.endswith(".jpeg")
+    name = intake.display_filename("é" * 300 + ".jpeg")
+    assert len(name) == intake.MAX_DISPLAY_NAME and name.endswith(".jpeg")
 
 
 def test_hostile_file_names_are_stored_sanitised(client, db, keyring):
@@ -282,20 +282,20 @@ def test_hostile_file_names_are_stored_sanitised(client, db, keyring):
         client, evidence=files(*((jpeg(), name) for name in hostile))
     )
     report = report_by_reference(db, reference)
-    names = [evidence.evidence_filename(keyring, report, row) for row in report.evidence]
+    names = [custody.evidence_filename(keyring, report, row) for row in report.evidence]
     assert names[0] == "passwd" and names[1] == "evil.jpg" and names[2] == "invoicefdp.exe"
-    assert len(names[3]) == evidence.MAX_DISPLAY_NAME and names[3].endswith(".jpg")
+    assert len(names[3]) == intake.MAX_DISPLAY_NAME and names[3].endswith(".jpg")
     for name in names:
         assert "/" not in name and "\x00" not in name and "\u202e" not in name
     # The download name always ends with the extension of the sniffed type.
-    assert evidence.download_filename(names[2], "image/jpeg") == "invoicefdp.exe.jpg"
+    assert intake.download_filename(names[2], "image/jpeg") == "invoicefdp.exe.jpg"
 
 
 def test_content_disposition_has_ascii_fallback_and_utf8_name():
-    header = evidence.content_disposition("صورة التهديد.jpg", "evidence-EB-1-7")
+    header = intake.content_disposition("صورة التهديد.jpg", "evidence-EB-1-7")
     assert header.startswith('attachment; filename="evidence-EB-1-7.jpg"; ')
     assert "filename*=UTF-8''%D8%B5" in header
-    header = evidence.content_disposition('bad"name;\r\n.jpg', "x")
+    header = intake.content_disposition('bad"name;\r\n.jpg', "x")
     assert '"' not in header.split('filename="')[1].split('"')[0]
     assert "\r" not in header and "\n" not in header
 

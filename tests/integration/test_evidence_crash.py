@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from portal.db import make_engine, make_session_factory
 from portal.models import Evidence, Report
-from portal.storage import INCOMING_DIRNAME, FileBlobStore
+from portal.storage.blobs import INCOMING_DIRNAME, FileBlobStore
 
 BOUNDARY = "----portal-crash-test"
 

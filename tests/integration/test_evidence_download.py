@@ -12,9 +12,9 @@ from helpers import submit_and_get_receipt
 from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 
-from portal import evidence
-from portal.crypto import encrypt_stream
-from portal.evidence import stream_aad, wrap_aad
+from portal.crypto.streaming import encrypt_stream
+from portal.evidence import custody, intake
+from portal.evidence.intake import stream_aad, wrap_aad
 from portal.models import AuditEvent
 
 
@@ -169,7 +169,7 @@ def test_blob_changed_after_verification_stops_the_stream(app, client, db, keyri
     reference, _ = submit_and_get_receipt(client, evidence=files((photo, "a.jpg")))
     report = report_by_reference(db, reference)
     row = report.evidence[0]
-    stream = evidence.verified_stream(store_of(app), keyring, report, row)
+    stream = custody.verified_stream(store_of(app), keyring, report, row)
     _reseal(app, keyring, report, row, photo[:-3] + b"\x00" + photo[-2:])
-    with pytest.raises(evidence.IntegrityFailure):
+    with pytest.raises(intake.IntegrityFailure):
         b"".join(stream)

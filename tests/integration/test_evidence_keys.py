@@ -7,11 +7,13 @@ from helpers import csrf_token, open_follow_up, submit_and_get_receipt
 from officer_helpers import make_officer
 from sqlalchemy import select
 
-from portal import create_app, evidence, keys
-from portal.crypto import create_master_key
+from portal import create_app
+from portal.crypto.keyring import create_master_key
+from portal.evidence import custody
 from portal.models import Evidence, Message, Officer
-from portal.reports import decrypt_json, field_context, message_context
-from portal.totp import secret_for
+from portal.services import key_rotation as keys
+from portal.services.reports import decrypt_json, field_context, message_context
+from portal.services.totp import secret_for
 
 
 def _arrange(app, db):
@@ -37,8 +39,8 @@ def _check_everything_reads(app, db, reference, originals, secret):
     db.expire_all()
     report = report_by_reference(db, reference)
     for row in report.evidence:
-        name = evidence.evidence_filename(ring, report, row)
-        assert b"".join(evidence.verified_stream(store, ring, report, row)) == originals[name]
+        name = custody.evidence_filename(ring, report, row)
+        assert b"".join(custody.verified_stream(store, ring, report, row)) == originals[name]
     ctx = field_context
     assert "threatens" in ring.decrypt_field(report.description_enc, ctx(reference, "description"))
     assert decrypt_json(ring, report.answers_enc, ctx(reference, "answers"))["paid"] == "no"

@@ -11,10 +11,11 @@ import pytest
 from evidence_support import english_client, files, jpeg, report_by_reference
 from helpers import submit_and_get_receipt
 
-from portal import create_app, evidence
-from portal.crypto import MissingMasterKey
-from portal.instance_secrets import ensure_secrets
-from portal.storage import S3BlobStore
+from portal import create_app
+from portal.crypto.instance_secrets import ensure_secrets
+from portal.crypto.keyring import MissingMasterKey
+from portal.evidence import custody
+from portal.storage.blobs import S3BlobStore
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_upload_into_s3_is_encrypted_and_reads_back(app, db, keyring, s3_endpoin
         .read()
     )
     assert marker not in raw and len(raw) > len(photo)
-    assert b"".join(evidence.verified_stream(store, keyring, report, row)) == photo
+    assert b"".join(custody.verified_stream(store, keyring, report, row)) == photo
     assert list(store.keys()) == [row.blob_key]
 
 

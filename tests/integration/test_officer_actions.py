@@ -13,7 +13,7 @@ from officer_helpers import form_version, make_officer, sign_in
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Message, Officer, Report, ReportEvent
-from portal.officer import actions
+from portal.services import cases as actions
 
 
 @pytest.fixture

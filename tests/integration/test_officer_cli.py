@@ -6,10 +6,10 @@ import pyotp
 from officer_helpers import in_english, post_password
 from sqlalchemy import select
 
-from portal.accounts import password_hasher
 from portal.cli import COMMANDS
-from portal.demo import DEMO_ACCOUNTS
 from portal.models import AuditEvent, Officer
+from portal.services.accounts import password_hasher
+from portal.services.demo import DEMO_ACCOUNTS
 
 
 def _command(name: str):

@@ -18,8 +18,8 @@ from officer_helpers import (
 )
 from sqlalchemy import select
 
-from portal.accounts import password_hasher
 from portal.models import AuditEvent, Officer, StaffSession, utcnow
+from portal.services.accounts import password_hasher
 
 FAILED = "Sign-in failed"
 

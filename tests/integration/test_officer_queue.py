@@ -9,10 +9,10 @@ import pytest
 from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 
+from portal.domain.urlnorm import normalize_url
 from portal.models import PRIORITY_RANK, Officer, Report, utcnow
-from portal.officer.queue import Cursor, QueueFilters, load_queue
-from portal.reports import ReportSubmission, submit_report
-from portal.urlnorm import normalize_url
+from portal.services.queue import Cursor, QueueFilters, load_queue
+from portal.services.reports import ReportSubmission, submit_report
 
 _ROW_REF = re.compile(r'href="/officer/reports/(EB-[0-9A-Z]{4}-[0-9A-Z]{4})"')
 
@@ -130,7 +130,7 @@ def test_keyset_pages_cover_everything_once(app, db):
 
 
 def test_queue_pages_through_the_browser(app, db, staff, monkeypatch):
-    monkeypatch.setattr("portal.officer.queue.PAGE_SIZE", 2)
+    monkeypatch.setattr("portal.services.queue.PAGE_SIZE", 2)
     for i in range(5):
         _make(app, db, hours_ago=i + 1, url=f"https://a.ma/{i}")
     seen = []

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from test_stats_support import NOW, SLA_TEST, add_report, hours
 
 from portal.models import StatsSnapshot, utcnow
-from portal.stats import (
+from portal.services.stats import (
     ABROAD,
     NATIONAL,
     TOTAL,

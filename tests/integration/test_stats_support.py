@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import PRIORITY_RANK, Region, Report, Unit
-from portal.stats import SLA
+from portal.services.stats import SLA
 
 # A Wednesday in June: Casablanca is at UTC+1, away from the Ramadan change of offset.
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)

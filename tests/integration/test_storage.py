@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from portal import storage
-from portal.crypto import StreamEncryptor, TamperedStream, decrypt_stream, new_file_key
-from portal.storage import (
+from portal.crypto.keyring import TamperedStream, new_file_key
+from portal.crypto.streaming import StreamEncryptor, decrypt_stream
+from portal.storage import blobs as storage
+from portal.storage.blobs import (
     INCOMING_DIRNAME,
     BlobNotFound,
     BlobStore,
@@ -271,7 +272,7 @@ def test_a_process_killed_mid_write_leaves_nothing_behind(file_store: FileBlobSt
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from portal.storage import FileBlobStore, new_blob_key\n"
+        "from portal.storage.blobs import FileBlobStore, new_blob_key\n"
         "writer = FileBlobStore(Path(sys.argv[1])).open_writer(new_blob_key())\n"
         "writer.write(os.urandom(1 << 20))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"

@@ -12,9 +12,9 @@ import pytest
 from helpers import csrf_token
 from test_stats_support import add_report, hours
 
-from portal.accounts import create_officer
 from portal.models import utcnow
-from portal.stats import SLA, refresh_snapshots
+from portal.services.accounts import create_officer
+from portal.services.stats import SLA, refresh_snapshots
 
 SECRET = "JBSWY3DPEHPK3PXPSTATSAAA"
 
@@ -211,8 +211,8 @@ def test_regional_supervisor_served_from_snapshots_still_sees_only_their_region(
     ("language", "hours_text"), [("ar", "36,0"), ("fr", "36,0"), ("en", "36.0")]
 )
 def test_durations_are_written_like_every_other_number_on_the_site(app, language, hours_text):
-    from portal.i18n import format_number
-    from portal.supervisor.formatting import duration
+    from portal.web.i18n import format_number
+    from portal.web.supervisor.formatting import duration
 
     with app.test_request_context("/supervisor/", headers={"Cookie": f"lang={language}"}):
         # The Moroccan variant of the reader's language, as the rest of the site writes it.

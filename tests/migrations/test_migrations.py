@@ -12,9 +12,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from portal import migrate
 from portal.db import make_engine
 from portal.models import Base
+from portal.services import schema
 
 
 @pytest.fixture
@@ -36,17 +36,17 @@ def empty_engine(tmp_path) -> Iterator[Engine]:
 
 
 def revisions() -> list[str]:
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    script = ScriptDirectory.from_config(schema.alembic_config("sqlite://"))
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
 def test_single_head():
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    script = ScriptDirectory.from_config(schema.alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
 
 
 def test_upgrade_to_head_matches_models(empty_engine):
-    migrate.upgrade(empty_engine)
+    schema.upgrade(empty_engine)
     with empty_engine.connect() as connection:
         diff = compare_metadata(
             MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
@@ -56,16 +56,16 @@ def test_upgrade_to_head_matches_models(empty_engine):
 
 def test_every_revision_upgrades_and_downgrades(empty_engine):
     for revision in revisions():
-        migrate.upgrade(empty_engine, revision)
-        assert migrate.current_revision(empty_engine) == revision
-    migrate.downgrade(empty_engine, "base")
+        schema.upgrade(empty_engine, revision)
+        assert schema.current_revision(empty_engine) == revision
+    schema.downgrade(empty_engine, "base")
     tables = set(inspect(empty_engine).get_table_names()) - {"alembic_version"}
     assert tables == set()
-    migrate.upgrade(empty_engine)
+    schema.upgrade(empty_engine)
 
 
 def test_downgrade_with_data_then_upgrade_again(empty_engine):
-    migrate.upgrade(empty_engine)
+    schema.upgrade(empty_engine)
     with empty_engine.begin() as connection:
         connection.execute(
             text(
@@ -76,7 +76,7 @@ def test_downgrade_with_data_then_upgrade_again(empty_engine):
     steps = revisions()
     for revision in reversed(steps[1:]):
         previous = steps[steps.index(revision) - 1]
-        migrate.downgrade(empty_engine, previous)
-        migrate.upgrade(empty_engine, revision)
+        schema.downgrade(empty_engine, previous)
+        schema.upgrade(empty_engine, revision)
     with empty_engine.connect() as connection:
         assert connection.execute(text("SELECT code FROM regions")).scalar_one() == "MA-01"

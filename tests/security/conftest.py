@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.accounts import create_officer
-from portal.crypto import Keyring
+from portal.crypto.keyring import Keyring
 from portal.models import Unit
+from portal.services.accounts import create_officer
 
 OFFICER_PASSWORD = "correct horse battery staple"
 OFFICER_TOTP = pyotp.random_base32()

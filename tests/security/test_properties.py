@@ -8,11 +8,12 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal import pow as proof_of_work
-from portal.ratelimit import hashed_client, network_of
-from portal.receipts import ReceiptHasher, parse_receipt
-from portal.security import is_local_path, scrub
-from portal.urlnorm import InvalidURL, normalize_url
+from portal.domain.receipts import ReceiptHasher, parse_receipt
+from portal.domain.urlnorm import InvalidURL, normalize_url
+from portal.logging_setup import scrub
+from portal.web import pow as proof_of_work
+from portal.web.headers import is_local_path
+from portal.web.ratelimit import hashed_client, network_of
 
 ANY_TEXT = st.text(max_size=300)
 HOSTILE = st.text(

@@ -14,9 +14,9 @@ from helpers import csrf_token, open_follow_up, submit_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import pow as proof_of_work
 from portal.models import Report
-from portal.ratelimit import hashed_account, hashed_client, network_of
+from portal.web import pow as proof_of_work
+from portal.web.ratelimit import hashed_account, hashed_client, network_of
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL")
 ADDR = {"REMOTE_ADDR": "198.51.100.23"}

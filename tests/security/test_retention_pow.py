@@ -15,12 +15,12 @@ from helpers import csrf_token, submit_and_get_receipt, submit_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import audit
-from portal import pow as proof_of_work
-from portal.crypto import Keyring
+from portal.cli.retention import purge_command
+from portal.crypto.keyring import Keyring
 from portal.models import AuditEvent, Evidence, Report, utcnow
-from portal.retention import purge_command
-from portal.storage import new_blob_key
+from portal.services import audit
+from portal.storage.blobs import new_blob_key
+from portal.web import pow as proof_of_work
 
 
 def _close(db: Session, reference: str, status: str, days_ago: int) -> Report:

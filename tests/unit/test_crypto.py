@@ -14,24 +14,22 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.crypto import (
+from portal.crypto.keyring import (
     HEADER_SIZE,
     TAG_SIZE,
     DecryptionError,
     Keyring,
     KeyringError,
     MissingMasterKey,
-    StreamEncryptor,
     TamperedStream,
     TruncatedStream,
     UnknownKeyId,
     WrappedKey,
     create_master_key,
-    decrypt_stream,
-    encrypt_stream,
     new_file_key,
     retire_master_key,
 )
+from portal.crypto.streaming import StreamEncryptor, decrypt_stream, encrypt_stream
 
 CS = 64 * 1024
 AAD = b"EB-2026-7K3QX:42"

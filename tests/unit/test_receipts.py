@@ -9,7 +9,7 @@ from argon2.low_level import Type, hash_secret_raw
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.receipts import (
+from portal.domain.receipts import (
     REFERENCE_ALPHABET,
     ReceiptHasher,
     format_receipt,

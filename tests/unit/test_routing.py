@@ -6,8 +6,8 @@ from types import MappingProxyType
 
 import pytest
 
-from portal.routing import REASONS, RoutingDecision, RoutingTable, UnknownTerritory, route
-from portal.territories import load_territories, load_unit_data
+from portal.domain.routing import REASONS, RoutingDecision, RoutingTable, UnknownTerritory, route
+from portal.domain.territories import load_territories, load_unit_data
 
 CATEGORIES = (
     "sextortion",

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal import sniff
-from portal.sniff import ContentChecker
-from portal.sniff import sniff as sniff_head
+from portal.evidence import sniff
+from portal.evidence.sniff import ContentChecker
+from portal.evidence.sniff import sniff as sniff_head
 
 
 @pytest.mark.parametrize(

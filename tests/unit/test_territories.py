@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from portal.territories import (
+from portal.domain.territories import (
     ABROAD,
     UnknownTerritory,
     grouped_choices,

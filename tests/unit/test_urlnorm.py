@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.urlnorm import (
+from portal.domain.urlnorm import (
     REASONS,
     TRACKING_PARAMS,
     InvalidURL,

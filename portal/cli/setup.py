@@ -1,0 +1,94 @@
+"""``portal init``, ``portal demo`` and ``portal demo-code``: an instance from nothing."""
+
+from __future__ import annotations
+
+import os
+
+import click
+import pyotp
+from flask.cli import with_appcontext
+
+from portal.config import instance_path_from_env
+from portal.crypto.instance_secrets import ensure_secrets
+from portal.crypto.keyring import Keyring, MissingMasterKey, create_master_key
+from portal.db import get_session
+from portal.services import schema
+from portal.services.demo import DEMO_ACCOUNTS, run_demo
+from portal.services.reference_data import sync_reference_data
+from portal.web.context import keyring, receipt_hasher
+
+
+@click.command("init")
+def init_command() -> None:
+    """Create the instance directory, its secrets and master key, and migrate to head."""
+    # The app factory registers these commands: imported here, at call time, to avoid a cycle.
+    from portal import create_app
+
+    instance = instance_path_from_env()
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    click.echo(f"Instance directory: {instance}")
+    for name in ensure_secrets(instance):
+        click.echo(f"  created secret {name} (0600)")
+    try:
+        Keyring.load(instance, {})
+    except MissingMasterKey:
+        if not os.environ.get("PORTAL_MASTER_KEYS"):
+            kid = create_master_key(instance)
+            click.echo(f"  created master key {kid} (0600)")
+    app = create_app()
+    with app.app_context():
+        engine = app.extensions["db_engine"]
+        schema.upgrade(engine)
+        click.echo(f"  database migrated to {schema.current_revision(engine)}")
+        if engine.url.get_backend_name() == "sqlite" and engine.url.database:
+            # SQLite gives its -wal and -shm files the database file's permissions.
+            os.chmod(engine.url.database, 0o600)
+        session = get_session()
+        summary = sync_reference_data(session)
+        session.commit()
+        click.echo(f"  reference data: {summary}")
+    click.echo("Ready.")
+
+
+@click.command("demo")
+@click.option("--reports", default=400, show_default=True, help="Demo reports to create.")
+@with_appcontext
+def demo_command(reports: int) -> None:
+    """Create demo accounts and months of demo reports (skipped if already there)."""
+
+    session = get_session()
+    summary = run_demo(session, keyring(), receipt_hasher(), count=reports)
+    session.commit()
+    if summary.accounts_created:
+        click.echo(f"Created demo accounts: {', '.join(summary.accounts_created)}")
+    if summary.reports_created:
+        click.echo(f"Created {summary.reports_created} demo reports.")
+    else:
+        click.echo("Demo reports already present; nothing added.")
+    click.echo("")
+    click.echo("Demo staff accounts (password, then the 6-digit code from an authenticator app")
+    click.echo("set up with the TOTP secret, or from `portal demo-code USERNAME`):")
+    for account in DEMO_ACCOUNTS:
+        scope = ", ".join(account.units) or ("national" if account.role == "supervisor" else "-")
+        click.echo(
+            f"  {account.role:<10} user {account.username:<11} password {account.password:<22}"
+            f" TOTP secret {account.totp_secret}  ({scope})"
+        )
+    if summary.sample_receipt:
+        click.echo("")
+        click.echo(
+            f"A demo reporter's receipt, for /follow-up: {summary.sample_receipt} "
+            f"(report {summary.sample_reference}, first in the casablanca officer's queue)"
+        )
+
+
+@click.command("demo-code")
+@click.argument("username")
+def demo_code_command(username: str) -> None:
+    """Print the current TOTP code of a demo account (demo accounts only)."""
+
+    for account in DEMO_ACCOUNTS:
+        if account.username == username:
+            click.echo(pyotp.TOTP(account.totp_secret).now())
+            return
+    raise click.ClickException(f"{username!r} is not a demo account")

@@ -1,0 +1,87 @@
+"""``portal stats``: the dashboard's figures as CSV, and ``portal stats refresh``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+
+from portal.services.stats import (
+    DEFAULT_PERIOD,
+    PERIODS,
+    SLA,
+    Period,
+    compute_dashboard,
+    refresh_snapshots,
+)
+
+
+@click.group("stats", invoke_without_command=True)
+@click.option(
+    "--period",
+    type=click.Choice(list(PERIODS)),
+    default=DEFAULT_PERIOD,
+    show_default=True,
+    help="A rolling period ending now.",
+)
+@click.option("--from", "first_day", help="First day (YYYY-MM-DD, Africa/Casablanca).")
+@click.option("--to", "last_day", help="Last day, included (YYYY-MM-DD).")
+@click.option("--region", default=None, help="Region code (e.g. MA-06); national if omitted.")
+@click.option("--lang", default="en", show_default=True, help="Language of names and headers.")
+@with_appcontext
+@click.pass_context
+def stats_group(
+    ctx: click.Context,
+    period: str,
+    first_day: str | None,
+    last_day: str | None,
+    region: str | None,
+    lang: str,
+) -> None:
+    """Print response times per region, unit, category and priority as CSV (live figures)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from portal.db import get_session
+    from portal.models import utcnow
+    from portal.web.supervisor.export import to_csv
+    from portal.web.supervisor.formatting import Names
+
+    if first_day or last_day:
+        try:
+            chosen = Period.between(
+                date.fromisoformat(first_day or ""), date.fromisoformat(last_day or "")
+            )
+        except ValueError as error:
+            raise click.BadParameter("give --from and --to as YYYY-MM-DD, in order") from error
+    else:
+        chosen = Period.rolling(period, utcnow())
+    session = get_session()
+    try:
+        dashboard = compute_dashboard(
+            session, period=chosen, sla=SLA.from_config(current_app.config), region_code=region
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--region") from error
+    with force_locale(lang):
+        sys.stdout.write(to_csv(dashboard, Names.load(session, lang)))
+
+
+@stats_group.command("refresh")
+@with_appcontext
+def stats_refresh_command() -> None:
+    """Precompute the standard dashboards (national and each region) for fast pages."""
+    from portal.db import get_session
+
+    session = get_session()
+    started = time.perf_counter()
+    done = refresh_snapshots(session, sla=SLA.from_config(current_app.config))
+    session.commit()
+    click.echo(
+        f"Refreshed {len(done)} dashboards ({len({s for s, _ in done})} scopes x "
+        f"{len(PERIODS)} periods) in {time.perf_counter() - started:.1f} s."
+    )

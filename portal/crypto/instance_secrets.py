@@ -1,0 +1,72 @@
+"""Per-deployment secrets: generated once by ``portal init`` (0600 files) or given by environment.
+
+The app refuses to start without them rather than inventing weak ones at run time: a secret that
+silently changes on restart would log every officer out and make every receipt unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from portal.crypto.keyring import write_new_private_file
+
+SECRETS_DIRNAME = "secrets"
+# file name -> environment variable that may carry the same secret instead
+SECRET_NAMES: dict[str, str] = {
+    "secret_key": "PORTAL_SECRET_KEY",
+    "receipt_pepper": "PORTAL_RECEIPT_PEPPER",
+}
+
+
+class MissingSecret(RuntimeError):
+    """A required secret is neither in the instance directory nor in the environment."""
+
+
+@dataclass(frozen=True)
+class InstanceSecrets:
+    secret_key: bytes
+    receipt_pepper: bytes
+
+
+def _secret_dir(instance_path: Path) -> Path:
+    return instance_path / SECRETS_DIRNAME
+
+
+def ensure_secrets(instance_path: Path) -> list[str]:
+    """Create any missing secret file; return the names created (idempotent)."""
+    directory = _secret_dir(instance_path)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    created = []
+    for name in SECRET_NAMES:
+        path = directory / name
+        if not path.exists():
+            write_new_private_file(path, base64.urlsafe_b64encode(secrets.token_bytes(32)))
+            created.append(name)
+    return created
+
+
+def load_secrets(instance_path: Path, env: Mapping[str, str] | None = None) -> InstanceSecrets:
+    env = os.environ if env is None else env
+    values: dict[str, bytes] = {}
+    for name, variable in SECRET_NAMES.items():
+        if env.get(variable):
+            values[name] = env[variable].encode()
+            continue
+        path = _secret_dir(instance_path) / name
+        if not path.exists():
+            raise MissingSecret(
+                f"Secret '{name}' is missing: run `portal init` (creates {path}) or set {variable}."
+            )
+        values[name] = path.read_bytes().strip()
+    return InstanceSecrets(
+        secret_key=values["secret_key"],
+        receipt_pepper=base64.urlsafe_b64decode(values["receipt_pepper"] + b"=" * 2)
+        if len(values["receipt_pepper"]) % 4
+        else base64.urlsafe_b64decode(values["receipt_pepper"]),
+    )

@@ -1,0 +1,183 @@
+"""Staff authentication: password, lockout and the second factor (no Flask globals here).
+
+Every outcome is audited without IP address or user agent. Unknown usernames cost the same
+argon2 work as known ones and get the same answer, so the form reveals nothing about which
+accounts exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.crypto.keyring import Keyring
+from portal.models import Officer, utcnow
+from portal.services import audit, staff_sessions, totp
+from portal.services.accounts import password_hasher
+
+# Verified against when the username is unknown, so both paths do the same argon2 work.
+_DUMMY_HASH = password_hasher.hash("no account has this password, it only burns time")
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    threshold: int
+    minutes: int
+
+
+def _subject(officer: Officer | None) -> str:
+    return audit.officer_name(officer) if officer else "officer:unknown"
+
+
+def _is_locked(officer: Officer, now: datetime) -> bool:
+    return officer.locked_until is not None and officer.locked_until > now
+
+
+def register_failure(
+    session: Session, officer: Officer, policy: LockoutPolicy, stage: str, now: datetime
+) -> None:
+    officer.failed_logins = (officer.failed_logins or 0) + 1
+    audit.record(
+        session,
+        actor=_subject(officer),
+        action="staff.login_failed",
+        subject=_subject(officer),
+        details={"stage": stage, "failures": officer.failed_logins},
+    )
+    if officer.failed_logins >= policy.threshold:
+        officer.locked_until = now + timedelta(minutes=policy.minutes)
+        officer.failed_logins = 0
+        audit.record(
+            session,
+            actor="system",
+            action="staff.locked",
+            subject=_subject(officer),
+            details={"minutes": policy.minutes},
+        )
+
+
+def check_password(
+    session: Session,
+    username: str,
+    password: str,
+    policy: LockoutPolicy,
+    *,
+    now: datetime | None = None,
+) -> Officer | None:
+    """The account if the password is right and the account usable; None otherwise."""
+    now = now or utcnow()
+    officer = session.scalar(select(Officer).where(Officer.username == username.strip()))
+    if officer is None:
+        with contextlib.suppress(VerificationError):
+            password_hasher.verify(_DUMMY_HASH, password)
+        audit.record(
+            session,
+            actor="anonymous",
+            action="staff.login_failed",
+            subject=_subject(None),
+            details={"stage": "password"},
+        )
+        return None
+    try:
+        password_ok = password_hasher.verify(officer.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        password_ok = False
+    if not officer.active or _is_locked(officer, now):
+        audit.record(
+            session,
+            actor=_subject(officer),
+            action="staff.login_refused",
+            subject=_subject(officer),
+            details={"reason": "inactive" if not officer.active else "locked"},
+        )
+        return None
+    if not password_ok:
+        register_failure(session, officer, policy, "password", now)
+        return None
+    if password_hasher.check_needs_rehash(officer.password_hash):
+        officer.password_hash = password_hasher.hash(password)
+    return officer
+
+
+def check_code(
+    session: Session,
+    officer: Officer,
+    code: str,
+    keyring: Keyring,
+    policy: LockoutPolicy,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """Second step: a fresh TOTP code of an enrolled account that is still usable."""
+    now = now or utcnow()
+    if officer.totp_enrolled_at is None:
+        return False
+    return _code_accepted(session, officer, code, keyring, policy, "code", now)
+
+
+def _code_accepted(
+    session: Session,
+    officer: Officer,
+    code: str,
+    keyring: Keyring,
+    policy: LockoutPolicy,
+    stage: str,
+    now: datetime,
+) -> bool:
+    """A usable account and a fresh code of its stored secret; a wrong code counts as a failure."""
+    if not officer.active or _is_locked(officer, now):
+        return False
+    secret = totp.secret_for(officer, keyring)
+    if secret is None or not totp.verify_and_consume(officer, secret, code, now=now):
+        register_failure(session, officer, policy, stage, now)
+        return False
+    return True
+
+
+def begin_enrolment(officer: Officer, keyring: Keyring) -> str:
+    """The secret being enrolled: kept encrypted on the account until a code confirms it."""
+    secret = totp.secret_for(officer, keyring) if officer.totp_enrolled_at is None else None
+    if not secret:
+        secret = totp.new_secret()
+        totp.store_secret(officer, secret, keyring)
+    return secret
+
+
+def confirm_enrolment(
+    session: Session,
+    officer: Officer,
+    code: str,
+    keyring: Keyring,
+    policy: LockoutPolicy,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    now = now or utcnow()
+    if officer.totp_enrolled_at is not None:
+        return False
+    if not _code_accepted(session, officer, code, keyring, policy, "enrolment", now):
+        return False
+    officer.totp_enrolled_at = now
+    audit.record(
+        session, actor=_subject(officer), action="staff.totp_enrolled", subject=_subject(officer)
+    )
+    return True
+
+
+def complete_login(session: Session, officer: Officer, *, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    officer.failed_logins = 0
+    officer.locked_until = None
+    officer.last_login_at = now
+    audit.record(session, actor=_subject(officer), action="staff.login", subject=_subject(officer))
+
+
+def sign_out(session: Session, officer: Officer, token: str | None) -> None:
+    """End this browser's staff session and say so in the audit chain."""
+    staff_sessions.close_session(session, token)
+    audit.record(session, actor=_subject(officer), action="staff.logout", subject=_subject(officer))

@@ -1,0 +1,225 @@
+"""Admin pages: staff accounts, units and the routing table. Admins never see report content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from portal.db import get_session
+from portal.models import Officer, RoutingRule
+from portal.services import account_admin as accounts
+from portal.services.accounts import AccountError
+from portal.web.admin.forms import AccountForm, ActionForm, CreateAccountForm, RoutingRuleForm
+from portal.web.context import keyring
+from portal.web.i18n import current_language
+from portal.web.staff.auth import current_officer, role_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _fill_choices(db: Session, form: AccountForm) -> None:
+    lang = current_language()
+    form.units.choices = accounts.unit_choices(db, lang)
+    form.region.choices = [("", _("National")), *accounts.region_choices(db, lang)]
+
+
+def _admin() -> Officer:
+    officer = current_officer()
+    assert officer is not None
+    return officer
+
+
+@bp.route("/", methods=["GET", "POST"], endpoint="accounts")
+@role_required("admin")
+def accounts_page() -> ResponseReturnValue:
+    db = get_session()
+    form = CreateAccountForm()
+    _fill_choices(db, form)
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                created = accounts.create_account(
+                    db,
+                    _admin(),
+                    username=form.username.data,
+                    display_name=form.display_name.data,
+                    password=form.password.data,
+                    role=form.role.data,
+                    unit_ids=list(form.units.data or []),
+                    region_id=int(form.region.data) if form.region.data else None,
+                    keyring=keyring(),
+                )
+            except AccountError as error:
+                db.rollback()
+                form.username.errors = [str(error)]
+            else:
+                db.commit()
+                flash(
+                    _(
+                        "Account %(username)s created. The second factor is set up at first "
+                        "sign-in.",
+                        username=created.username,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("admin.accounts"), code=303)
+        status = 400
+    officers, sessions = accounts.accounts_with_live_sessions(db)
+    return (
+        render_template(
+            "admin/accounts.html",
+            form=form,
+            officers=officers,
+            sessions=sessions,
+            lang=current_language(),
+        ),
+        status,
+    )
+
+
+def _account(db: Session, officer_id: int) -> Officer:
+    officer = db.get(Officer, officer_id)
+    if officer is None:
+        abort(404)
+    return officer
+
+
+@bp.route("/accounts/<int:officer_id>", methods=["GET", "POST"])
+@role_required("admin")
+def account(officer_id: int) -> ResponseReturnValue:
+    db = get_session()
+    officer = _account(db, officer_id)
+    form = AccountForm(
+        role=officer.role,
+        units=[unit.id for unit in officer.units],
+        region=str(officer.region_id or ""),
+    )
+    _fill_choices(db, form)
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                accounts.update_account(
+                    db,
+                    _admin(),
+                    officer,
+                    role=form.role.data,
+                    unit_ids=list(form.units.data or []),
+                    region_id=int(form.region.data) if form.region.data else None,
+                )
+            except AccountError as error:
+                db.rollback()
+                flash(str(error), "error")
+            else:
+                db.commit()
+                flash(_("Account updated; its open sessions were closed."), "success")
+                return redirect(url_for("admin.account", officer_id=officer.id), code=303)
+        status = 400
+    return (
+        render_template(
+            "admin/account.html",
+            officer=officer,
+            form=form,
+            action_form=ActionForm(),
+            lang=current_language(),
+        ),
+        status,
+    )
+
+
+def _account_action(officer_id: int, perform: Any, message: str) -> ResponseReturnValue:
+    db = get_session()
+    officer = _account(db, officer_id)
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        perform(db, _admin(), officer)
+    except AccountError as error:
+        db.rollback()
+        flash(str(error), "error")
+    else:
+        db.commit()
+        flash(message, "success")
+    return redirect(url_for("admin.account", officer_id=officer_id), code=303)
+
+
+@bp.post("/accounts/<int:officer_id>/deactivate")
+@role_required("admin")
+def deactivate(officer_id: int) -> ResponseReturnValue:
+    return _account_action(
+        officer_id,
+        lambda db, admin, officer: accounts.set_active(db, admin, officer, False),
+        _("Account deactivated and signed out everywhere."),
+    )
+
+
+@bp.post("/accounts/<int:officer_id>/activate")
+@role_required("admin")
+def activate(officer_id: int) -> ResponseReturnValue:
+    return _account_action(
+        officer_id,
+        lambda db, admin, officer: accounts.set_active(db, admin, officer, True),
+        _("Account reactivated."),
+    )
+
+
+@bp.post("/accounts/<int:officer_id>/revoke-sessions")
+@role_required("admin")
+def revoke_sessions(officer_id: int) -> ResponseReturnValue:
+    return _account_action(
+        officer_id, accounts.revoke_sessions, _("All sessions of this account are closed.")
+    )
+
+
+@bp.post("/accounts/<int:officer_id>/reset-second-factor")
+@role_required("admin")
+def reset_second_factor(officer_id: int) -> ResponseReturnValue:
+    return _account_action(
+        officer_id,
+        accounts.reset_second_factor,
+        _("The second factor is reset; it will be set up again at the next sign-in."),
+    )
+
+
+@bp.get("/units")
+@role_required("admin")
+def units() -> ResponseReturnValue:
+    all_units, members = accounts.units_with_member_counts(get_session())
+    return render_template(
+        "admin/units.html",
+        units=all_units,
+        members=members,
+        lang=current_language(),
+    )
+
+
+@bp.route("/routing", methods=["GET", "POST"])
+@role_required("admin")
+def routing() -> ResponseReturnValue:
+    db = get_session()
+    lang = current_language()
+    unit_choices = accounts.unit_choices(db, lang, active_only=True)
+    if request.method == "POST":
+        form = RoutingRuleForm()
+        form.unit.choices = unit_choices
+        rule = db.get(RoutingRule, (request.form.get("kind", ""), request.form.get("key", "")))
+        if rule is None:
+            abort(404)
+        if form.validate():
+            accounts.set_route(db, _admin(), rule, form.unit.data)
+            db.commit()
+            flash(_("Routing updated. New reports follow it at once."), "success")
+        else:
+            flash(_("Choose a unit."), "error")
+        return redirect(url_for("admin.routing"), code=303)
+    forms = []
+    for rule in accounts.routing_rules(db):
+        form = RoutingRuleForm(formdata=None, unit=rule.unit_id)
+        form.unit.choices = unit_choices
+        forms.append((rule, form))
+    return render_template("admin/routing.html", forms=forms, lang=lang)

@@ -1,0 +1,3 @@
+"""The name under which a reporter's follow-up token is kept in the signed session."""
+
+FOLLOWUP_KEY = "followup"

@@ -1,0 +1,182 @@
+"""Officer forms: sign-in steps, queue filters and one small form per action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    Field,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.widgets import HiddenInput
+
+from portal.domain.categories import (
+    CATEGORIES,
+    CLOSURE_REASONS,
+    PLATFORMS,
+    PRIORITIES,
+    STAFF_STATUSES,
+)
+from portal.services.cases import MAX_TEXT
+from portal.services.queue import QueueFilters
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        _l("User name"),
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("6-digit code from your authenticator app"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits.")),
+        ],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "maxlength": "7",
+            "dir": "ltr",
+        },
+    )
+
+
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: signing out is a POST like every other change."""
+
+
+def _blank(label: object) -> list[tuple[str, object]]:
+    return [("", label)]
+
+
+class QueueFilterForm(FlaskForm):
+    """Read from the query string: a bookmarkable view of the queue (no CSRF on a GET)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Status"),
+        choices=[
+            ("open", _l("Open")),
+            ("resolved", _l("Resolved")),
+            ("all", _l("All")),
+            *STAFF_STATUSES.items(),
+        ],
+        default="open",
+        validators=[Optional()],
+    )
+    category = SelectField(
+        _l("Category"), choices=_blank(_l("Any")) + list(CATEGORIES.items()), default=""
+    )
+    priority = SelectField(
+        _l("Priority"), choices=_blank(_l("Any")) + list(PRIORITIES.items()), default=""
+    )
+    platform = SelectField(
+        _l("Platform"), choices=_blank(_l("Any")) + list(PLATFORMS.items()), default=""
+    )
+    assigned = SelectField(
+        _l("Assigned"),
+        choices=[("all", _l("Anyone")), ("me", _l("Me")), ("unassigned", _l("Nobody"))],
+        default="all",
+    )
+    date_from = DateField(_l("Received from"), validators=[Optional()])
+    date_to = DateField(_l("Received until"), validators=[Optional()])
+    reference = StringField(
+        _l("Reference"), validators=[Optional(), Length(max=40)], render_kw={"dir": "ltr"}
+    )
+
+    def filters(self) -> QueueFilters:
+        """The filters asked for, after ``validate()``: a field in error is ignored, not fatal."""
+
+        def value(field: Field, default: Any = None) -> Any:
+            return (field.data or default) if not field.errors else default
+
+        return QueueFilters(
+            status=value(self.status, "open"),
+            category=value(self.category),
+            priority=value(self.priority),
+            platform=value(self.platform),
+            assigned=value(self.assigned, "all"),
+            date_from=value(self.date_from),
+            date_to=value(self.date_to),
+            reference=(self.reference.data or "").strip() or None,
+        )
+
+
+class VersionedForm(FlaskForm):
+    """Carries the report version the officer saw, so a stale form cannot overwrite."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class ClaimForm(VersionedForm):
+    """Only the version the officer saw: a claim needs no other input."""
+
+
+class AssignForm(VersionedForm):
+    assignee = SelectField(_l("Colleague"), coerce=int, validators=[InputRequired()])
+
+
+class StatusForm(VersionedForm):
+    status = SelectField(_l("New status"), validators=[DataRequired()])
+    closure_reason = SelectField(
+        _l("Reason for closing"),
+        choices=_blank(_l("Only when closing")) + list(CLOSURE_REASONS.items()),
+        default="",
+        validators=[Optional()],
+    )
+
+
+class PriorityForm(VersionedForm):
+    priority = SelectField(
+        _l("Priority"), choices=list(PRIORITIES.items()), validators=[DataRequired()]
+    )
+
+
+class TransferForm(VersionedForm):
+    unit = SelectField(_l("Transfer to"), coerce=int, validators=[InputRequired()])
+    reason = TextAreaField(
+        _l("Why (kept as an internal note)"),
+        validators=[DataRequired(), Length(max=MAX_TEXT)],
+    )
+
+
+class DuplicateForm(VersionedForm):
+    reference = StringField(
+        _l("Reference of the original report"),
+        validators=[DataRequired(), Length(max=40)],
+        render_kw={"dir": "ltr"},
+    )
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Internal note (never shown to the reporter)"),
+        validators=[DataRequired(), Length(max=MAX_TEXT)],
+    )
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(
+        _l("Message to the reporter"),
+        description=_l("The reporter sees it signed “the officer”, never with your name."),
+        validators=[DataRequired(), Length(max=MAX_TEXT)],
+    )

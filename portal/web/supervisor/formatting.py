@@ -1,0 +1,94 @@
+"""How statistics read for people: translated names, humanised durations, local times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from babel.numbers import format_decimal as babel_format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.categories import CATEGORIES, PRIORITIES
+from portal.models import Region, Unit
+from portal.services.stats import ABROAD, LOCAL_TZ, TOTAL
+from portal.web.i18n import formatting_locale
+
+BUCKET_LABELS: dict[str, object] = {
+    "lt1d": _l("Less than 1 day"),
+    "1to3d": _l("1 to 3 days"),
+    "3to7d": _l("3 to 7 days"),
+    "7to30d": _l("7 to 30 days"),
+    "gt30d": _l("More than 30 days"),
+}
+PERIOD_LABELS: dict[str, object] = {
+    "7d": _l("Last 7 days"),
+    "30d": _l("Last 30 days"),
+    "90d": _l("Last 90 days"),
+    "365d": _l("Last 12 months"),
+}
+
+
+def format_decimal(value: float, format: str) -> str:
+    # Numbers read as everywhere else on the site: the Moroccan variant of the language.
+    return babel_format_decimal(value, format=format, locale=formatting_locale())
+
+
+def duration(seconds: float | None) -> str:
+    """Minutes under an hour, hours under two days, then days."""
+    if seconds is None:
+        return "—"
+    if seconds < 3600:
+        return _("%(value)s min", value=format_decimal(round(seconds / 60), format="#,##0"))
+    if seconds < 48 * 3600:
+        return _("%(value)s h", value=format_decimal(seconds / 3600, format="#,##0.0"))
+    return _("%(value)s days", value=format_decimal(seconds / 86400, format="#,##0.0"))
+
+
+def share(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{format_decimal(value * 100, format='#,##0')} %"
+
+
+def local_time(value: datetime) -> str:
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass
+class Names:
+    """Display names of regions and units in the reader's language."""
+
+    regions: dict[str, str]
+    units: dict[str, str]
+    short_regions: dict[str, str]
+
+    @classmethod
+    def load(cls, session: Session, lang: str) -> Names:
+        regions = {r.code: r.name(lang) for r in session.scalars(select(Region))}
+        return cls(
+            regions=regions,
+            units={u.code: u.name(lang) for u in session.scalars(select(Unit))},
+            # The part before the first dash is the region's best-known city or area.
+            short_regions={code: name.split("-")[0].strip() for code, name in regions.items()},
+        )
+
+    def region(self, key: str) -> str:
+        if key == ABROAD:
+            return _("Abroad (national unit)")
+        if key == TOTAL:
+            return _("National")
+        return self.regions.get(key, key)
+
+    def unit(self, key: str) -> str:
+        return self.units.get(key, key)
+
+    @staticmethod
+    def category(key: str) -> str:
+        return str(CATEGORIES.get(key, key))
+
+    @staticmethod
+    def priority(key: str) -> str:
+        return str(PRIORITIES.get(key, key))

@@ -1,0 +1,210 @@
+"""Supervisor pages: the response-time dashboard and its CSV, for the supervisor's scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from portal.db import get_session
+from portal.models import Officer, utcnow
+from portal.services.stats import (
+    ABROAD,
+    DEFAULT_PERIOD,
+    PERIODS,
+    SLA,
+    TOTAL,
+    Dashboard,
+    Period,
+    load_dashboard,
+)
+from portal.web import charts
+from portal.web.i18n import current_language
+from portal.web.staff.auth import current_officer, role_required
+from portal.web.supervisor import export
+from portal.web.supervisor.formatting import (
+    BUCKET_LABELS,
+    PERIOD_LABELS,
+    Names,
+    duration,
+    local_time,
+    share,
+)
+
+bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
+
+# Map shading: median time to first response, upper bounds in hours.
+MAP_THRESHOLDS_HOURS = (12, 24, 48, 72)
+# A custom period longer than this is refused (it would be slow and unreadable as weeks).
+MAX_CUSTOM_DAYS = 731
+# Precomputed dashboards older than this are ignored and the figures computed live.
+DEFAULT_SNAPSHOT_MAX_AGE_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class Request:
+    period: Period
+    region_code: str | None
+    error: str | None
+    args: dict[str, str]
+
+
+def _parse(args: MultiDict[str, str], officer: Officer, region_codes: list[str]) -> Request:
+    """Period and scope from the query string; a regional supervisor is held to their region."""
+    now = utcnow()
+    error = None
+    if officer.region is not None:
+        region_code: str | None = officer.region.code
+    else:
+        wanted = args.get("region", "")
+        region_code = wanted if wanted in region_codes else None
+    key = args.get("period", DEFAULT_PERIOD)
+    period = Period.rolling(key if key in PERIODS else DEFAULT_PERIOD, now)
+    first, last = args.get("from", ""), args.get("to", "")
+    if first or last:
+        try:
+            custom = Period.between(date.fromisoformat(first), date.fromisoformat(last))
+        except ValueError:
+            error = _("Enter both dates of the period, the first one before the second.")
+        else:
+            if custom.end - custom.start > timedelta(days=MAX_CUSTOM_DAYS):
+                error = _("Choose a period of at most two years.")
+            else:
+                period = custom
+    kept = {"period": period.key} if period.key else {"from": first, "to": last}
+    if officer.region is None and region_code:
+        kept["region"] = region_code
+    return Request(period=period, region_code=region_code, error=error, args=kept)
+
+
+def _dashboard(parsed: Request) -> Dashboard:
+    config = current_app.config
+    minutes = int(config.get("STATS_SNAPSHOT_MAX_AGE_MINUTES", DEFAULT_SNAPSHOT_MAX_AGE_MINUTES))
+    return load_dashboard(
+        get_session(),
+        period=parsed.period,
+        sla=SLA.from_config(config),
+        region_code=parsed.region_code,
+        max_snapshot_age=timedelta(minutes=minutes),
+    )
+
+
+def _pictures(dashboard: Dashboard, names: Names, parsed: Request) -> dict[str, Any]:
+    thresholds = [hours * 3600 for hours in MAP_THRESHOLDS_HOURS]
+    national = parsed.region_code is None
+    tiles = []
+    for row in dashboard.regions:
+        if row.key == ABROAD:
+            continue
+        href = None
+        if national:
+            href = url_for("supervisor.dashboard", **{**parsed.args, "region": row.key})
+        tiles.append(
+            charts.Tile(
+                code=row.key,
+                name=names.short_regions.get(row.key, row.key),
+                title=names.region(row.key),
+                value=duration(row.first_response.p50),
+                shade=charts.shade_index(row.first_response.p50, thresholds),
+                href=href,
+            )
+        )
+    legend = []
+    lows, highs = (0, *MAP_THRESHOLDS_HOURS), (*MAP_THRESHOLDS_HOURS, None)
+    for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
+        text = (
+            _("%(low)s to %(high)s h", low=low, high=high)
+            if high is not None
+            else _("%(low)s h or more", low=low)
+        )
+        legend.append((charts.legend_swatch(index), text))
+    legend.append((charts.legend_swatch(None), _("No answered report")))
+
+    top = max(
+        (value for series in dashboard.trend.values() for value in series if value is not None),
+        default=0.0,
+    )
+    national_line = dashboard.trend.get(TOTAL)
+    trend = []
+    for row in dashboard.regions:
+        series = dashboard.trend.get(row.key)
+        if series is None:
+            continue
+        latest = next((v for v in reversed(series) if v is not None), None)
+        trend.append(
+            {
+                "name": names.region(row.key),
+                "latest": duration(latest),
+                "svg": charts.sparkline(
+                    series,
+                    top=top,
+                    reference=national_line if national else None,
+                    label=_(
+                        "Weekly median time to first response, %(region)s",
+                        region=names.region(row.key),
+                    ),
+                ),
+            }
+        )
+    buckets = [(str(BUCKET_LABELS[name]), count) for name, count in dashboard.backlog_buckets]
+    return {
+        "map_svg": charts.region_map(tiles, label=_("Median time to first response by region")),
+        "map_legend": legend,
+        "trend": trend,
+        "trend_top": duration(top) if top else None,
+        "backlog_svg": charts.horizontal_bars(buckets, label=_("Open reports by age")),
+        "backlog_rows": buckets,
+    }
+
+
+@bp.get("/", endpoint="dashboard")
+@role_required("supervisor")
+def dashboard_page() -> ResponseReturnValue:
+    officer = current_officer()
+    assert officer is not None  # role_required
+    names = Names.load(get_session(), current_language())
+    regions = sorted(names.regions)
+    parsed = _parse(request.args, officer, regions)
+    dashboard = _dashboard(parsed)
+    now = utcnow()
+    age_minutes = int(dashboard.age(now).total_seconds() // 60)
+    return render_template(
+        "supervisor/dashboard.html",
+        officer=officer,
+        d=dashboard,
+        names=names,
+        parsed=parsed,
+        regions=regions,
+        periods=PERIOD_LABELS,
+        duration=duration,
+        share=share,
+        local_time=local_time,
+        age_minutes=age_minutes,
+        period_last_day=(dashboard.period_end - timedelta(microseconds=1)),
+        csv_url=url_for("supervisor.response_times_csv", **parsed.args),
+        **_pictures(dashboard, names, parsed),
+    )
+
+
+@bp.get("/response-times.csv", endpoint="response_times_csv")
+@role_required("supervisor")
+def response_times_csv() -> ResponseReturnValue:
+    officer = current_officer()
+    assert officer is not None  # role_required
+    names = Names.load(get_session(), current_language())
+    parsed = _parse(request.args, officer, sorted(names.regions))
+    dashboard = _dashboard(parsed)
+    body = export.to_csv(dashboard, names)
+    start = local_time(dashboard.period_start)[:10]
+    end = local_time(dashboard.period_end)[:10]
+    filename = f"response-times-{dashboard.scope}-{start}-{end}.csv"
+    return Response(
+        "\ufeff" + body,  # a byte-order mark, so spreadsheets read Arabic names as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
