@@ -57,15 +57,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _load_secrets(app: Flask, instance_path: Path) -> None:
+    from portal.crypto.blind_index import BlindIndexer
     from portal.crypto.instance_secrets import load_secrets
     from portal.crypto.keyring import Keyring
     from portal.domain.receipts import ReceiptHasher
 
-    if not app.config.get("SECRET_KEY") or not app.config.get("RECEIPT_PEPPER"):
+    wanted = ("SECRET_KEY", "RECEIPT_PEPPER", "INDEX_PEPPER", "AUDIT_KEY")
+    if not all(app.config.get(name) for name in wanted):
         secrets = load_secrets(instance_path)
-        app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secrets.secret_key
-        app.config["RECEIPT_PEPPER"] = app.config.get("RECEIPT_PEPPER") or secrets.receipt_pepper
+        for name in wanted:
+            app.config[name] = app.config.get(name) or getattr(secrets, name.lower())
     app.extensions["keyring"] = app.config.get("KEYRING") or Keyring.load(instance_path, os.environ)
+    app.extensions["blind_indexer"] = BlindIndexer(app.config["INDEX_PEPPER"])
     app.extensions["receipt_hasher"] = ReceiptHasher(
         pepper=app.config["RECEIPT_PEPPER"],
         time_cost=app.config["RECEIPT_ARGON2_TIME_COST"],

@@ -20,6 +20,10 @@ SECRETS_DIRNAME = "secrets"
 SECRET_NAMES: dict[str, str] = {
     "secret_key": "PORTAL_SECRET_KEY",
     "receipt_pepper": "PORTAL_RECEIPT_PEPPER",
+    # Keys the blind indexes of offender traces (URLs, phones, handles, accounts).
+    "index_pepper": "PORTAL_INDEX_PEPPER",
+    # Keys the MAC of every audit entry: kept out of the database that holds the chain.
+    "audit_key": "PORTAL_AUDIT_KEY",
 }
 
 
@@ -31,6 +35,8 @@ class MissingSecret(RuntimeError):
 class InstanceSecrets:
     secret_key: bytes
     receipt_pepper: bytes
+    index_pepper: bytes
+    audit_key: bytes
 
 
 def _secret_dir(instance_path: Path) -> Path:
@@ -66,7 +72,12 @@ def load_secrets(instance_path: Path, env: Mapping[str, str] | None = None) -> I
         values[name] = path.read_bytes().strip()
     return InstanceSecrets(
         secret_key=values["secret_key"],
-        receipt_pepper=base64.urlsafe_b64decode(values["receipt_pepper"] + b"=" * 2)
-        if len(values["receipt_pepper"]) % 4
-        else base64.urlsafe_b64decode(values["receipt_pepper"]),
+        receipt_pepper=_decode_key(values["receipt_pepper"]),
+        index_pepper=_decode_key(values["index_pepper"]),
+        audit_key=_decode_key(values["audit_key"]),
     )
+
+
+def _decode_key(text: bytes) -> bytes:
+    """Secrets are stored as URL-safe base64; a value given without its padding is accepted."""
+    return base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))

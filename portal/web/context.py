@@ -1,4 +1,4 @@
-"""Accessors for the per-app services built in the factory (keyring, store, hasher, routing)."""
+"""Accessors for the per-app services the factory builds (keyring, store, hashers)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 if TYPE_CHECKING:
+    from portal.crypto.blind_index import BlindIndexer
     from portal.crypto.keyring import Keyring
     from portal.domain.receipts import ReceiptHasher
     from portal.storage.blobs import BlobStore
@@ -22,3 +23,7 @@ def receipt_hasher() -> ReceiptHasher:
 
 def blob_store() -> BlobStore:
     return current_app.extensions["blob_store"]
+
+
+def blind_indexer() -> BlindIndexer:
+    return current_app.extensions["blind_indexer"]
