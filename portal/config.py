@@ -71,6 +71,10 @@ class DefaultConfig:
     # Blobs and partial uploads no report points to are removed by the purge once this old.
     EVIDENCE_ORPHAN_GRACE_HOURS = 6.0
 
+    # The file audit anchors are appended to (the audit chain's head, kept outside the
+    # database); empty means `audit-anchors.jsonl` in the instance directory.
+    AUDIT_ANCHOR_FILE = ""
+
     # Where the quick-exit button sends a reporter who must hide the page at once.
     QUICK_EXIT_URL = "https://www.google.com/search?q=m%C3%A9t%C3%A9o"
 
@@ -136,3 +140,5 @@ def resolve_storage_defaults(config: dict[str, Any], instance_path: Path) -> Non
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'portal.sqlite3'}"
     if not config.get("EVIDENCE_STORE"):
         config["EVIDENCE_STORE"] = f"file://{instance_path / 'evidence'}"
+    if not config.get("AUDIT_ANCHOR_FILE"):
+        config["AUDIT_ANCHOR_FILE"] = str(instance_path / "audit-anchors.jsonl")

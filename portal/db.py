@@ -31,15 +31,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+# ``Session.info`` entry holding the audit key: every session the app opens carries it, so that
+# ``portal.services.audit.record`` can MAC entries without Flask globals or a key argument
+# threaded through every service (see ``portal.services.audit.session_key``).
+AUDIT_KEY_INFO = "audit_key"
+
+
+def make_session_factory(
+    engine: Engine, *, audit_key: bytes | None = None
+) -> sessionmaker[Session]:
+    info = {AUDIT_KEY_INFO: audit_key} if audit_key else None
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 def init_app(app: Any) -> None:
     from flask import g
 
     engine = make_engine(app.config["DATABASE_URL"])
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, audit_key=app.config["AUDIT_KEY"])
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = factory
 

@@ -275,16 +275,25 @@ class Report(Base):
 
 
 class ReportURL(Base):
+    """A reported URL, encrypted at rest (``portal.services.reports.report_url_context``).
+
+    Reports naming the same URL, or the same site, are linked by equality on keyed blind
+    indexes (``portal.crypto.blind_index``): a copy of the database alone shows neither the URLs
+    nor their sites, nor lets anyone test whether a given URL was reported.
+    """
+
     __tablename__ = "report_urls"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    original: Mapped[str] = mapped_column(Text)
-    normalized: Mapped[str] = mapped_column(Text)
-    host: Mapped[str] = mapped_column(String(255), index=True)
-    # sha256 of ``normalized``: reports sharing one form a cluster.
-    digest: Mapped[str] = mapped_column(String(64), index=True)
+    original_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    normalized_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    host_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # Blind index of ``normalized`` (kind "url"): reports sharing one form a cluster.
+    url_index: Mapped[str] = mapped_column(String(64), index=True)
+    # Blind index of the host (kind "host"): reports about the same site.
+    host_index: Mapped[str] = mapped_column(String(64), index=True)
 
     report: Mapped[Report] = relationship(back_populates="urls")
 
@@ -376,7 +385,10 @@ class UsedPowToken(Base):
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained log. No code path updates or deletes a row."""
+    """Append-only log, each entry MACed with its predecessor's MAC (``portal.services.audit``).
+
+    No code path updates or deletes a row.
+    """
 
     __tablename__ = "audit_events"
 
@@ -387,8 +399,8 @@ class AuditEvent(Base):
     subject: Mapped[str] = mapped_column(String(120), index=True)
     details: Mapped[str] = mapped_column(Text, default="{}")
     # Unique: two writers that read the same tail cannot both append (the chain never forks).
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_mac: Mapped[str] = mapped_column(String(64), unique=True)
+    mac: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 # --- statistics ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from portal.db import get_session
 from portal.services import schema
 from portal.services.demo import DEMO_ACCOUNTS, run_demo
 from portal.services.reference_data import sync_reference_data
-from portal.web.context import keyring, receipt_hasher
+from portal.web.context import blind_indexer, keyring, receipt_hasher
 
 
 @click.command("init")
@@ -38,7 +38,14 @@ def init_command() -> None:
     app = create_app()
     with app.app_context():
         engine = app.extensions["db_engine"]
-        schema.upgrade(engine)
+        # Migrations that convert data (encrypting reported URLs, keying the audit chain) need
+        # the instance secrets, which never live in the database.
+        schema.upgrade(
+            engine,
+            secrets=schema.MigrationSecrets(
+                keyring=keyring(), indexer=blind_indexer(), audit_key=app.config["AUDIT_KEY"]
+            ),
+        )
         click.echo(f"  database migrated to {schema.current_revision(engine)}")
         if engine.url.get_backend_name() == "sqlite" and engine.url.database:
             # SQLite gives its -wal and -shm files the database file's permissions.
@@ -57,7 +64,7 @@ def demo_command(reports: int) -> None:
     """Create demo accounts and months of demo reports (skipped if already there)."""
 
     session = get_session()
-    summary = run_demo(session, keyring(), receipt_hasher(), count=reports)
+    summary = run_demo(session, keyring(), receipt_hasher(), blind_indexer(), count=reports)
     session.commit()
     if summary.accounts_created:
         click.echo(f"Created demo accounts: {', '.join(summary.accounts_created)}")

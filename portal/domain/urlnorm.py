@@ -13,8 +13,16 @@ the normalised URL must still open the same resource in a browser. The rules, in
 * Userinfo ("https://facebook.com@evil.example/") is dropped from the normalised form: phishing
   links use it to disguise the real host, and they must stay reportable. The normalised URL
   keeps the host a browser would really open; `original` keeps what was typed.
-* The host is lower-cased, internationalised names are encoded to punycode (the standard
-  library's IDNA 2003 codec) and a trailing dot is removed. A domain name needs at least two
+* The host is processed as browsers do (WHATWG URL standard: UTS 46, non-transitional, with
+  the joiner and bidi checks, without the hyphen and STD3 checks): mapped (case folding, full-
+  width forms, ideographic full stops), each non-ASCII label checked against IDNA 2008 and
+  encoded to punycode, "xn--" labels checked to decode to such a label, and a trailing dot
+  removed. So "faßbook.com" is "xn--fabook-cta.com" and "ς.gr" is "xn--3xa.gr", the sites a
+  browser opens (IDNA 2003 would map them to "fassbook.com" and "σ.gr", other domains), and a
+  zero-width joiner outside the scripts that need one ("a\u200db.com") is refused, as browsers
+  refuse it, instead of silently disappearing. ASCII labels keep "_" and "--" as browsers do.
+  Names IDNA 2008 disallows (emoji domains, for one) are refused although some browsers open
+  them: a host that cannot be stated exactly is not guessed at. A domain name needs at least two
   labels; IPv4 and bracketed IPv6 literals are accepted in their canonical form, and other
   numeric forms ("0x7f.1") are refused rather than guessed at.
 * The default port (80 for http, 443 for https) is dropped; other ports must be 1-65535.
@@ -31,12 +39,13 @@ the normalised URL must still open the same resource in a browser. The rules, in
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+import idna
 
 REASONS = frozenset({"empty", "too_long", "scheme", "host", "port", "credentials", "malformed"})
 
@@ -144,11 +153,6 @@ def normalize_url(raw: str, max_length: int = 2048) -> NormalizedURL:
     return NormalizedURL(original=original, normalized=normalized, host=host)
 
 
-def url_digest(normalized: str) -> str:
-    """Hex SHA-256 of a normalised URL: the indexed key that clusters reports sharing a URL."""
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
-
-
 def _split_scheme(text: str) -> tuple[str, str]:
     match = _SCHEME_RE.match(text)
     # "example.com:8080/x" looks like a scheme followed by a path; a dotted name not followed
@@ -213,12 +217,7 @@ def _ipv6_host(text: str) -> str:
 def _domain_or_ipv4_host(text: str) -> str:
     if not text or "%" in text:
         raise InvalidURL("host")
-    try:
-        host = text.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise InvalidURL("host") from None
-    if host.endswith("."):
-        host = host[:-1]
+    host = _uts46_to_ascii(text)
     labels = host.split(".")
     if len(host) > 253 or not all(_LABEL_RE.match(label) for label in labels):
         raise InvalidURL("host")
@@ -232,6 +231,28 @@ def _domain_or_ipv4_host(text: str) -> str:
     if len(labels) < 2:
         raise InvalidURL("host")
     return host
+
+
+def _uts46_to_ascii(text: str) -> str:
+    """The ASCII form of a domain name as a browser computes it (see the module docstring)."""
+    try:
+        mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
+    except idna.IDNAError:
+        raise InvalidURL("host") from None
+    if mapped.endswith("."):
+        mapped = mapped[:-1]
+    labels = []
+    for label in mapped.split("."):
+        try:
+            if label.startswith("xn--"):
+                # Decoding checks the label; the A-label itself is what the browser sends.
+                idna.ulabel(label)
+            elif not label.isascii():
+                label = idna.alabel(label).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            raise InvalidURL("host") from None
+        labels.append(label)
+    return ".".join(labels)
 
 
 def _normalize_escapes(text: str, encode: frozenset[str]) -> str:

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from portal.crypto.keyring import Keyring
 from portal.domain.categories import QUESTIONS, Question, all_questions
+from portal.domain.urlnorm import NormalizedURL
 from portal.evidence.custody import evidence_filename
 from portal.evidence.intake import display_filename
 from portal.models import Officer, Report, ReportURL, Unit
-from portal.services.reports import decrypt_json, field_context, message_context
+from portal.services.reports import decrypt_json, field_context, message_context, report_urls
 from portal.services.scope import scope_unit_ids
 
 
@@ -64,6 +65,7 @@ class CaseFile:
     contact: dict[str, str] | None
     timeline: list[TimelineItem]
     cluster: Cluster
+    urls: list[NormalizedURL] = field(default_factory=list)
     duplicate_of: str | None = None
     # Evidence id -> the file name the reporter's device gave, made safe to display.
     evidence_names: dict[int, str] = field(default_factory=dict)
@@ -115,14 +117,14 @@ def _timeline(report: Report, keyring: Keyring) -> list[TimelineItem]:
 
 
 def cluster_for(session: Session, officer: Officer, report: Report) -> Cluster:
-    digests = [url.digest for url in report.urls]
+    indexes = [url.url_index for url in report.urls]
     cluster = Cluster()
-    if not digests:
+    if not indexes:
         return cluster
     rows = session.execute(
         select(Report.reference, Report.status, Report.unit_id)
         .join(ReportURL, ReportURL.report_id == Report.id)
-        .where(ReportURL.digest.in_(digests), Report.id != report.id)
+        .where(ReportURL.url_index.in_(indexes), Report.id != report.id)
         .distinct()
         .order_by(Report.reference)
     ).all()
@@ -153,6 +155,7 @@ def load_case_file(
         contact=contact if isinstance(contact, dict) else None,
         timeline=_timeline(report, keyring),
         cluster=cluster_for(session, officer, report),
+        urls=report_urls(report, keyring),
         evidence_names={
             row.id: display_filename(evidence_filename(keyring, report, row))
             for row in report.evidence

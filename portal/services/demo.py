@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.crypto.blind_index import BlindIndexer
 from portal.crypto.keyring import Keyring
 from portal.domain.receipts import ReceiptHasher
 from portal.domain.urlnorm import normalize_url
@@ -166,6 +167,7 @@ def create_demo_reports(
     session: Session,
     keyring: Keyring,
     throwaway: ReceiptHasher,
+    indexer: BlindIndexer,
     *,
     count: int = 400,
     days: int = 120,
@@ -206,7 +208,7 @@ def create_demo_reports(
             answers=answers,
         )
         report, _receipt = submit_report(
-            session, submission, keyring=keyring, hasher=throwaway, now=submitted
+            session, submission, keyring=keyring, hasher=throwaway, indexer=indexer, now=submitted
         )
         _advance(report, rng, now, days)
     return count
@@ -275,6 +277,7 @@ def _morning_queue(
     session: Session,
     keyring: Keyring,
     throwaway: ReceiptHasher,
+    indexer: BlindIndexer,
     rng: random.Random,
     now: datetime,
 ) -> int:
@@ -315,6 +318,7 @@ def _morning_queue(
                 ),
                 keyring=keyring,
                 hasher=throwaway,
+                indexer=indexer,
                 now=now - timedelta(hours=rng.uniform(0.2, 60)),
             )
             created += 1
@@ -351,7 +355,7 @@ def _awaiting_reply(
 
 
 def _followable_sample(
-    session: Session, keyring: Keyring, hasher: ReceiptHasher, now: datetime
+    session: Session, keyring: Keyring, hasher: ReceiptHasher, indexer: BlindIndexer, now: datetime
 ) -> tuple[str, str]:
     """The report whose receipt the demo prints: first in the Casablanca officer's queue.
 
@@ -383,13 +387,19 @@ def _followable_sample(
         ),
         keyring=keyring,
         hasher=hasher,
+        indexer=indexer,
         now=submitted,
     )
     return receipt.reference, receipt.receipt
 
 
 def run_demo(
-    session: Session, keyring: Keyring, hasher: ReceiptHasher, *, count: int = 400
+    session: Session,
+    keyring: Keyring,
+    hasher: ReceiptHasher,
+    indexer: BlindIndexer,
+    *,
+    count: int = 400,
 ) -> DemoSummary:
     accounts = ensure_accounts(session, keyring)
     existing = session.scalar(select(func.count(Report.id))) or 0
@@ -397,7 +407,7 @@ def run_demo(
         return DemoSummary(accounts, 0, None, None)
     # The followable sample below is the one report with a real receipt.
     throwaway = _throwaway_hasher()
-    created = create_demo_reports(session, keyring, throwaway, count=count)
-    created += _morning_queue(session, keyring, throwaway, random.Random(19), utcnow())
-    reference, receipt = _followable_sample(session, keyring, hasher, utcnow())
+    created = create_demo_reports(session, keyring, throwaway, indexer, count=count)
+    created += _morning_queue(session, keyring, throwaway, indexer, random.Random(19), utcnow())
+    reference, receipt = _followable_sample(session, keyring, hasher, indexer, utcnow())
     return DemoSummary(accounts, created + 1, reference, receipt)

@@ -21,10 +21,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from portal.crypto.keyring import Keyring, KeyringError
 from portal.crypto.keyring import retire_master_key as delete_key_file
 from portal.evidence.intake import filename_context, wrap_aad
-from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report
+from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report, ReportURL
 from portal.services import audit
 from portal.services.handoff import receipt_context
-from portal.services.reports import field_context, message_context
+from portal.services.reports import field_context, message_context, report_url_context
 from portal.services.totp import totp_context
 
 BATCH_SIZE = 200
@@ -48,6 +48,12 @@ def _reference_of(session: Session, report_id: int) -> str:
     return session.scalars(select(Report.reference).where(Report.id == report_id)).one()
 
 
+def _url_column(column: str) -> Callable[[Session, Any], str]:
+    return lambda session, row: report_url_context(
+        _reference_of(session, row.report_id), row.position, column
+    )
+
+
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn(
         "report.description",
@@ -57,6 +63,15 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     ),
     EncryptedColumn("report.answers", Report, Report.answers_enc, _report_column("answers")),
     EncryptedColumn("report.contact", Report, Report.contact_enc, _report_column("contact")),
+    *(
+        EncryptedColumn(
+            f"report_url.{column}",
+            ReportURL,
+            getattr(ReportURL, f"{column}_enc"),
+            _url_column(column),
+        )
+        for column in ("original", "normalized", "host")
+    ),
     EncryptedColumn(
         "message.body",
         Message,
@@ -95,6 +110,7 @@ class RotationReport:
 def _primary_key(model: type[Any]) -> InstrumentedAttribute[Any]:
     return {
         Report: Report.id,
+        ReportURL: ReportURL.id,
         Message: Message.id,
         Evidence: Evidence.id,
         Officer: Officer.id,

@@ -145,13 +145,13 @@ def _filtered(
 
 
 def cluster_sizes(session: Session, report_ids: list[int]) -> dict[int, int]:
-    """For each report, how many *other* reports share at least one of its URL digests."""
+    """For each report, how many *other* reports share at least one of its URLs (by blind index)."""
     if not report_ids:
         return {}
     other = aliased(ReportURL)
     rows = session.execute(
         select(ReportURL.report_id, func.count(func.distinct(other.report_id)))
-        .join(other, other.digest == ReportURL.digest)
+        .join(other, other.url_index == ReportURL.url_index)
         .where(ReportURL.report_id.in_(report_ids), other.report_id != ReportURL.report_id)
         .group_by(ReportURL.report_id)
     ).all()

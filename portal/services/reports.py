@@ -10,12 +10,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from portal.crypto.blind_index import BlindIndexer
 from portal.crypto.keyring import Keyring
 from portal.crypto.tokens import token_hash
 from portal.domain.categories import automatic_priority
 from portal.domain.receipts import ReceiptHasher, generate_receipt, generate_reference
 from portal.domain.routing import route
-from portal.domain.urlnorm import NormalizedURL, url_digest
+from portal.domain.urlnorm import NormalizedURL
 from portal.models import (
     PRIORITY_RANK,
     FollowUpSession,
@@ -56,6 +57,62 @@ def field_context(report_reference: str, column: str) -> str:
     return f"report.{column}:{report_reference}"
 
 
+# --- reported URLs: encrypted at rest, linked by keyed blind indexes ---------------------------
+
+URL_INDEX_KIND = "url"
+HOST_INDEX_KIND = "host"
+URL_COLUMNS = ("original", "normalized", "host")
+
+
+def report_url_context(reference: str, position: int, column: str) -> str:
+    """Associated data binding a URL ciphertext to one column of one URL of one report."""
+    return f"report_url.{column}:{reference}:{position}"
+
+
+def url_index(indexer: BlindIndexer, normalized: str) -> str:
+    """The blind index clustering reports that name the same normalised URL."""
+    return indexer.index(URL_INDEX_KIND, normalized)
+
+
+def host_index(indexer: BlindIndexer, host: str) -> str:
+    """The blind index of a site: reports about the same host, without storing the host."""
+    return indexer.index(HOST_INDEX_KIND, host)
+
+
+def seal_report_url(
+    keyring: Keyring, indexer: BlindIndexer, reference: str, position: int, url: NormalizedURL
+) -> ReportURL:
+    def seal(column: str) -> bytes:
+        return keyring.encrypt_field(
+            getattr(url, column), report_url_context(reference, position, column)
+        )
+
+    return ReportURL(
+        position=position,
+        original_enc=seal("original"),
+        normalized_enc=seal("normalized"),
+        host_enc=seal("host"),
+        url_index=url_index(indexer, url.normalized),
+        host_index=host_index(indexer, url.host),
+    )
+
+
+def open_report_url(keyring: Keyring, reference: str, row: ReportURL) -> NormalizedURL:
+    def unseal(column: str) -> str:
+        return keyring.decrypt_field(
+            getattr(row, f"{column}_enc"), report_url_context(reference, row.position, column)
+        )
+
+    return NormalizedURL(
+        original=unseal("original"), normalized=unseal("normalized"), host=unseal("host")
+    )
+
+
+def report_urls(report: Report, keyring: Keyring) -> list[NormalizedURL]:
+    """The decrypted URLs of a report, in the order the reporter gave them."""
+    return [open_report_url(keyring, report.reference, row) for row in report.urls]
+
+
 def encrypt_json(keyring: Keyring, value: object, context: str) -> bytes:
     return keyring.encrypt_field(json.dumps(value, ensure_ascii=False), context)
 
@@ -79,6 +136,7 @@ def submit_report(
     *,
     keyring: Keyring,
     hasher: ReceiptHasher,
+    indexer: BlindIndexer,
     reference: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Report, SubmittedReport]:
@@ -136,15 +194,7 @@ def submit_report(
         updated_at=now,
     )
     for position, url in enumerate(submission.urls):
-        report.urls.append(
-            ReportURL(
-                position=position,
-                original=url.original,
-                normalized=url.normalized,
-                host=url.host,
-                digest=url_digest(url.normalized),
-            )
-        )
+        report.urls.append(seal_report_url(keyring, indexer, reference, position, url))
     report.events.append(
         ReportEvent(
             at=now,

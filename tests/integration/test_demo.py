@@ -12,7 +12,7 @@ from portal.services.reports import find_by_receipt
 
 def test_printed_receipt_is_the_casablanca_officers_first_case(app, db, keyring):
     hasher = app.extensions["receipt_hasher"]
-    summary = run_demo(db, keyring, hasher, count=40)
+    summary = run_demo(db, keyring, hasher, app.extensions["blind_indexer"], count=40)
     db.commit()
     officer = db.scalars(select(Officer).where(Officer.username == "casablanca")).one()
     page = load_queue(

@@ -12,7 +12,7 @@ from portal.crypto.keyring import create_master_key
 from portal.evidence import custody
 from portal.models import Evidence, Message, Officer
 from portal.services import key_rotation as keys
-from portal.services.reports import decrypt_json, field_context, message_context
+from portal.services.reports import decrypt_json, field_context, message_context, report_urls
 from portal.services.totp import secret_for
 
 
@@ -50,6 +50,9 @@ def _check_everything_reads(app, db, reference, originals, secret):
     assert body == "More details here"
     officer = db.scalars(select(Officer).where(Officer.username == "amina")).one()
     assert secret_for(officer, ring) == secret
+    # Reported URLs are re-encrypted too (they would not decrypt once the old key is gone).
+    [url] = report_urls(report, ring)
+    assert url.normalized == "https://www.instagram.com/some.blackmailer/"
 
 
 def test_rotate_then_retire_keeps_every_file_and_field_readable(app, app_config, db):
@@ -117,5 +120,6 @@ def test_status_lists_usage_per_key(app, db):
     active = app.extensions["keyring"].active_id
     result = app.test_cli_runner().invoke(args=["keys", "status"])
     assert result.exit_code == 0
-    # 2 file keys, 2 file names, description, answers, contact, 1 message, 1 TOTP secret.
-    assert f"{active} (active): 9 item(s)" in result.output
+    # 2 file keys, 2 file names, description, answers, contact, 1 URL (original, normalised
+    # and host), 1 message, 1 TOTP secret.
+    assert f"{active} (active): 12 item(s)" in result.output

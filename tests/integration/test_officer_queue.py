@@ -39,6 +39,7 @@ def _make(
         ),
         keyring=app.extensions["keyring"],
         hasher=app.extensions["receipt_hasher"],
+        indexer=app.extensions["blind_indexer"],
         now=utcnow() - timedelta(hours=hours_ago),
     )
     report.priority = priority

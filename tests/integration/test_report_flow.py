@@ -9,6 +9,7 @@ from helpers import csrf_token, open_follow_up, submit_and_get_receipt, submit_r
 from sqlalchemy import select
 
 from portal.models import AuditEvent, ReceiptHandoff, Report, ReportURL, Unit
+from portal.services.reports import report_urls
 
 
 def test_home_page_offers_report_and_follow_up(client):
@@ -35,9 +36,12 @@ def test_submit_shows_receipt_once_and_routes_to_territory_unit(client, db, keyr
     )
     # Only the lookup hash is stored, never the receipt.
     assert digits.encode() not in report.receipt_hash
-    url = db.scalars(select(ReportURL).where(ReportURL.report_id == report.id)).one()
+    (url,) = report_urls(report, keyring)
     assert url.normalized == "https://www.instagram.com/some.blackmailer/"
     assert url.original.startswith("https://www.instagram.com/some.blackmailer/?utm_source")
+    assert url.host == "www.instagram.com"
+    row = db.scalars(select(ReportURL).where(ReportURL.report_id == report.id)).one()
+    assert b"instagram" not in row.original_enc + row.normalized_enc + row.host_enc
     assert db.scalars(select(AuditEvent.action)).all() == ["report.submitted"]
 
     # The receipt page cannot be shown a second time.

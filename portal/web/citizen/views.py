@@ -27,7 +27,7 @@ from portal.web import ratelimit, uploads
 from portal.web.citizen.blueprint import bp
 from portal.web.citizen.followup_session import FOLLOWUP_KEY
 from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
-from portal.web.context import keyring, receipt_hasher
+from portal.web.context import blind_indexer, keyring, receipt_hasher
 from portal.web.headers import is_local_path
 from portal.web.i18n import LANGUAGE_COOKIE
 
@@ -104,6 +104,7 @@ def submit_report() -> ResponseReturnValue:
         form.submission(),
         keyring=keyring(),
         hasher=receipt_hasher(),
+        indexer=blind_indexer(),
         reference=upload.reference,
     )
     evidence_service.attach(db, report, upload.accepted, source="report", keyring=keyring())
