@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.crypto.keyring import Keyring
 from portal.models import Officer, utcnow
@@ -41,24 +42,48 @@ def _is_locked(officer: Officer, now: datetime) -> bool:
 def register_failure(
     session: Session, officer: Officer, policy: LockoutPolicy, stage: str, now: datetime
 ) -> None:
-    officer.failed_logins = (officer.failed_logins or 0) + 1
+    """Count a failure in the database itself, so concurrent failures are all counted.
+
+    The increment is one UPDATE (never a value read earlier plus one), and the lockout is a
+    conditional UPDATE: of concurrent failures crossing the threshold, one locks the account
+    and is audited as doing so. On PostgreSQL the first UPDATE holds the row lock until commit,
+    so concurrent sign-ins of one account are counted one after the other.
+    """
+    failures = session.execute(
+        update(Officer)
+        .where(Officer.id == officer.id)
+        .values(failed_logins=func.coalesce(Officer.failed_logins, 0) + 1)
+        .returning(Officer.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(officer, "failed_logins", failures)
     audit.record(
         session,
         actor=_subject(officer),
         action="staff.login_failed",
         subject=_subject(officer),
-        details={"stage": stage, "failures": officer.failed_logins},
+        details={"stage": stage, "failures": failures},
     )
-    if officer.failed_logins >= policy.threshold:
-        officer.locked_until = now + timedelta(minutes=policy.minutes)
-        officer.failed_logins = 0
-        audit.record(
-            session,
-            actor="system",
-            action="staff.locked",
-            subject=_subject(officer),
-            details={"minutes": policy.minutes},
-        )
+    if failures < policy.threshold:
+        return
+    until = now + timedelta(minutes=policy.minutes)
+    locked = session.execute(
+        update(Officer)
+        .where(Officer.id == officer.id, Officer.failed_logins >= policy.threshold)
+        .values(locked_until=until, failed_logins=0)
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    set_committed_value(officer, "locked_until", until)
+    set_committed_value(officer, "failed_logins", 0)
+    audit.record(
+        session,
+        actor="system",
+        action="staff.locked",
+        subject=_subject(officer),
+        details={"minutes": policy.minutes},
+    )
 
 
 def check_password(
@@ -133,7 +158,7 @@ def _code_accepted(
     if not officer.active or _is_locked(officer, now):
         return False
     secret = totp.secret_for(officer, keyring)
-    if secret is None or not totp.verify_and_consume(officer, secret, code, now=now):
+    if secret is None or not totp.verify_and_consume(session, officer, secret, code, now=now):
         register_failure(session, officer, policy, stage, now)
         return False
     return True

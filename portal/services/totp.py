@@ -9,6 +9,9 @@ from datetime import datetime
 
 import pyotp
 import segno
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.crypto.keyring import Keyring
 from portal.models import Officer, utcnow
@@ -55,15 +58,27 @@ def matching_counter(secret: str, code: str, *, now: datetime | None = None) -> 
 
 
 def verify_and_consume(
-    officer: Officer, secret: str, code: str, *, now: datetime | None = None
+    session: Session, officer: Officer, secret: str, code: str, *, now: datetime | None = None
 ) -> bool:
-    """Accept a code once: its step must be later than the last accepted one (no replay)."""
+    """Accept a code once: its step must be later than the last accepted one (no replay).
+
+    The step is consumed by one conditional UPDATE, not read then written: of two sign-ins
+    sending the same code at the same instant, the database lets exactly one change the row
+    (on PostgreSQL the second waits for the first to commit, then finds the condition false).
+    """
     counter = matching_counter(secret, code, now=now)
     if counter is None:
         return False
-    if officer.totp_last_counter is not None and counter <= officer.totp_last_counter:
+    consumed = session.execute(
+        update(Officer)
+        .where(Officer.id == officer.id)
+        .where(or_(Officer.totp_last_counter.is_(None), Officer.totp_last_counter < counter))
+        .values(totp_last_counter=counter)
+        .execution_options(synchronize_session=False)
+    )
+    if consumed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    officer.totp_last_counter = counter
+    set_committed_value(officer, "totp_last_counter", counter)
     return True
 
 
