@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from portal.cli.retention import purge_command
 from portal.crypto.keyring import Keyring
-from portal.models import AuditEvent, Evidence, Report, utcnow
+from portal.models import AuditEvent, Evidence, Report, ReportURL, utcnow
 from portal.services import audit
 from portal.storage.blobs import new_blob_key
 from portal.web import pow as proof_of_work
@@ -80,6 +80,8 @@ def test_purge_deletes_expired_reports_and_shreds_their_evidence(
     remaining = set(db.scalars(select(Report.reference)))
     assert remaining == {recent_ref, referred_ref, open_ref}
     assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+    # The purged report's URLs (ciphertext and blind indexes) went with it.
+    assert db.scalar(select(func.count()).select_from(ReportURL)) == len(remaining)
     assert not store.exists(blob)
     entry = db.scalars(select(AuditEvent).where(AuditEvent.action == "report.purged")).one()
     assert entry.subject == old_ref
