@@ -216,22 +216,33 @@ class VerifyResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _rekey_cover(session: Session) -> tuple[int, int, int] | None:
-    """(first id, last id, count) the chain's re-keying entry says it covers, if any.
+@dataclass(frozen=True)
+class _RekeyCover:
+    marker_id: int
+    first_id: int
+    last_id: int
+    entries: int
 
-    Read before the walk reaches that entry; the walk then checks its MAC and its claims.
+
+def _rekey_cover(session: Session) -> _RekeyCover | None:
+    """What the chain's latest re-keying entry says it covers, if there is one.
+
+    Read before the walk reaches that entry; the walk then checks its MAC and its claims. (A
+    chain downgraded and upgraded again is re-keyed again: the latest re-keying covers all.)
     """
-    details = session.scalars(
-        select(AuditEvent.details)
+    row = session.execute(
+        select(AuditEvent.id, AuditEvent.details)
         .where(AuditEvent.action == REKEYED_ACTION)
-        .order_by(AuditEvent.id)
+        .order_by(AuditEvent.id.desc())
         .limit(1)
     ).first()
-    if details is None:
+    if row is None:
         return None
     try:
-        data = json.loads(details)
-        return int(data["first_id"]), int(data["last_id"]), int(data["entries"])
+        data = json.loads(row.details)
+        return _RekeyCover(
+            row.id, int(data["first_id"]), int(data["last_id"]), int(data["entries"])
+        )
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -285,25 +296,29 @@ def verify(
                     "it does not follow the entry before it (one was deleted, inserted or moved)",
                 )
             fields = (entry.prev_mac, entry.at, entry.actor, entry.action, entry.subject)
+            tagged_rekeyed = False
             if hmac.compare_digest(entry_mac(audit_key, *fields, entry.details), entry.mac):
                 pass
             elif hmac.compare_digest(
                 entry_mac(audit_key, *fields, entry.details, tag=REKEYED_TAG), entry.mac
             ):
-                if cover is None or not (cover[0] <= entry.id <= cover[1]) or rekeyed:
+                if cover is None or not (
+                    cover.first_id <= entry.id <= cover.last_id < cover.marker_id
+                ):
                     return broken(
                         entry.id,
                         "it is marked as re-keyed from the unkeyed chain, but no re-keying "
                         "entry covers it",
                     )
                 rekeyed_seen += 1
+                tagged_rekeyed = True
             else:
                 return broken(
                     entry.id,
                     "its MAC does not match its content (altered, or forged without the audit key)",
                 )
-            if entry.action == REKEYED_ACTION and rekeyed is None:
-                if cover is None or cover[2] != rekeyed_seen or checked != rekeyed_seen:
+            if cover is not None and entry.id == cover.marker_id:
+                if tagged_rekeyed or not cover.entries == rekeyed_seen == checked:
                     return broken(
                         entry.id, "the re-keying entry does not match the entries before it"
                     )
