@@ -237,7 +237,7 @@ def main() -> None:
             "STATS_SNAPSHOT_MAX_AGE_MINUTES": 24 * 60,
         }
     )
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, audit_key=app.config["AUDIT_KEY"])
     now = datetime.now(UTC)
     sla = SLA.from_config(app.config)
     with factory() as session:
