@@ -12,8 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
+from portal import create_app
+from portal.cli.setup import init_command
 from portal.crypto.blind_index import BlindIndexer
 from portal.crypto.keyring import Keyring
 from portal.db import make_engine, make_session_factory
@@ -71,6 +74,10 @@ LEGACY_URLS = [
 
 @pytest.fixture
 def legacy(engine) -> dict[str, object]:
+    return _fill_legacy(engine)
+
+
+def _fill_legacy(engine: Engine) -> dict[str, object]:
     """A database at 0004 with one report, its URLs in clear and a three-entry plain chain."""
     schema.upgrade(engine, BEFORE)
     with make_session_factory(engine)() as session:
@@ -221,6 +228,31 @@ def test_downgrade_restores_the_plain_columns(engine, legacy, secrets):
         ).all()
     assert len(chain) == 4 and chain[1].prev_hash == chain[0].hash
     schema.upgrade(engine, secrets=secrets)
+
+
+def test_portal_init_converts_an_existing_instance(instance_path, tmp_path, monkeypatch):
+    database = tmp_path / "existing.sqlite3"
+    engine = make_engine(f"sqlite:///{database}")
+    _fill_legacy(engine)
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance_path))
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{database}")
+    result = CliRunner().invoke(init_command)
+    assert result.exit_code == 0, result.output
+    assert "database migrated to 0005" in result.output
+    app = create_app()
+    try:
+        verified = app.test_cli_runner().invoke(args=["audit", "verify"])
+        assert verified.exit_code == 0, verified.output
+        assert "The first 3 entries were written before the chain was keyed" in verified.output
+        with app.app_context():
+            session = app.extensions["db_sessionmaker"]()
+            report = session.get(Report, 1)
+            urls = report_urls(report, app.extensions["keyring"])
+            assert urls[0].host == "xn--fabook-cta.com"
+            session.close()
+    finally:
+        app.extensions["db_engine"].dispose()
+        engine.dispose()
 
 
 def select_last() -> sa.Select[tuple[AuditEvent]]:
