@@ -21,10 +21,20 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from portal.crypto.keyring import Keyring, KeyringError
 from portal.crypto.keyring import retire_master_key as delete_key_file
 from portal.evidence.intake import filename_context, wrap_aad
-from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report
+from portal.models import (
+    Evidence,
+    Message,
+    Officer,
+    ReceiptHandoff,
+    Referral,
+    Report,
+    TakedownRequest,
+)
 from portal.services import audit
 from portal.services.handoff import receipt_context
+from portal.services.referrals import bundle_context
 from portal.services.reports import field_context, message_context
+from portal.services.takedowns import explanation_context
 from portal.services.totp import totp_context
 
 BATCH_SIZE = 200
@@ -74,6 +84,18 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         Officer,
         Officer.totp_secret_enc,
         lambda _session, row: totp_context(row.username),
+    ),
+    EncryptedColumn(
+        "takedown.explanation",
+        TakedownRequest,
+        TakedownRequest.explanation_enc,
+        lambda session, row: explanation_context(_reference_of(session, row.report_id), row.id),
+    ),
+    EncryptedColumn(
+        "referral.bundle",
+        Referral,
+        Referral.bundle_enc,
+        lambda session, row: bundle_context(_reference_of(session, row.report_id), row.id),
     ),
     EncryptedColumn(
         "receipt_handoff.receipt",
