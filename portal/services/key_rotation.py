@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -115,13 +116,9 @@ class RotationReport:
 
 
 def _primary_key(model: type[Any]) -> InstrumentedAttribute[Any]:
-    return {
-        Report: Report.id,
-        Message: Message.id,
-        Evidence: Evidence.id,
-        Officer: Officer.id,
-        ReceiptHandoff: ReceiptHandoff.token_hash,
-    }[model]
+    """The single-column primary key of ``model`` (every table with encrypted fields has one)."""
+    (column,) = sa_inspect(model).primary_key
+    return getattr(model, column.key)
 
 
 def _batches(session: Session, model: type[Any]) -> Iterator[list[Any]]:

@@ -298,3 +298,44 @@ def test_the_recheck_never_reaches_private_addresses(platform_server):
     assert http_status(f"http://127.0.0.1:{platform_server}/gone", timeout=5) is None
     assert http_status("http://169.254.169.254/latest/meta-data/", timeout=2) is None
     assert http_status("file:///etc/passwd") is None
+
+
+def test_key_rotation_and_retention_cover_requests(case, app, db):
+    from datetime import timedelta
+
+    from portal.models import Referral, utcnow
+    from portal.services import retention
+
+    reference, _, staff = case
+    request_id, _ = _new_request(staff, db, reference, explanation="ROTATE-ME")
+    first_url = _report(db, reference).urls[0]
+    referral = staff.post(
+        f"/officer/reports/{reference}/referrals/new",
+        data={
+            "csrf_token": csrf_token(staff, f"/officer/reports/{reference}/referrals/new"),
+            "destination": "IE",
+            "urls": [str(first_url.id)],
+            "language": "en",
+        },
+    )
+    assert referral.status_code == 303
+    referral_path = referral.headers["Location"]
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "takedown.explanation" in result.output
+    db.expire_all()
+    row = db.get(TakedownRequest, request_id)
+    assert takedowns.explanation(app.extensions["keyring"], row) == "ROTATE-ME"
+    assert staff.get(f"/officer/takedowns/{request_id}/document").status_code == 200
+    assert "instagram.com" in staff.get(f"{referral_path}/bundle.json").get_data(as_text=True)
+    assert db.scalar(select(Referral)) is not None
+
+    report = _report(db, reference)
+    report.status, report.closed_at = "closed", utcnow() - timedelta(days=400)
+    db.commit()
+    retention.purge(db, app.extensions["blob_store"], app.config["RETENTION_DAYS"])
+    db.expire_all()
+    assert db.scalar(select(TakedownRequest)) is None
+    assert db.scalar(select(TakedownItem)) is None
+    assert db.scalar(select(Referral)) is None

@@ -59,6 +59,7 @@ class TakedownForm(FlaskForm):
     )
     preservation_days = IntegerField(
         _l("Preservation period (days)"),
+        description=_l("Only for a preservation request."),
         validators=[Optional(), NumberRange(min=1, max=MAX_PRESERVATION_DAYS)],
     )
     language = SelectField(
