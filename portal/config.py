@@ -185,6 +185,11 @@ def environment_overrides(config: Mapping[str, Any], env: Mapping[str, str]) -> 
             "REQUIRE_BROWSER",
             "MASTER_KEYS",
             "ACTIVE_KEY_ID",
+            # Keys and peppers given by environment are read and decoded by load_secrets.
+            "RECEIPT_PEPPER",
+            "INDEX_PEPPER",
+            "AUDIT_KEY",
+            "CASEFILE_KEY",
         }:
             continue
         overrides[name] = _coerce(value, config.get(name))

@@ -6,7 +6,6 @@ referral is reached through its report, so an officer outside the report's units
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from babel import Locale
@@ -24,6 +23,7 @@ from portal.models import Officer, Referral, Report, TakedownRequest, utcnow
 from portal.services import hosting, mailer, referrals, takedowns
 from portal.services.scope import get_report_for_officer
 from portal.web.context import keyring
+from portal.web.documents import render_pdf
 from portal.web.i18n import current_language
 from portal.web.officer.blueprint import bp
 from portal.web.officer.takedown_forms import (
@@ -168,22 +168,6 @@ def _document_text(row: TakedownRequest) -> tuple[str, str]:
     return subject, body
 
 
-def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    raise ValueError("documents are rendered from their own text and stylesheet only")
-
-
-def _pdf(html: str) -> bytes:
-    """Render a document to PDF with the document stylesheet read from disk; nothing is
-    fetched (a URL quoted in a request must never be loaded by the server)."""
-    # Imported when a PDF is asked for: WeasyPrint loads Pango, which pages do not need.
-    from weasyprint import CSS, HTML
-
-    stylesheet = Path(current_app.static_folder or "static") / "css" / "document.css"
-    return HTML(string=html, url_fetcher=_refuse_fetch).write_pdf(
-        stylesheets=[CSS(filename=str(stylesheet), url_fetcher=_refuse_fetch)]
-    )
-
-
 def _takedown_page(row: TakedownRequest, status: int = 200, **forms: Any) -> ResponseReturnValue:
     outcome_form = forms.get("outcome_form") or OutcomeForm(prefix="outcome")
     outcome_form.items.choices = [
@@ -228,7 +212,7 @@ def takedown_document(request_id: int) -> ResponseReturnValue:
 def takedown_pdf(request_id: int) -> ResponseReturnValue:
     officer, db = _officer(), get_session()
     row = _load_request(db, officer, request_id)
-    pdf = _pdf(_render_document(row, for_pdf=True))
+    pdf = render_pdf(_render_document(row, for_pdf=True))
     takedowns.audit.record(
         db,
         actor=takedowns.audit.officer_name(officer),
@@ -259,7 +243,10 @@ def send_takedown(request_id: int) -> ResponseReturnValue:
             return _takedown_page(row, 400, send_form=form)
         subject, body = _document_text(row)
         attachment = mailer.Attachment(
-            f"request-{row.id}.pdf", _pdf(_render_document(row, for_pdf=True)), "application", "pdf"
+            f"request-{row.id}.pdf",
+            render_pdf(_render_document(row, for_pdf=True)),
+            "application",
+            "pdf",
         )
         try:
             message_id = mailer.send(
