@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.models import Officer
+from portal.models import Officer, TakedownItem, TakedownRequest
 from portal.services.demo import run_demo
 from portal.services.queue import QueueFilters, load_queue
 from portal.services.reports import find_by_receipt
@@ -36,9 +36,9 @@ def test_printed_receipt_is_the_casablanca_officers_first_case(app, db, keyring)
 
 
 def test_demo_requests_to_platforms_have_outcomes(app, db, keyring):
-    from portal.models import TakedownItem, TakedownRequest
-
-    run_demo(db, keyring, app.extensions["receipt_hasher"], count=120)
+    run_demo(
+        db, keyring, app.extensions["receipt_hasher"], app.extensions["blind_indexer"], count=120
+    )
     db.commit()
     requests = db.scalars(select(TakedownRequest)).all()
     assert requests and all(request.sent_at is not None for request in requests)
