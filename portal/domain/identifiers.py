@@ -394,3 +394,31 @@ def parse_lines(
     if len(lines) > limit:
         errors.append((limit + 1, InvalidIdentifier("too_long")))
     return found, errors
+
+
+_IBAN_START = re.compile(r"^[A-Za-z]{2}[0-9]{2}")
+_WALLET_START = re.compile(
+    r"^(?:0[xX][0-9a-fA-F]|T[1-9A-HJ-NP-Za-km-z]{20}|[13][1-9A-HJ-NP-Za-km-z]{20}|bc1|BC1|bitcoin:|ethereum:)"
+)
+
+
+def parse_payee(raw: str) -> Identifier:
+    """Where money went: a RIB or IBAN, a crypto wallet, or else a money-transfer code."""
+    text = _clean(raw)
+    compact = re.sub(r"[\s.\-/]", "", text)
+    if _WALLET_START.match(compact):
+        return normalize_wallet(compact)
+    if _IBAN_START.match(compact) or (compact.isdigit() and len(compact) >= 22):
+        return normalize_bank_account(compact)
+    return normalize_transfer_code(compact)
+
+
+def parse_answer(
+    kind: str, text: str, platform: str | None = None
+) -> tuple[list[Identifier], list[tuple[int, InvalidIdentifier]]]:
+    """The identifiers in a free-text answer of ``kind`` (one per line)."""
+    if kind == "accounts":
+        return parse_lines(text, lambda line: parse_account(line, platform))
+    if kind == "payees":
+        return parse_lines(text, parse_payee)
+    return parse_lines(text, lambda line: normalize(kind, line, platform=platform))
