@@ -7,7 +7,9 @@ ThreatExchange and the PDQ paper use it as the match threshold, with a true-posi
 around 0.9 and a false-positive rate around 1e-5 to 1e-6 on their benchmarks (a random pair of
 hashes differs in 128 bits on average, with a standard deviation of 8). Hashes whose PDQ
 ``quality`` is under ``MIN_QUALITY`` (50, PDQ's own advice) come from flat or featureless images
-that match far too easily: they are kept but never matched.
+that match far too easily: they are kept but never matched. PDQ is robust to resizing and
+re-encoding (measured here: 0 to 8 bits for half size, JPEG quality 30 to 95, WebP) but not to
+cropping: about 1% off each side stays under 31 bits, 2% off one side does not (test_pdq.py).
 
 The hash is taken at intake from the decoded image, in memory, before encryption: the intake
 keeps the plaintext of an image (at most ``MAX_IMAGE_BYTES``) while it streams, decodes it with

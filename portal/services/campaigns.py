@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from portal.crypto.blind_index import BlindIndexer
@@ -715,6 +715,18 @@ def campaign_money(session: Session, campaign_id: int) -> list[tuple[str, int, i
 
 
 # --- purge -----------------------------------------------------------------------------------
+
+
+def forget_report(session: Session, report_id: int, *, now: datetime) -> None:
+    """Remove a report's traces, image hashes and membership, and split what it connected."""
+    member = session.get(CampaignMember, report_id)
+    session.execute(delete(Trace).where(Trace.report_id == report_id))
+    session.execute(delete(ImageHash).where(ImageHash.report_id == report_id))
+    if member is not None:
+        campaign_id = member.campaign_id
+        session.delete(member)
+        session.flush()
+        rebuild_after_removal(session, [campaign_id], now=now)
 
 
 def rebuild_after_removal(session: Session, campaign_ids: Iterable[int], *, now: datetime) -> None:

@@ -21,8 +21,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from portal.crypto.keyring import Keyring, KeyringError
 from portal.crypto.keyring import retire_master_key as delete_key_file
 from portal.evidence.intake import filename_context, wrap_aad
-from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report
+from portal.evidence.pdq import hash_context
+from portal.models import Evidence, ImageHash, Message, Officer, ReceiptHandoff, Report, Trace
 from portal.services import audit
+from portal.services.campaigns import trace_context
 from portal.services.handoff import receipt_context
 from portal.services.reports import field_context, message_context
 from portal.services.totp import totp_context
@@ -70,6 +72,20 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         lambda session, row: filename_context(_reference_of(session, row.report_id), row.blob_key),
     ),
     EncryptedColumn(
+        "trace.value",
+        Trace,
+        Trace.value_enc,
+        lambda session, row: trace_context(
+            _reference_of(session, row.report_id), row.kind, row.key
+        ),
+    ),
+    EncryptedColumn(
+        "image_hash.pdq",
+        ImageHash,
+        ImageHash.pdq_enc,
+        lambda session, row: hash_context(_reference_of(session, row.report_id), row.evidence_id),
+    ),
+    EncryptedColumn(
         "officer.totp_secret",
         Officer,
         Officer.totp_secret_enc,
@@ -99,6 +115,8 @@ def _primary_key(model: type[Any]) -> InstrumentedAttribute[Any]:
         Evidence: Evidence.id,
         Officer: Officer.id,
         ReceiptHandoff: ReceiptHandoff.token_hash,
+        Trace: Trace.id,
+        ImageHash: ImageHash.evidence_id,
     }[model]
 
 
