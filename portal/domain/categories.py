@@ -84,7 +84,13 @@ class Question:
 # Questions whose answers are an offender's traces (portal.domain.identifiers), one per line:
 # "accounts" are profiles, @names, phones or e-mails; the others are payment identifiers.
 IDENTIFIER_QUESTION_KINDS = ("accounts", "bank_account", "wallet", "transfer_code", "payees")
-CURRENCIES = ("MAD", "EUR", "USD", "USDT", "BTC")
+CURRENCIES: dict[str, object] = {
+    "MAD": _l("Dirham (MAD)"),
+    "EUR": _l("Euro (EUR)"),
+    "USD": _l("US dollar (USD)"),
+    "USDT": "USDT",
+    "BTC": _l("Bitcoin (BTC)"),
+}
 _TRACE_HINT = _l(
     "Optional. The same account or number often appears in other reports: it helps the police "
     "link them and find who is behind them. Only officers can read it."

@@ -51,4 +51,4 @@ def identifier_field(kind: str, label: object, hint: object | None) -> Field:
 
 
 def currency_field(label: object) -> Field:
-    return SelectField(label, choices=[(code, code) for code in CURRENCIES], default="MAD")
+    return SelectField(label, choices=list(CURRENCIES.items()), default="MAD")
