@@ -473,6 +473,10 @@ def own_traces(
     ]
 
 
+# The members a campaign page lists (most recent first); the figures cover every member.
+MEMBERS_SHOWN = 200
+
+
 @dataclass
 class CampaignMemberView:
     report_id: int
@@ -488,7 +492,8 @@ class CampaignMemberView:
 @dataclass
 class CampaignView:
     campaign: Campaign
-    members: list[CampaignMemberView]
+    members: list[CampaignMemberView]  # the latest MEMBERS_SHOWN
+    size: int
     units: list[tuple[Unit, int]]
     categories: list[tuple[str, int]]
     money: list[tuple[str, int, int]]  # currency, total cents, reports
@@ -507,93 +512,118 @@ def load_campaign(
     *,
     now: datetime | None = None,
 ) -> CampaignView | None:
-    """The whole campaign for a national viewer; audited. None when it does not exist."""
+    """The whole campaign for a national viewer, in figures and references; audited.
+
+    Aggregates are computed in the database; only the latest ``MEMBERS_SHOWN`` members are
+    listed. Values of linking traces are shown only from reports in the viewer's scope.
+    """
     if not can_view_campaigns(officer):
         return None
     campaign = resolve(session, campaign_id)
     if campaign is None or campaign.report_count == 0:
         return None
-    rows = session.execute(
-        select(Report, CampaignMember)
+    in_campaign = CampaignMember.campaign_id == campaign.id
+    members_q = select(CampaignMember.report_id).where(in_campaign)
+    per_unit = session.execute(
+        select(Report.unit_id, func.count())
         .join(CampaignMember, CampaignMember.report_id == Report.id)
-        .where(CampaignMember.campaign_id == campaign.id)
-        .order_by(Report.submitted_at, Report.id)
+        .where(in_campaign)
+        .group_by(Report.unit_id)
     ).all()
+    units = {
+        unit.id: unit
+        for unit in session.scalars(select(Unit).where(Unit.id.in_([u for u, _ in per_unit])))
+    }
+    categories = session.execute(
+        select(Report.category, func.count())
+        .join(CampaignMember, CampaignMember.report_id == Report.id)
+        .where(in_campaign)
+        .group_by(Report.category)
+        .order_by(func.count().desc(), Report.category)
+    ).all()
+    dates = sorted(
+        session.scalars(
+            select(Report.submitted_at)
+            .join(CampaignMember, CampaignMember.report_id == Report.id)
+            .where(in_campaign)
+        )
+    )
+    months = Counter(moment.strftime("%Y-%m") for moment in dates)
+    paid = session.scalar(select(func.count()).where(in_campaign, CampaignMember.paid.is_(True)))
+    shared = session.execute(
+        select(Trace.kind, Trace.key, func.count(Trace.report_id.distinct()))
+        .where(Trace.report_id.in_(members_q))
+        .group_by(Trace.kind, Trace.key)
+        .having(func.count(Trace.report_id.distinct()) > 1)
+    ).all()
+    shared_keys = {(kind, key) for kind, key, _ in shared}
     scope = _scope_units(session, officer)
-    report_ids = [report.id for report, _ in rows]
-    traces = session.execute(
-        select(Trace.report_id, Trace.kind, Trace.key, Trace.value_enc)
-        .join(CampaignMember, CampaignMember.report_id == Trace.report_id)
-        .where(CampaignMember.campaign_id == campaign.id)
-    ).all()
-    holders: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for trace in traces:
-        holders[(trace.kind, trace.key)].add(trace.report_id)
-    linking: dict[int, set[str]] = defaultdict(set)
-    for (kind, _key), reports in holders.items():
-        if len(reports) > 1:
-            for report_id in reports:
-                linking[report_id].add(kind)
-    by_id = {report.id: report for report, _ in rows}
     visible_values: dict[tuple[str, str], str] = {}
-    for trace in traces:
-        report = by_id.get(trace.report_id)
-        if (
-            report is not None
-            and trace.value_enc is not None
-            and (scope is None or report.unit_id in scope)
-            and len(holders[(trace.kind, trace.key)]) > 1
-            and (trace.kind, trace.key) not in visible_values
-        ):
-            visible_values[(trace.kind, trace.key)] = keyring.decrypt_field(
-                trace.value_enc, trace_context(report.reference, trace.kind, trace.key)
-            )
+    if shared:
+        holders = select(Trace.report_id, Trace.kind, Trace.key, Trace.value_enc, Report.reference)
+        holders = holders.join(Report, Report.id == Trace.report_id).where(
+            Trace.report_id.in_(members_q),
+            Trace.value_enc.is_not(None),
+            Trace.key.in_({key for _, key in shared_keys}),
+        )
+        if scope is not None:
+            holders = holders.where(Report.unit_id.in_(scope or {-1}))
+        for row in session.execute(holders):
+            pair = (row.kind, row.key)
+            if pair in shared_keys and pair not in visible_values:
+                visible_values[pair] = keyring.decrypt_field(
+                    row.value_enc, trace_context(row.reference, row.kind, row.key)
+                )
+    latest = session.execute(
+        select(Report, CampaignMember.paid)
+        .join(CampaignMember, CampaignMember.report_id == Report.id)
+        .where(in_campaign)
+        .order_by(Report.submitted_at.desc(), Report.id.desc())
+        .limit(MEMBERS_SHOWN)
+    ).all()
+    linking: dict[int, set[str]] = defaultdict(set)
+    for report_id, kind, key in session.execute(
+        select(Trace.report_id, Trace.kind, Trace.key).where(
+            Trace.report_id.in_([report.id for report, _ in latest])
+        )
+    ):
+        if (kind, key) in shared_keys:
+            linking[report_id].add(kind)
     members = [
         CampaignMemberView(
             report_id=report.id,
             reference=report.reference,
-            unit=report.unit,
+            unit=units.get(report.unit_id) or report.unit,
             category=report.category,
             submitted_at=report.submitted_at,
             linking=sorted(linking.get(report.id, ())),
             in_scope=scope is None or report.unit_id in scope,
-            paid=member.paid,
+            paid=bool(member_paid),
         )
-        for report, member in rows
+        for report, member_paid in latest
     ]
-    unit_counts = Counter(report.unit_id for report, _ in rows)
-    units = {report.unit_id: report.unit for report, _ in rows}
-    money: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for _, member in rows:
-        if member.amount_cents and member.currency:
-            money[member.currency][0] += member.amount_cents
-            money[member.currency][1] += 1
-    months = Counter(report.submitted_at.strftime("%Y-%m") for report, _ in rows)
     view = CampaignView(
         campaign=campaign,
         members=members,
-        units=sorted(((units[u], n) for u, n in unit_counts.items()), key=lambda item: -item[1]),
-        categories=Counter(report.category for report, _ in rows).most_common(),
-        money=sorted((currency, cents, n) for currency, (cents, n) in money.items()),
-        paid_reports=sum(1 for _, member in rows if member.paid),
+        size=len(dates),
+        units=sorted(((units[u], n) for u, n in per_unit), key=lambda item: -item[1]),
+        categories=[(category, n) for category, n in categories],
+        money=campaign_money(session, campaign.id),
+        paid_reports=int(paid or 0),
         timeline=sorted(months.items()),
         traces=sorted(
-            (
-                (kind, key[:8], len(reports), visible_values.get((kind, key)))
-                for (kind, key), reports in holders.items()
-                if len(reports) > 1
-            ),
-            key=lambda item: -item[2],
+            ((kind, key[:8], int(n), visible_values.get((kind, key))) for kind, key, n in shared),
+            key=lambda item: (-item[2], item[0], item[1]),
         ),
-        first_at=rows[0][0].submitted_at if rows else None,
-        last_at=rows[-1][0].submitted_at if rows else None,
+        first_at=dates[0] if dates else None,
+        last_at=dates[-1] if dates else None,
     )
     audit.record(
         session,
         actor=audit.officer_name(officer),
         action="campaign.viewed",
         subject=f"campaign:{campaign.id}",
-        details={"reports": len(report_ids)},
+        details={"reports": view.size},
         at=now,
     )
     return view
