@@ -15,7 +15,7 @@ from portal.db import get_session
 from portal.services import schema
 from portal.services.demo import DEMO_ACCOUNTS, run_demo
 from portal.services.reference_data import sync_reference_data
-from portal.web.context import keyring, receipt_hasher
+from portal.web.context import blind_indexer, keyring, receipt_hasher
 
 
 @click.command("init")
@@ -57,7 +57,7 @@ def demo_command(reports: int) -> None:
     """Create demo accounts and months of demo reports (skipped if already there)."""
 
     session = get_session()
-    summary = run_demo(session, keyring(), receipt_hasher(), count=reports)
+    summary = run_demo(session, keyring(), receipt_hasher(), count=reports, indexer=blind_indexer())
     session.commit()
     if summary.accounts_created:
         click.echo(f"Created demo accounts: {', '.join(summary.accounts_created)}")

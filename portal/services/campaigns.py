@@ -523,6 +523,17 @@ def load_campaign(
     if campaign is None or campaign.report_count == 0:
         return None
     in_campaign = CampaignMember.campaign_id == campaign.id
+    scope = _scope_units(session, officer)
+    if officer.role == "supervisor" and scope is not None:
+        # A regional supervisor sees the campaigns that reach their region, not the others.
+        touching = session.scalar(
+            select(CampaignMember.report_id)
+            .join(Report, Report.id == CampaignMember.report_id)
+            .where(in_campaign, Report.unit_id.in_(scope or {-1}))
+            .limit(1)
+        )
+        if touching is None:
+            return None
     members_q = select(CampaignMember.report_id).where(in_campaign)
     per_unit = session.execute(
         select(Report.unit_id, func.count())
@@ -557,7 +568,6 @@ def load_campaign(
         .having(func.count(Trace.report_id.distinct()) > 1)
     ).all()
     shared_keys = {(kind, key) for kind, key, _ in shared}
-    scope = _scope_units(session, officer)
     visible_values: dict[tuple[str, str], str] = {}
     if shared:
         holders = select(Trace.report_id, Trace.kind, Trace.key, Trace.value_enc, Report.reference)

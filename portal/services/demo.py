@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.crypto.blind_index import BlindIndexer
 from portal.crypto.keyring import Keyring
 from portal.domain.receipts import ReceiptHasher
 from portal.domain.urlnorm import normalize_url
 from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivision, Unit, utcnow
 from portal.services.accounts import create_officer
+from portal.services.demo_campaigns import create_demo_campaigns
 from portal.services.reports import ReportSubmission, submit_report
 
 
@@ -389,7 +391,12 @@ def _followable_sample(
 
 
 def run_demo(
-    session: Session, keyring: Keyring, hasher: ReceiptHasher, *, count: int = 400
+    session: Session,
+    keyring: Keyring,
+    hasher: ReceiptHasher,
+    *,
+    count: int = 400,
+    indexer: BlindIndexer | None = None,
 ) -> DemoSummary:
     accounts = ensure_accounts(session, keyring)
     existing = session.scalar(select(func.count(Report.id))) or 0
@@ -399,5 +406,7 @@ def run_demo(
     throwaway = _throwaway_hasher()
     created = create_demo_reports(session, keyring, throwaway, count=count)
     created += _morning_queue(session, keyring, throwaway, random.Random(19), utcnow())
+    if indexer is not None:
+        created += create_demo_campaigns(session, keyring, indexer, throwaway, now=utcnow())
     reference, receipt = _followable_sample(session, keyring, hasher, utcnow())
     return DemoSummary(accounts, created + 1, reference, receipt)

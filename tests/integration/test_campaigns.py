@@ -8,7 +8,7 @@ import re
 from helpers import csrf_token, submit_and_get_receipt
 from officer_helpers import make_officer, sign_in
 from PIL import Image, ImageDraw
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.models import (
     AuditEvent,
@@ -209,3 +209,61 @@ def test_freeze_letter_for_a_payee_in_french_and_arabic_is_audited(app, client, 
         select(AuditEvent.action).where(AuditEvent.action == "campaign.freeze_letter")
     )
     assert len(list(actions)) == 2
+
+
+def test_demo_campaigns_tell_their_story(app, db):
+    import os
+
+    from portal.domain.receipts import ReceiptHasher
+    from portal.models import utcnow
+    from portal.services.demo_campaigns import create_demo_campaigns
+
+    created = create_demo_campaigns(
+        db,
+        app.extensions["keyring"],
+        app.extensions["blind_indexer"],
+        ReceiptHasher(pepper=os.urandom(32), time_cost=1, memory_cost_kib=64),
+        now=utcnow(),
+    )
+    db.commit()
+    sizes = sorted(
+        campaign.report_count
+        for campaign in db.scalars(select(Campaign).where(Campaign.report_count > 1))
+    )
+    assert sum(sizes) == created
+    assert sizes == [5, 7, 9]
+    latest = db.scalars(select(Report).order_by(Report.submitted_at.desc())).first()
+    assert latest.platform == "whatsapp" and latest.priority == "urgent"
+    units = db.scalar(
+        select(func.count(Report.unit_id.distinct()))
+        .join(CampaignMember)
+        .where(CampaignMember.campaign_id == db.get(CampaignMember, latest.id).campaign_id)
+    )
+    assert units >= 4
+
+
+def test_supervisors_see_the_largest_campaigns_of_their_region(app, db):
+    refs = [
+        _report(app.test_client(), "0661555555", city, url=f"https://ex.org/s{i}", bait="sup1")
+        for i, city in enumerate(["MA-CAS", "MA-RAB", "MA-CAS"])
+    ]
+    member = db.scalar(select(CampaignMember).join(Report).where(Report.reference == refs[0]))
+    _, casa_secret = make_officer(app, db, "chiefcasa", role="supervisor", region="MA-06", units=())
+    _, south_secret = make_officer(app, db, "chiefmrk", role="supervisor", region="MA-07", units=())
+    casa, south = app.test_client(), app.test_client()
+    sign_in(casa, "chiefcasa", casa_secret)
+    sign_in(south, "chiefmrk", south_secret)
+
+    listing = casa.get("/officer/campaigns/").get_data(as_text=True)
+    assert f'href="/officer/campaigns/{member.campaign_id}"' in listing
+    page = casa.get(f"/officer/campaigns/{member.campaign_id}").get_data(as_text=True)
+    # Casablanca's reports open; Rabat's is a reference only.
+    assert f'href="/officer/reports/{refs[0]}"' in page
+    assert refs[1] in page and f'href="/officer/reports/{refs[1]}"' not in page
+
+    assert f"/officer/campaigns/{member.campaign_id}" not in south.get(
+        "/officer/campaigns/"
+    ).get_data(as_text=True)
+    assert south.get(f"/officer/campaigns/{member.campaign_id}").status_code == 404
+    listed = db.scalars(select(AuditEvent).where(AuditEvent.action == "campaign.list_viewed")).all()
+    assert len(listed) == 2
