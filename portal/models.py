@@ -457,7 +457,8 @@ class Campaign(Base):
     # When the latest report joined: the supervisors' "fastest growing" reads recent members.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     report_count: Mapped[int] = mapped_column(Integer, default=0, index=True)
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    # Indexed: a merge re-points the campaigns already merged into the absorbed one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
 
 
 class CampaignMember(Base):

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
     )
     op.create_index(op.f("ix_campaigns_report_count"), "campaigns", ["report_count"])
+    op.create_index(op.f("ix_campaigns_merged_into_id"), "campaigns", ["merged_into_id"])
     op.create_table(
         "campaign_members",
         sa.Column("report_id", sa.Integer(), nullable=False),
@@ -116,5 +117,6 @@ def downgrade() -> None:
     op.drop_table("traces")
     op.drop_index("ix_campaign_members_campaign_joined", table_name="campaign_members")
     op.drop_table("campaign_members")
+    op.drop_index(op.f("ix_campaigns_merged_into_id"), table_name="campaigns")
     op.drop_index(op.f("ix_campaigns_report_count"), table_name="campaigns")
     op.drop_table("campaigns")

@@ -17,9 +17,11 @@ Pillow (a header announcing more than ``MAX_PIXELS`` is refused as a decompressi
 any pixel is decoded), reduces it to at most ``WORK_SIDE`` pixels a side (JPEG decodes straight
 to a smaller scale), and hashes that. Nothing touches the disk.
 
-``PdqIndex`` keeps every stored hash of the instance in one numpy array (4 x uint64 per
-image) and scans it with XOR and popcount: about a dozen milliseconds for a million hashes on
-one core (``bench/campaigns.py``), simpler and exact compared with a multi-index.
+``PdqIndex`` keeps every stored hash of the instance in memory as four numpy arrays of uint64
+(one per 64-bit word of the hashes) and scans them with XOR and popcount: exact, and about ten
+milliseconds for a million hashes on one core (``bench/campaigns.py``). Each worker process
+keeps its own index and reads the hashes stored since its last look before every match, so all
+workers see every image; the first look decrypts every stored hash once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.crypto.keyring import Keyring
+from portal.models import ImageHash, Report
 
 HASHABLE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
@@ -84,11 +87,15 @@ class PdqIndex:
 
     def __init__(self, max_distance: int = MATCH_DISTANCE) -> None:
         self.max_distance = max_distance
-        self._hashes = np.zeros((0, 4), dtype=np.uint64)
+        # Column-major: word i of every hash is one contiguous array, so that a scan streams
+        # through memory once per word (6x faster than XOR-ing an n x 4 matrix at 1M rows).
+        self._words = np.zeros((4, 0), dtype=np.uint64)
         self._ids = np.zeros(0, dtype=np.int64)
         self._count = 0
         self._last_id = 0
         self._lock = threading.Lock()
+        # One refresh at a time: two threads reading the same new rows would add them twice.
+        self._refreshing = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
@@ -96,16 +103,17 @@ class PdqIndex:
     def add(self, evidence_ids: np.ndarray, packed: np.ndarray) -> None:
         """Append hashes (``packed``: n x 32 bytes) under ``evidence_ids``."""
         rows = np.ascontiguousarray(packed, dtype=np.uint8).view(">u8").astype(np.uint64)
+        rows = rows.reshape(-1, 4)
         with self._lock:
             needed = self._count + len(rows)
-            if needed > len(self._hashes):
-                capacity = max(needed, 2 * len(self._hashes), 1024)
-                hashes = np.zeros((capacity, 4), dtype=np.uint64)
+            if needed > self._words.shape[1]:
+                capacity = max(needed, 2 * self._words.shape[1], 1024)
+                words = np.zeros((4, capacity), dtype=np.uint64)
                 ids = np.zeros(capacity, dtype=np.int64)
-                hashes[: self._count] = self._hashes[: self._count]
+                words[:, : self._count] = self._words[:, : self._count]
                 ids[: self._count] = self._ids[: self._count]
-                self._hashes, self._ids = hashes, ids
-            self._hashes[self._count : needed] = rows.reshape(-1, 4)
+                self._words, self._ids = words, ids
+            self._words[:, self._count : needed] = rows.T
             self._ids[self._count : needed] = evidence_ids
             self._count = needed
             if len(evidence_ids):
@@ -113,8 +121,10 @@ class PdqIndex:
 
     def refresh(self, session: Session, keyring: Keyring, batch: int = 5000) -> None:
         """Load the hashes stored since the last refresh (decrypting each)."""
-        from portal.models import ImageHash, Report
+        with self._refreshing:
+            self._refresh(session, keyring, batch)
 
+    def _refresh(self, session: Session, keyring: Keyring, batch: int) -> None:
         while True:
             rows = session.execute(
                 select(ImageHash.evidence_id, ImageHash.pdq_enc, Report.reference)
@@ -142,8 +152,11 @@ class PdqIndex:
     def distances(self, packed: bytes) -> np.ndarray:
         query = np.frombuffer(packed, dtype=">u8").astype(np.uint64)
         with self._lock:
-            hashes = self._hashes[: self._count]
-        return np.bitwise_count(hashes ^ query).sum(axis=1, dtype=np.int32)
+            words, count = self._words, self._count
+        total = np.bitwise_count(words[0, :count] ^ query[0]).astype(np.uint16)
+        for i in (1, 2, 3):
+            total += np.bitwise_count(words[i, :count] ^ query[i])
+        return total
 
     def match(self, packed: bytes, *, exclude: set[int] | None = None) -> list[int]:
         """Evidence ids of hashes within ``max_distance`` bits of ``packed``."""

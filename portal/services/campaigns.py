@@ -174,6 +174,7 @@ def _link(
             select(CampaignMember.campaign_id)
             .join(Trace, Trace.report_id == CampaignMember.report_id)
             .where(or_(*condition), Trace.report_id != report.id)
+            .distinct()
         )
     )
     if not others - {member.campaign_id}:
