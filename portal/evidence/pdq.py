@@ -2,11 +2,11 @@
 
 PDQ (Meta's open perceptual hash, ``pdqhash``) turns an image into 256 bits that barely change
 when the image is resized, re-encoded or lightly cropped; two hashes within ``MATCH_DISTANCE``
-bits (Hamming distance) are the same picture. Meta's published operating point is 31 bits:
-ThreatExchange and the PDQ paper use it as the match threshold, with a true-positive rate
-around 0.9 and a false-positive rate around 1e-5 to 1e-6 on their benchmarks (a random pair of
-hashes differs in 128 bits on average, with a standard deviation of 8). Hashes whose PDQ
-``quality`` is under ``MIN_QUALITY`` (50, PDQ's own advice) come from flat or featureless images
+bits (Hamming distance) are the same picture. 31 is the confident-match threshold Meta's
+ThreatExchange tools use (``PDQ_CONFIDENT_MATCH_THRESHOLD``), with a quality floor of 50: two
+unrelated images differ in 128 bits on average (a binomial with a standard deviation of 8), so
+31 is twelve standard deviations from chance, while everyday re-encodings move a hash by a few
+bits. Hashes whose PDQ ``quality`` is under ``MIN_QUALITY`` come from flat or featureless images
 that match far too easily: they are kept but never matched. PDQ is robust to resizing and
 re-encoding (measured here: 0 to 8 bits for half size, JPEG quality 30 to 95, WebP) but not to
 cropping: about 1% off each side stays under 31 bits, 2% off one side does not (test_pdq.py).
