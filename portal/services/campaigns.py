@@ -1,9 +1,10 @@
 """Campaigns: reports linked by the traces an offender leaves, across units, without content.
 
 A trace is a blind index of a normalised identifier or URL (``BlindIndexer.index(kind,
-value)``), or the group of a near-identical image. Reports sharing a trace are connected; each
-connected component is a campaign, kept incrementally as reports and traces arrive: every report
-with a trace is a member of exactly one campaign, and a trace shared with members of other
+value)``), or an image (keyed by its evidence id; a near-duplicate also carries the keys of the
+images it matches). Reports sharing a trace are connected; each connected component is a
+campaign, kept incrementally as reports and traces arrive: every linked report is a member of
+exactly one campaign, and a trace shared with members of other
 campaigns merges them (the smaller campaign's members move to the larger, so a report moves
 O(log n) times at most).
 
@@ -46,12 +47,6 @@ from portal.services.scope import scope_unit_ids
 PAYMENT_KINDS = ("bank_account", "wallet", "transfer_code")
 # Question kinds whose identifiers are where money went, not who the offender is.
 PAYEE_QUESTION_KINDS = ("payees", "bank_account", "wallet", "transfer_code")
-
-
-class CampaignError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -141,24 +136,40 @@ def merge(session: Session, campaign_ids: Iterable[int], *, now: datetime) -> in
     if len(ids) == 1:
         return ids[0]
     campaigns = list(session.scalars(select(Campaign).where(Campaign.id.in_(ids))))
-    target = max(campaigns, key=lambda c: (c.report_count, -c.id))
-    others = [c.id for c in campaigns if c.id != target.id]
-    session.execute(
+    target = max(campaigns, key=lambda c: (c.report_count, -c.id)).id
+    others = [c.id for c in campaigns if c.id != target]
+    unsynchronized = {"synchronize_session": False}
+    # Counts move by the rows actually moved, in SQL: concurrent merges add up, none is lost.
+    moved = session.execute(
         update(CampaignMember)
         .where(CampaignMember.campaign_id.in_(others))
-        .values(campaign_id=target.id)
+        .values(campaign_id=target)
+        .execution_options(**unsynchronized)
+    ).rowcount
+    session.execute(
+        update(Campaign)
+        .where(or_(Campaign.id.in_(others), Campaign.merged_into_id.in_(others)))
+        .values(merged_into_id=target)
+        .execution_options(**unsynchronized)
     )
     session.execute(
-        update(Campaign).where(Campaign.merged_into_id.in_(others)).values(merged_into_id=target.id)
+        update(Campaign)
+        .where(Campaign.id.in_(others))
+        .values(report_count=0)
+        .execution_options(**unsynchronized)
+    )
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == target)
+        .values(report_count=Campaign.report_count + moved, updated_at=now)
+        .execution_options(**unsynchronized)
     )
     for campaign in campaigns:
-        if campaign.id != target.id:
-            target.report_count += campaign.report_count
-            campaign.report_count = 0
-            campaign.merged_into_id = target.id
-    target.updated_at = now
-    session.flush()
-    return target.id
+        session.expire(campaign)
+    for member in session.identity_map.values():
+        if isinstance(member, CampaignMember):
+            session.expire(member)
+    return target
 
 
 def _link(
