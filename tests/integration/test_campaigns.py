@@ -205,10 +205,13 @@ def test_freeze_letter_for_a_payee_in_french_and_arabic_is_audited(app, client, 
     ar = officer.get(f"/officer/reports/{ref}/freeze-letter?trace={trace.id}&lang=ar")
     assert 'dir="rtl"' in ar.get_data(as_text=True)
     assert "تجميد الأموال" in ar.get_data(as_text=True)
+    pdf = officer.get(f"/officer/reports/{ref}/freeze-letter?trace={trace.id}&lang=ar&format=pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF-")
     actions = db.scalars(
         select(AuditEvent.action).where(AuditEvent.action == "campaign.freeze_letter")
     )
-    assert len(list(actions)) == 2
+    assert len(list(actions)) == 3
 
 
 def test_demo_campaigns_tell_their_story(app, db):
