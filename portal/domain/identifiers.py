@@ -218,8 +218,12 @@ def _platform_of_host(host: str) -> str | None:
 def _handle_from_url(text: str) -> tuple[str, str] | None:
     """(platform, raw handle) for a profile URL of a known platform, else None."""
     candidate = text if "://" in text else "https://" + text
-    parts = urlsplit(candidate)
-    platform = _platform_of_host(parts.hostname or "")
+    try:
+        parts = urlsplit(candidate)
+        hostname = parts.hostname or ""
+    except ValueError as error:  # e.g. an unclosed "[" read as an IPv6 address
+        raise InvalidIdentifier("handle") from error
+    platform = _platform_of_host(hostname)
     if platform is None:
         return None
     segments = [segment for segment in parts.path.split("/") if segment]

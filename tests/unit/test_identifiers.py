@@ -148,6 +148,7 @@ BAD = [
     ("wallet", None, "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3", "wallet_checksum"),
     ("wallet", None, "not a wallet", "wallet"),
     ("transfer_code", None, "12-34", "transfer_code"),
+    ("handle", None, "https://[instagram.com/x", "handle"),  # not even a URL
     ("phone", None, "   ", "empty"),
     ("email", None, "x" * 400, "too_long"),
 ]
@@ -247,3 +248,21 @@ def test_rib_and_its_iban_are_one_account(account):
     wrong = first22 + f"{(int(rib[22:]) + 1) % 100:02d}"
     with pytest.raises(InvalidIdentifier):
         normalize("bank_account", wrong)
+
+
+profile_urls = st.builds(
+    lambda host, path: f"https://{host}/{path}",
+    st.sampled_from(
+        ["instagram.com", "www.facebook.com", "t.me", "wa.me", "x.com", "[::1", "snapchat.com"]
+    ),
+    st.text(st.sampled_from(list("abcXYZ019@:/.[]%?=#+-_ \u200e")), max_size=30),
+)
+
+
+@given(profile_urls, st.sampled_from([None, "instagram", "facebook", "whatsapp", "telegram"]))
+def test_accounts_typed_by_reporters_parse_or_are_refused_never_crash(text, platform):
+    try:
+        once = parse_account(text, platform)
+    except InvalidIdentifier:
+        return
+    assert normalize(once.kind, once.value, platform=once.platform) == once
