@@ -127,10 +127,11 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
         Question("amount", "amount", _l("Amount lost (in dirhams), if any")),
         Question("payment_method", "text", _l("How was it paid (bank transfer, card, cash...)?")),
         Question("payment_reference", "text", _l("Payment or transaction reference")),
+        Question("scammer_contact", "text", _l("The scammer's phone number or account")),
         Question(
-            "scammer_contact",
+            "scammer_accounts",
             "accounts",
-            _l("The scammer's phone number or account"),
+            _l("The scammer's phone numbers and accounts, one per line"),
             hint=_TRACE_HINT,
         ),
         Question(

@@ -154,7 +154,7 @@ def create_demo_campaigns(
                 "amount": str(rng.choice([1200, 2500, 3800, 4500])),
                 "payment_method": "virement",
                 "payee_account": " ".join(mule[i : i + 4] for i in range(0, 24, 4)),
-                "scammer_contact": "06 61 98 76 54" if index % 2 else "+212661987654",
+                "scammer_accounts": "06 61 98 76 54" if index % 2 else "+212661987654",
             },
             days_ago=60 - index * 8,
         )
@@ -171,7 +171,7 @@ def create_demo_campaigns(
                 "amount": str(rng.choice([5000, 12000, 25000])),
                 "payment_method": "USDT",
                 "payee_wallet": wallet,
-                "scammer_contact": "https://t.me/Invest_Pro_Maroc",
+                "scammer_accounts": "https://t.me/Invest_Pro_Maroc",
             },
             days_ago=25 - index * 4,
         )

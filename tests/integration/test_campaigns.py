@@ -270,3 +270,21 @@ def test_supervisors_see_the_largest_campaigns_of_their_region(app, db):
     assert south.get(f"/officer/campaigns/{member.campaign_id}").status_code == 404
     listed = db.scalars(select(AuditEvent).where(AuditEvent.action == "campaign.list_viewed")).all()
     assert len(listed) == 2
+
+
+def test_a_mistyped_number_is_named_next_to_its_field_and_kept(app, client):
+    from helpers import submit_report
+
+    client.set_cookie("lang", "en")
+    response = submit_report(
+        client,
+        q_offender_accounts="0661234567\n06 12 34\n@good.name",
+        q_payee="011519000001205000534922",
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Line 2: This is not a valid phone number." in page
+    assert "This RIB is not valid" in page
+    # What was typed comes back as typed.
+    assert "0661234567\n06 12 34\n@good.name</textarea>" in page
+    assert "011519000001205000534922</textarea>" in page
