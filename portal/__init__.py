@@ -113,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
 
     # Importing the route modules attaches their routes to the blueprints.
     from portal.web.officer import (  # noqa: F401
+        campaign_views,
         case_file_views,
         evidence_views,
         takedown_views,

@@ -74,6 +74,16 @@ class DefaultConfig:
     # The file audit anchors are appended to (the audit chain's head, kept outside the
     # database); empty means `audit-anchors.jsonl` in the instance directory.
     AUDIT_ANCHOR_FILE = ""
+    # Campaigns: a new report sharing a trace with an earlier one whose reporter paid (a repeat
+    # blackmail) is raised to this priority; None only flags it on the case page.
+    CAMPAIGN_REPEAT_PRIORITY = "urgent"
+    # The legal basis quoted in preservation and freeze requests, per language.
+    CAMPAIGN_FREEZE_LEGAL_REFERENCE = {
+        "fr": "articles 57 et 59 du Code de procédure pénale et loi n° 43-05 relative à la "
+        "lutte contre le blanchiment de capitaux",
+        "ar": "المادتان 57 و59 من قانون المسطرة الجنائية والقانون رقم 43.05 المتعلق بمكافحة "
+        "غسل الأموال",
+    }
 
     # Where the quick-exit button sends a reporter who must hide the page at once.
     QUICK_EXIT_URL = "https://www.google.com/search?q=m%C3%A9t%C3%A9o"

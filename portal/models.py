@@ -542,3 +542,82 @@ _open_queue_index("ix_reports_open_queue", Report.unit_id)
 _open_queue_index("ix_reports_open_queue_category", Report.unit_id, Report.category)
 _open_queue_index("ix_reports_open_national")
 Index("ix_reports_duplicate_of_id", Report.duplicate_of_id)
+
+
+# --- campaigns -------------------------------------------------------------------------------
+
+
+class Campaign(Base):
+    """Reports connected through shared traces (a connected component, kept incrementally).
+
+    When a report joins two campaigns, the smaller is merged into the larger: its members move
+    and it keeps ``merged_into_id`` so that an old link still finds the campaign.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the latest report joined: the supervisors' "fastest growing" reads recent members.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    report_count: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # Indexed: a merge re-points the campaigns already merged into the absorbed one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+
+
+class CampaignMember(Base):
+    """A report's campaign, and the money facts the campaign sums (amounts stay per report)."""
+
+    __tablename__ = "campaign_members"
+    __table_args__ = (Index("ix_campaign_members_campaign_joined", "campaign_id", "joined_at"),)
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The reporter says they paid: a later report matching this one is a repeat blackmail.
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class Trace(Base):
+    """Something an offender left in a report, by which reports are linked.
+
+    ``kind`` is the blind-index kind (``phone``, ``email``, ``handle:<platform>``,
+    ``bank_account``, ``wallet``, ``transfer_code``, ``url``) or ``image``; ``key`` is the
+    blind index (``BlindIndexer.index(kind, normal form)``) or, for images, the id of the first
+    image of a group of near-duplicates. The value itself is only kept encrypted.
+    """
+
+    __tablename__ = "traces"
+    __table_args__ = (
+        Index("ix_traces_kind_key", "kind", "key"),
+        Index("uq_traces_report_kind_key", "report_id", "kind", "key", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(64))
+    # What it was in the report: "account" (the offender's contact), "payee", "url", "image".
+    role: Mapped[str] = mapped_column(String(16))
+    value_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(16), default="reporter")
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImageHash(Base):
+    """The PDQ hash of an image taken at intake, encrypted; ``quality`` as PDQ reports it."""
+
+    __tablename__ = "image_hashes"
+
+    evidence_id: Mapped[int] = mapped_column(
+        ForeignKey("evidence.id", ondelete="CASCADE"), primary_key=True
+    )
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    pdq_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    quality: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

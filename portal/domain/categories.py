@@ -73,10 +73,28 @@ NO_FILE_CATEGORIES = frozenset({"child_sexual_exploitation"})
 @dataclass(frozen=True)
 class Question:
     name: str
-    kind: str  # "yesno", "text", "amount", "date"
+    kind: str  # "yesno", "text", "amount", "date", "currency", or an identifier kind below
     label: object
     # A "yes" to this question makes the report urgent.
     urgent_if_yes: bool = False
+    # Why the question is asked, shown under it.
+    hint: object | None = None
+
+
+# Questions whose answers are an offender's traces (portal.domain.identifiers), one per line:
+# "accounts" are profiles, @names, phones or e-mails; the others are payment identifiers.
+IDENTIFIER_QUESTION_KINDS = ("accounts", "bank_account", "wallet", "transfer_code", "payees")
+CURRENCIES: dict[str, object] = {
+    "MAD": _l("Dirham (MAD)"),
+    "EUR": _l("Euro (EUR)"),
+    "USD": _l("US dollar (USD)"),
+    "USDT": "USDT",
+    "BTC": _l("Bitcoin (BTC)"),
+}
+_TRACE_HINT = _l(
+    "Optional. The same account or number often appears in other reports: it helps the police "
+    "link them and find who is behind them. Only officers can read it."
+)
 
 
 _MINOR = Question("minor_involved", "yesno", _l("Is the victim under 18?"), urgent_if_yes=True)
@@ -90,12 +108,45 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
         Question("paid", "yesno", _l("Has anything already been paid?")),
         Question("content_published", "yesno", _l("Has the content already been published?")),
         _MINOR,
+        Question(
+            "offender_accounts",
+            "accounts",
+            _l("The blackmailer's accounts and phone numbers, one per line"),
+            hint=_TRACE_HINT,
+        ),
+        Question(
+            "payee",
+            "payees",
+            _l("Where money was demanded or paid: account (RIB or IBAN), wallet or transfer code"),
+            hint=_TRACE_HINT,
+        ),
+        Question("amount_demanded", "amount", _l("Amount demanded or paid")),
+        Question("currency", "currency", _l("Currency")),
     ),
     "fraud": (
         Question("amount", "amount", _l("Amount lost (in dirhams), if any")),
         Question("payment_method", "text", _l("How was it paid (bank transfer, card, cash...)?")),
         Question("payment_reference", "text", _l("Payment or transaction reference")),
         Question("scammer_contact", "text", _l("The scammer's phone number or account")),
+        Question(
+            "scammer_accounts",
+            "accounts",
+            _l("The scammer's phone numbers and accounts, one per line"),
+            hint=_TRACE_HINT,
+        ),
+        Question(
+            "payee_account",
+            "bank_account",
+            _l("The account you paid into (RIB or IBAN)"),
+            hint=_TRACE_HINT,
+        ),
+        Question("payee_wallet", "wallet", _l("The crypto wallet you paid to"), hint=_TRACE_HINT),
+        Question(
+            "transfer_code",
+            "transfer_code",
+            _l("Money transfer code (Western Union, MoneyGram, Wafacash, Cash Plus...)"),
+            hint=_TRACE_HINT,
+        ),
     ),
     "threats": (
         _LIFE,

@@ -36,7 +36,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.crypto.keyring import Keyring, new_file_key
 from portal.crypto.streaming import StreamEncryptor
-from portal.evidence import sniff
+from portal.evidence import pdq, sniff
 from portal.storage.blobs import BlobStore, BlobWriter, new_blob_key
 
 FIELD_NAME = "evidence"
@@ -201,6 +201,9 @@ class StagedFile:
         self.counted = False
         self.wrapped_key: bytes | None = None
         self.key_id: str | None = None
+        # An image's PDQ hash and quality (portal.evidence.pdq), from its plaintext in memory.
+        self.pdq: tuple[bytes, int] | None = None
+        self._image: bytearray | None = None
         self._store = store
         self._head = bytearray()
         self._hasher = hashlib.sha256()
@@ -278,6 +281,8 @@ class StagedFile:
             return
         assert self._store is not None and self._encryptor is not None
         self.media_type = verdict.media_type
+        if self.media_type in pdq.HASHABLE_TYPES:
+            self._image = bytearray()
         self._checker = sniff.ContentChecker(verdict.media_type or "", head)
         self._writer = self._store.open_writer(self.blob_key)
         self._writer.write(self._encryptor.header())
@@ -294,6 +299,12 @@ class StagedFile:
     def _seal(self, data: bytes) -> None:
         assert self._encryptor is not None and self._writer is not None
         self._hasher.update(data)
+        if self._image is not None:
+            # Bounded: an image larger than this is stored and hashed by SHA-256 only.
+            if len(self._image) + len(data) > pdq.MAX_IMAGE_BYTES:
+                self._image = None
+            else:
+                self._image += data
         sealed = self._encryptor.update_view(data)
         if sealed:
             self._writer.write(sealed)
@@ -301,6 +312,7 @@ class StagedFile:
     def _drop(self, problem: str) -> None:
         self.problem = problem
         self._head = bytearray()
+        self._image = None
         self._discard_blob()
 
     def _discard_blob(self) -> None:
@@ -331,6 +343,9 @@ class StagedFile:
         self._writer = None
         self.sha256 = self._hasher.hexdigest()
         self.state = "stored"
+        if self._image is not None:
+            image, self._image = bytes(self._image), None
+            self.pdq = pdq.compute(image)
 
     def refuse(self, problem: str) -> None:
         """Drop the file; a problem already found stays the one reported."""
@@ -339,6 +354,7 @@ class StagedFile:
         if self.problem is None:
             self.problem = problem
         self._head = bytearray()
+        self._image = None
         self._discard_blob()
 
     def cleanup(self) -> None:

@@ -22,6 +22,7 @@ from portal.domain.urlnorm import normalize_url
 from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivision, Unit, utcnow
 from portal.services import takedowns
 from portal.services.accounts import create_officer
+from portal.services.demo_campaigns import create_demo_campaigns
 from portal.services.reports import ReportSubmission, submit_report
 
 
@@ -410,6 +411,7 @@ def run_demo(
     throwaway = _throwaway_hasher()
     created = create_demo_reports(session, keyring, throwaway, indexer, count=count)
     created += _morning_queue(session, keyring, throwaway, indexer, random.Random(19), utcnow())
+    created += create_demo_campaigns(session, keyring, indexer, throwaway, now=utcnow())
     reference, receipt = _followable_sample(session, keyring, hasher, indexer, utcnow())
     _demo_takedowns(session, keyring, random.Random(23), utcnow())
     return DemoSummary(accounts, created + 1, reference, receipt)

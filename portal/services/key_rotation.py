@@ -22,8 +22,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from portal.crypto.keyring import Keyring, KeyringError
 from portal.crypto.keyring import retire_master_key as delete_key_file
 from portal.evidence.intake import filename_context, wrap_aad
+from portal.evidence.pdq import hash_context
 from portal.models import (
     Evidence,
+    ImageHash,
     Message,
     Officer,
     ReceiptHandoff,
@@ -31,8 +33,10 @@ from portal.models import (
     Report,
     ReportURL,
     TakedownRequest,
+    Trace,
 )
 from portal.services import audit
+from portal.services.campaigns import trace_context
 from portal.services.handoff import receipt_context
 from portal.services.referrals import bundle_context
 from portal.services.reports import field_context, message_context, report_url_context
@@ -95,6 +99,20 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         Evidence,
         Evidence.filename_enc,
         lambda session, row: filename_context(_reference_of(session, row.report_id), row.blob_key),
+    ),
+    EncryptedColumn(
+        "trace.value",
+        Trace,
+        Trace.value_enc,
+        lambda session, row: trace_context(
+            _reference_of(session, row.report_id), row.kind, row.key
+        ),
+    ),
+    EncryptedColumn(
+        "image_hash.pdq",
+        ImageHash,
+        ImageHash.pdq_enc,
+        lambda session, row: hash_context(_reference_of(session, row.report_id), row.evidence_id),
     ),
     EncryptedColumn(
         "officer.totp_secret",

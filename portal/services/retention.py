@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.categories import STATUSES
 from portal.models import Evidence, Report, UsedPowToken, utcnow
-from portal.services import audit
+from portal.services import audit, campaigns
 from portal.storage.blobs import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def purge(
             .where(Report.duplicate_of_id == item.report_id)
             .values(duplicate_of_id=None)
         )
+        # Its traces and image hashes go with it; what it alone connected falls apart.
+        campaigns.forget_report(session, item.report_id, now=moment)
         report = session.get(Report, item.report_id)
         if report is not None:
             session.delete(report)

@@ -21,7 +21,7 @@ from portal.domain.guidance import TOPICS
 ALLOWED_LATIN = {
     "Facebook", "Instagram", "WhatsApp", "TikTok", "YouTube", "Twitter", "Telegram", "Snapchat",
     "http", "https", "PDF", "JPEG", "PNG", "GIF", "WebP", "HEIC", "MP4", "MOV", "WebM", "3GP",
-    "MP3", "M4A", "OGG", "AMR", "WAV", "ZIP", "RAR", "UTF",
+    "MP3", "M4A", "OGG", "AMR", "WAV", "ZIP", "RAR", "UTF", "RIB", "IBAN", "USDT",
 }  # fmt: skip
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 SKIPPED_TAGS = {"script", "style", "template", "textarea", "noscript"}

@@ -24,10 +24,17 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import Select, html_params
 
-from portal.domain.categories import CATEGORIES, PLATFORMS, all_questions
+from portal.domain.categories import (
+    CATEGORIES,
+    IDENTIFIER_QUESTION_KINDS,
+    PLATFORMS,
+    Question,
+    all_questions,
+)
 from portal.domain.territories import grouped_choices
 from portal.domain.urlnorm import InvalidURL, NormalizedURL, normalize_url
 from portal.services.reports import ReportSubmission
+from portal.web.citizen.trace_fields import currency_field, identifier_field
 from portal.web.pow import ChallengeField, SolutionField, honeypot_field
 
 ABROAD = "ABROAD"
@@ -235,7 +242,12 @@ class ReportForm(FlaskForm):
         return values or None
 
 
-def _question_field(kind: str, label: object) -> Field:
+def _question_field(question: Question) -> Field:
+    kind, label = question.kind, question.label
+    if kind in IDENTIFIER_QUESTION_KINDS:
+        return identifier_field(kind, label, question.hint)
+    if kind == "currency":
+        return currency_field(label)
     if kind == "yesno":
         return RadioField(label, choices=YES_NO, validators=[Optional()])
     if kind == "amount":
@@ -250,7 +262,7 @@ def _question_field(kind: str, label: object) -> Field:
 
 
 for _question in all_questions().values():
-    setattr(ReportForm, f"q_{_question.name}", _question_field(_question.kind, _question.label))
+    setattr(ReportForm, f"q_{_question.name}", _question_field(_question))
 
 
 class ReceiptForm(FlaskForm):

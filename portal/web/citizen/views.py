@@ -24,6 +24,7 @@ from portal.services import evidence as evidence_service
 from portal.services import handoff, reports
 from portal.web import pow as proof_of_work
 from portal.web import ratelimit, uploads
+from portal.web.citizen import linking
 from portal.web.citizen.blueprint import bp
 from portal.web.citizen.followup_session import FOLLOWUP_KEY
 from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
@@ -99,15 +100,17 @@ def submit_report() -> ResponseReturnValue:
         upload.discard()
         return ratelimit.refusal(wait)
     db = get_session()
+    submission = form.submission()
     report, submitted = reports.submit_report(
         db,
-        form.submission(),
+        submission,
         keyring=keyring(),
         hasher=receipt_hasher(),
         indexer=blind_indexer(),
         reference=upload.reference,
     )
-    evidence_service.attach(db, report, upload.accepted, source="report", keyring=keyring())
+    rows = evidence_service.attach(db, report, upload.accepted, source="report", keyring=keyring())
+    linking.link_submission(db, report, submission.answers, submission.urls, rows, upload.accepted)
     token = handoff.stash_receipt(db, report, submitted.receipt, keyring=keyring())
     db.commit()
     session[HANDOFF_KEY] = token
@@ -200,7 +203,10 @@ def follow_up_evidence() -> ResponseReturnValue:
         upload.discard()
         status = uploads.form_status(upload)
         return _render_followup(report, ReplyForm(), status, evidence_errors=problems)
-    evidence_service.attach(db, report, upload.accepted, source="follow_up", keyring=keyring())
+    rows = evidence_service.attach(
+        db, report, upload.accepted, source="follow_up", keyring=keyring()
+    )
+    linking.link_images(db, report, rows, upload.accepted)
     db.commit()
     flash(_("Your files were received. Thank you."), "success")
     return redirect(url_for("citizen.follow_up"), code=303)
