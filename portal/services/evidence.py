@@ -87,3 +87,4 @@ def attach(
             staged.state = "kept"
 
     event.listen(session, "after_commit", _keep, once=True)
+    return rows

@@ -75,6 +75,8 @@ def report_body(**overrides: Any) -> dict[str, Any]:
 
 
 def file_report(client: FlaskClient, partner: PartnerFixture, **overrides: Any) -> dict[str, Any]:
-    response = client.post("/api/v1/reports", json=report_body(**overrides), headers=partner.headers)
+    response = client.post(
+        "/api/v1/reports", json=report_body(**overrides), headers=partner.headers
+    )
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()

@@ -8,20 +8,41 @@ checked after, by ``portal.web.api.validation``, with the same functions as the 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from portal.domain.categories import CATEGORIES, PLATFORMS, STATUSES, all_questions
+from portal.domain.territories import ABROAD, load_territories
 
 Category = Literal[tuple(CATEGORIES)]  # type: ignore[valid-type]
 Platform = Literal[tuple(PLATFORMS)]  # type: ignore[valid-type]
 Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
-QUESTION_NAMES = sorted(all_questions())
+Territory = Literal[(*sorted(load_territories().subdivision_by_code), ABROAD)]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _answer_type(kind: str) -> Any:
+    if kind == "yesno":
+        return Literal["yes", "no", "unknown"] | None
+    if kind == "amount":
+        return Annotated[str, Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$")] | None
+    if kind == "date":
+        return date | None
+    return Annotated[str, Field(max_length=300)] | None
+
+
+Answers = create_model(  # type: ignore[call-overload]
+    "Answers",
+    __config__=ConfigDict(extra="forbid"),
+    **{
+        name: (_answer_type(question.kind), None)
+        for name, question in sorted(all_questions().items())
+    },
+)
 
 
 class Contact(Strict):
@@ -39,21 +60,21 @@ class ReportCreate(Strict):
     category: Category
     platform: Platform
     description: str = Field(min_length=1, max_length=10_000)
-    urls: list[str] = Field(
-        min_length=1, max_length=20, description="Web addresses of the content (http or https)."
+    urls: list[Annotated[str, Field(max_length=2048, pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://")]] = (
+        Field(
+            min_length=1, max_length=20, description="Web addresses of the content (http or https)."
+        )
     )
-    territory: str = Field(
-        max_length=8,
+    territory: Territory = Field(
         description="ISO 3166-2:MA code of the victim's prefecture or province, or ABROAD.",
         examples=["MA-CAS"],
     )
     handle_outside_local: bool = False
     seen_on: date | None = None
-    answers: dict[str, str] = Field(
-        default_factory=dict,
-        description="Answers to the category's questions: "
-        + ", ".join(QUESTION_NAMES)
-        + ". Yes/no questions take yes, no or unknown.",
+    answers: Answers = Field(
+        default_factory=lambda: Answers(),
+        description="Answers to the questions the category asks (see each category's "
+        "questions on the public form); a question the category does not ask is refused.",
     )
     contact: Contact | None = None
     good_faith: Literal[True] = Field(
@@ -105,7 +126,7 @@ class ReportList(BaseModel):
 
 class ListQuery(Strict):
     limit: int = Field(50, ge=1, le=200)
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 class TimelineEntry(BaseModel):

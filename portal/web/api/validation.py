@@ -7,7 +7,6 @@ language; the messages are the report form's own.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -57,26 +56,6 @@ def schema_errors(errors: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     return found
 
 
-def _check_answer(kind: str, value: str) -> Any | None:
-    if kind == "yesno" and value not in ("yes", "no", "unknown"):
-        return _l("This value is not one of the allowed values.")
-    if kind == "amount":
-        try:
-            amount = Decimal(value)
-        except InvalidOperation:
-            return WRONG_TYPE
-        if not amount.is_finite() or amount < 0:
-            return WRONG_TYPE
-    if kind == "date":
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return WRONG_TYPE
-    if kind == "text" and len(value) > 300:
-        return _l("This is too long.")
-    return None
-
-
 def to_submission(
     body: ReportCreate, *, allowed_categories: frozenset[str], today: date
 ) -> tuple[ReportSubmission | None, list[tuple[str, Any]]]:
@@ -96,19 +75,13 @@ def to_submission(
         errors.append(("/seen_on", _l("This date is in the future.")))
     if not body.description.strip():
         errors.append(("/description", _l("Please describe briefly what happened.")))
-    questions = {question.name: question for question in QUESTIONS.get(body.category, ())}
+    asked = {question.name for question in QUESTIONS.get(body.category, ())}
     answers: dict[str, str] = {}
-    for name, value in body.answers.items():
-        question = questions.get(name)
-        where = "/answers/" + name.replace("~", "~0").replace("/", "~1")
-        if question is None:
-            errors.append((where, _l("This category does not ask this question.")))
-            continue
-        problem = _check_answer(question.kind, value)
-        if problem is not None:
-            errors.append((where, problem))
+    for name, value in body.answers.model_dump(exclude_none=True).items():
+        if name not in asked:
+            errors.append((f"/answers/{name}", _l("This category does not ask this question.")))
         elif value not in ("", "unknown"):
-            answers[name] = value
+            answers[name] = str(value)
     if errors:
         return None, errors
     contact = None
