@@ -1,53 +1,16 @@
-"""Partners and tokens for API tests, made through the same service as the CLI."""
+"""Fixtures of the partner API tests; officer helpers come from the integration tests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import sys
+from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from portal.domain.categories import CATEGORIES
-from portal.services import partners
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
-
-@dataclass
-class PartnerFixture:
-    id: int
-    slug: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept-Language": "en"}
-
-
-def make_partner(
-    db: Session,
-    slug: str,
-    *,
-    scopes: tuple[str, ...] = partners.SCOPES,
-    categories: tuple[str, ...] = tuple(CATEGORIES),
-    accreditation: str = "accredited",
-    days: int = 30,
-) -> PartnerFixture:
-    partner = db.query(partners.Partner).filter_by(slug=slug).one_or_none()
-    if partner is None:
-        partner = partners.create_partner(
-            db,
-            slug=slug,
-            name=f"Centre {slug}",
-            kind="ngo",
-            contact_email=f"contact@{slug}.example",
-            categories=categories,
-            accreditation=accreditation,
-            actor="test",
-        )
-    _, token = partners.issue_token(db, partner, scopes=scopes, days=days, actor="test")
-    db.commit()
-    return PartnerFixture(partner.id, slug, token)
+from partner_helpers import PartnerFixture, make_partner
 
 
 @pytest.fixture
@@ -58,25 +21,3 @@ def partner_a(db: Session) -> PartnerFixture:
 @pytest.fixture
 def partner_b(db: Session) -> PartnerFixture:
     return make_partner(db, "centre-b")
-
-
-def report_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "category": "sextortion",
-        "platform": "instagram",
-        "description": "Someone threatens to publish her photos unless she pays.",
-        "urls": ["https://www.instagram.com/some.blackmailer/?utm_source=ig"],
-        "territory": "MA-CAS",
-        "answers": {"money_demanded": "yes", "paid": "no"},
-        "good_faith": True,
-    }
-    body.update(overrides)
-    return {key: value for key, value in body.items() if value is not None}
-
-
-def file_report(client: FlaskClient, partner: PartnerFixture, **overrides: Any) -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/reports", json=report_body(**overrides), headers=partner.headers
-    )
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
