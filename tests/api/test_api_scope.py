@@ -46,7 +46,9 @@ def test_withdrawn_mandate_closes_access(client, db, partner_a):
     assert withdrawn.status_code == 204
     for suffix in PATHS:
         assert (
-            client.get(f"/api/v1/reports/{reference}{suffix}", headers=partner_a.headers).status_code
+            client.get(
+                f"/api/v1/reports/{reference}{suffix}", headers=partner_a.headers
+            ).status_code
             == 404
         )
     assert client.get("/api/v1/reports", headers=partner_a.headers).get_json()["items"] == []

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, request
 from flask import Response as FlaskResponse
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from portal.db import get_session
 from portal.models import utcnow
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 API_LIMIT_DEFAULT = "120/minute;5000/hour"
+AUDIT_ATTEMPTS = 10
 _UNSET = object()
 
 
@@ -100,17 +102,25 @@ def audit_call(response: FlaskResponse) -> FlaskResponse:
         details["reference"] = str(request.view_args["reference"])[:40]
     factory = current_app.extensions["db_sessionmaker"]
     now = utcnow()
-    with factory() as session:
-        audit.record(
-            session,
-            actor=f"partner:{principal.partner_id}",
-            action="api.call",
-            subject=f"{request.method} {rule}"[:120],
-            details=details,
-            at=now,
-        )
-        touch_token(session, principal, now)
-        session.commit()
+    # The chain refuses a second entry on the same tail; a writer that lost the race retries.
+    for attempt in range(AUDIT_ATTEMPTS):
+        with factory() as session:
+            try:
+                audit.record(
+                    session,
+                    actor=f"partner:{principal.partner_id}",
+                    action="api.call",
+                    subject=f"{request.method} {rule}"[:120],
+                    details=details,
+                    at=now,
+                )
+                touch_token(session, principal, now)
+                session.commit()
+                break
+            except IntegrityError:
+                session.rollback()
+                if attempt == AUDIT_ATTEMPTS - 1:
+                    raise
     return response
 
 
