@@ -112,7 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.web.health import bp as health_bp
 
     # Importing the route modules attaches their routes to the blueprints.
-    from portal.web.officer import evidence_views, views  # noqa: F401
+    from portal.web.officer import evidence_views, partner_views, views  # noqa: F401
     from portal.web.officer.blueprint import bp as officer_bp
     from portal.web.supervisor.views import bp as supervisor_bp
 
