@@ -79,6 +79,14 @@ class DefaultConfig:
     # Cookies are marked Secure when the portal is served over https.
     PREFER_HTTPS = False
 
+    # Partner API. Webhook endpoints must be https; plain http to the loopback only in tests.
+    WEBHOOK_ALLOW_LOCAL_HTTP = False
+    # Trusted-partner lane: filings of a partner whose closed filings were at least this
+    # accurate (share not closed as no offence or duplicate), over at least the given number of
+    # closed filings, come into the queue one priority step up (normal -> high). None: off.
+    PARTNER_LANE_MIN_ACCURACY: float | None = None
+    PARTNER_LANE_MIN_CLOSED = 20
+
     # Flask itself.
     SESSION_COOKIE_NAME = "portal_session"
     SESSION_COOKIE_HTTPONLY = True

@@ -119,3 +119,36 @@ def test_cli_creates_a_partner_with_a_working_token(app, client, db):
     assert response.status_code == 401
     delivered = runner.invoke(args=["partners", "deliver-webhooks"])
     assert delivered.exit_code == 0 and "delivered: 0" in delivered.output
+
+
+@pytest.fixture
+def lane_config(app):
+    app.config.update(PARTNER_LANE_MIN_ACCURACY=0.75, PARTNER_LANE_MIN_CLOSED=3)
+
+
+def _close_all(db, officer, references, reasons):
+    for reference, reason in zip(references, reasons, strict=True):
+        report = db.scalar(select(Report).where(Report.reference == reference))
+        cases.change_status(db, officer, report, report.version, "in_review")
+        cases.change_status(db, officer, report, report.version, "closed", reason)
+        db.commit()
+
+
+def test_trusted_partner_lane_raises_normal_filings_one_step(app, client, db, lane_config):
+    accurate = make_partner(db, "accurate")
+    sloppy = make_partner(db, "sloppy")
+    officer, _ = make_officer(app, db, "casa1", units=("CASABLANCA",))
+    body = {"category": "fraud", "answers": {}}
+    good = [file_report(client, accurate, **body)["reference"] for _ in range(3)]
+    bad = [file_report(client, sloppy, **body)["reference"] for _ in range(3)]
+    _close_all(db, officer, good, ("content_removed",) * 3)
+    _close_all(db, officer, bad, ("no_offence", "duplicate", "content_removed"))
+
+    def priority(partner):
+        reference = file_report(client, partner, **body)["reference"]
+        return db.scalar(select(Report.priority).where(Report.reference == reference))
+
+    assert priority(accurate) == "high"
+    assert priority(sloppy) == "normal"
+    app.config["PARTNER_LANE_MIN_ACCURACY"] = None
+    assert priority(accurate) == "normal"

@@ -100,6 +100,15 @@ def _status(report: Report, mandate: Mandate) -> dict[str, Any]:
     }
 
 
+def _lane_policy() -> partner_service.LanePolicy:
+    config = current_app.config
+    minimum = config.get("PARTNER_LANE_MIN_ACCURACY")
+    return partner_service.LanePolicy(
+        min_accuracy=None if minimum in (None, "") else float(minimum),
+        min_closed=int(config.get("PARTNER_LANE_MIN_CLOSED", 20)),
+    )
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI 3.1 document of this API."""
@@ -137,6 +146,7 @@ def create_report(json: ReportCreate, headers: CreateHeaders) -> Any:
             hasher=receipt_hasher(),
             idempotency_key=headers.idempotency_key,
             fingerprint=partner_service.request_fingerprint(json.model_dump(mode="json")),
+            lane=_lane_policy(),
         )
     except partner_service.IdempotencyMismatch as error:
         raise ApiProblem(422, "idempotency_conflict", errors=[("", str(error))]) from error
@@ -373,5 +383,4 @@ limiter.limit(auth.api_limit, key_func=auth.partner_key)(bp)
 
 def init_app(app: Flask) -> None:
     auth.init_app(app)
-    app.config.setdefault("WEBHOOK_ALLOW_LOCAL_HTTP", False)
     app.register_blueprint(bp)
