@@ -5,52 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from helpers import free_port
 from officer_helpers import make_officer
-from partner_helpers import file_report
+from partner_helpers import Receiver, file_report
 from sqlalchemy import select
 
 from portal.models import Report, WebhookDelivery, utcnow
 from portal.services import cases
 from portal.services import partners as service
 from portal.services.webhooks import deliver_due_webhooks, verify_signature
-
-
-class Receiver:
-    """A partner's endpoint: records what it gets, answers the statuses it is told to."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.answers: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": body})
-                status = receiver.answers.pop(0) if receiver.answers else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/portal"
 
 
 @pytest.fixture
