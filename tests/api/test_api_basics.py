@@ -32,7 +32,7 @@ def test_field_errors_are_problem_details_with_pointers(client, partner_a):
     problem = response.get_json()
     pointers = {error["pointer"] for error in problem["errors"]}
     assert pointers == {"/urls/1", "/territory"}
-    assert problem["title"] != "The request has errors."
+    assert problem["title"] == "La requête contient des erreurs."
 
 
 def test_schema_errors_have_pointers(client, partner_a):

@@ -59,7 +59,7 @@ def require_principal() -> PartnerPrincipal:
         raise ApiProblem(
             401,
             "unauthorized",
-            detail=str(detail) if detail else None,
+            detail=detail,
             headers={"WWW-Authenticate": 'Bearer realm="partner-api"'},
         )
     return principal

@@ -56,7 +56,7 @@ def problem_response(
     status: int,
     kind: str | None = None,
     *,
-    detail: str | None = None,
+    detail: Any = None,
     errors: Sequence[tuple[str, Any]] = (),
     headers: dict[str, str] | None = None,
 ) -> Response:
@@ -84,7 +84,7 @@ class ApiProblem(HTTPException):
         status: int,
         kind: str | None = None,
         *,
-        detail: str | None = None,
+        detail: Any = None,
         errors: Sequence[tuple[str, Any]] = (),
         headers: dict[str, str] | None = None,
     ) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_limiter import ExemptionScope
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
@@ -47,13 +48,16 @@ from portal.web.api.schemas import (
 )
 from portal.web.api.schemas import Mandate as MandateOut
 from portal.web.api.spec import BINARY_BODIES, document, responses, spec
-from portal.web.api.validation import to_submission
+from portal.web.api.validation import SCHEMA_ERRORS, to_submission
 from portal.web.context import blob_store, keyring, receipt_hasher
 from portal.web.ratelimit import limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 JSON_BODY_LIMIT = 1024 * 1024
+WEBHOOK_URL_ERROR = _l(
+    "Give an https address on the public internet, without user name or password."
+)
 TAGS_REPORTS = ["reports"]
 TAGS_MESSAGES = ["messages"]
 TAGS_WEBHOOKS = ["webhooks"]
@@ -73,7 +77,7 @@ def _guard() -> None:
         if not request.is_json:
             raise ApiProblem(415, "unsupported_media_type")
         if request.get_json(silent=True) is None:
-            raise ApiProblem(400, "invalid", detail="The body is not valid JSON.")
+            raise ApiProblem(400, "invalid", detail=_l("The body is not valid JSON."))
 
 
 bp.after_request(auth.audit_call)
@@ -149,9 +153,10 @@ def create_report(json: ReportCreate, headers: CreateHeaders) -> Any:
             lane=_lane_policy(),
         )
     except partner_service.IdempotencyMismatch as error:
-        raise ApiProblem(422, "idempotency_conflict", errors=[("", str(error))]) from error
+        raise ApiProblem(422, "idempotency_conflict") from error
     except partner_service.PartnerError as error:
-        raise ApiProblem(409, "conflict", detail=str(error)) from error
+        # The first request with this key failed and left nothing: a retry will go through.
+        raise ApiProblem(409, "conflict") from error
     db.commit()
     mandate = partner_service.mandate_for(db, principal.partner_id, filing.report)
     if mandate is None:  # withdrawn since: the report is no longer the partner's to read
@@ -236,7 +241,7 @@ def post_message(reference: str, json: MessageCreate) -> Any:
     report = _report(reference)
     body = json.body.strip()
     if not body:
-        raise ApiProblem(422, "invalid", errors=[("/body", "This field is required.")])
+        raise ApiProblem(422, "invalid", errors=[("/body", SCHEMA_ERRORS["missing"])])
     db = get_session()
     message = partner_service.partner_message(
         db, auth.require_principal(), report, body, keyring=keyring()
@@ -357,7 +362,7 @@ def set_webhook(json: WebhookSet) -> Any:
             allow_local_http=bool(current_app.config.get("WEBHOOK_ALLOW_LOCAL_HTTP")),
         )
     except webhooks.WebhookError as error:
-        raise ApiProblem(422, "invalid", errors=[("/url", str(error))]) from error
+        raise ApiProblem(422, "invalid", errors=[("/url", WEBHOOK_URL_ERROR)]) from error
     db.commit()
     return WebhookOut(url=partner.webhook_url, secret=secret)
 
