@@ -308,7 +308,9 @@ class Evidence(Base):
 
 
 class Message(Base):
-    """kind: ``to_reporter``, ``from_reporter`` or ``internal_note`` (never shown to reporters)."""
+    """kind: ``to_reporter``, ``from_reporter``, ``internal_note`` (never shown to reporters),
+    or ``to_partner`` / ``from_partner`` (an officer and a mandated partner; the victim reads
+    them too)."""
 
     __tablename__ = "messages"
 

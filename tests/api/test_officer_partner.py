@@ -36,6 +36,12 @@ def test_case_page_names_the_partner_and_messages_reach_each_audience(app, clien
     api = client.get(f"/api/v1/reports/{reference}/messages", headers=partner_a.headers)
     bodies = [item["body"] for item in api.get_json()["items"]]
     assert bodies == ["To the centre only.", "To you both."]
+    client.post(
+        f"/api/v1/reports/{reference}/messages", json={"body": "Noted."}, headers=partner_a.headers
+    )
+    page = officer.get(f"/officer/reports/{reference}").get_data(as_text=True)
+    assert "Message to the partner from Officer Casa1" in page and "To the centre only." in page
+    assert "Message from the partner" in page and "Noted." in page
 
     victim = in_english(app.test_client())
     open_follow_up(victim, created["victim_receipt"])

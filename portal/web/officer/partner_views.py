@@ -1,5 +1,5 @@
-"""The partner side of a case page: which organisation filed or acts for the victim, their
-exchange, and a message to the partner, the victim, or both.
+"""The partner side of a case page: which organisation filed or acts for the victim, and a
+message to the partner, the victim, or both (the exchange is in the case timeline).
 
 The panel is a partial template (``officer/_partner.html``) filled by ``case_partners``.
 """
@@ -7,7 +7,6 @@ The panel is a partial template (``officer/_partner.html``) filled by ``case_par
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -30,24 +29,13 @@ MAX_MESSAGE = 5000
 class CasePartners:
     mandates: list[Mandate]
     live: list[Mandate]
-    messages: list[dict[str, Any]]
 
 
 @bp.app_template_global("case_partners")
 def case_partners(report: Report) -> CasePartners:
-    db = get_session()
-    mandates = partner_service.all_mandates(db, report)
-    messages = [
-        {
-            "at": message.created_at,
-            "author": "officer" if message.kind == "to_partner" else "partner",
-            "officer": message.officer,
-            "body": partner_service.read_message(message, report, keyring()),
-        }
-        for message in partner_service.partner_messages(report)
-    ]
+    mandates = partner_service.all_mandates(get_session(), report)
     live = [mandate for mandate in mandates if mandate.withdrawn_at is None]
-    return CasePartners(mandates=mandates, live=live, messages=messages)
+    return CasePartners(mandates=mandates, live=live)
 
 
 @bp.post("/reports/<ref>/partner-message")
