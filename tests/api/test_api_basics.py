@@ -62,3 +62,17 @@ def test_openapi_document(client):
     assert doc["openapi"].startswith("3.1")
     assert "/api/v1/reports" in doc["paths"]
     assert "/api/v1/reports/{reference}/evidence" in doc["paths"]
+
+
+def test_bodies_that_are_not_json_are_refused_cleanly(client, partner_a):
+    headers = {**partner_a.headers, "Content-Type": "application/json"}
+    for body in (b"{not json", b"[" * 100_000 + b"]" * 100_000):
+        response = client.post("/api/v1/reports", data=body, headers=headers)
+        assert response.status_code == 400
+        assert response.mimetype == "application/problem+json"
+    response = client.post("/api/v1/reports", data=b"category=fraud", headers={**partner_a.headers})
+    assert response.status_code == 415
+    too_big = b'{"description": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = client.post("/api/v1/reports", data=too_big, headers=headers)
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"

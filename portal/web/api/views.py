@@ -76,7 +76,12 @@ def _guard() -> None:
     ):
         if not request.is_json:
             raise ApiProblem(415, "unsupported_media_type")
-        if request.get_json(silent=True) is None:
+        try:
+            parsed = request.get_json(silent=True)
+        except RecursionError:
+            # Nesting deeper than the parser goes: never a real report.
+            parsed = None
+        if parsed is None:
             raise ApiProblem(400, "invalid", detail=_l("The body is not valid JSON."))
 
 
