@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 
 import pytest
@@ -32,7 +33,7 @@ def test_a_photo_is_encrypted_hashed_and_kept_with_its_custody(app, client, db, 
     photo = jpeg(filler=os.urandom(50_000))
     response = _upload(client, partner_a, reference, photo)
     assert response.status_code == 201, response.get_data(as_text=True)
-    answer = response.get_json()
+    [answer] = response.get_json()["items"]
     assert answer["sha256"] == hashlib.sha256(photo).hexdigest()
     assert (answer["media_type"], answer["size"]) == ("image/jpeg", len(photo))
     report = db.scalar(select(Report).where(Report.reference == reference))
@@ -76,3 +77,47 @@ def test_no_files_for_child_sexual_exploitation(app, client, db, partner_a):
     assert response.status_code == 422
     assert_nothing_kept(app, db)
     assert db.scalars(select(Evidence)).all() == []
+
+
+def test_multipart_upload_uses_the_same_intake(app, client, db, keyring, partner_a):
+    reference = file_report(client, partner_a)["reference"]
+    photo, document = jpeg(filler=os.urandom(20_000)), pdf()
+    response = client.post(
+        f"/api/v1/reports/{reference}/evidence",
+        data={"evidence": [(io.BytesIO(photo), "a.jpg"), (io.BytesIO(document), "b.pdf")]},
+        headers=partner_a.headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    items = response.get_json()["items"]
+    assert [item["media_type"] for item in items] == ["image/jpeg", "application/pdf"]
+    report = db.scalar(select(Report).where(Report.reference == reference))
+    assert [row.sha256 for row in report.evidence] == [
+        hashlib.sha256(photo).hexdigest(),
+        hashlib.sha256(document).hexdigest(),
+    ]
+
+
+def test_multipart_with_one_bad_file_keeps_nothing(app, client, db, partner_a):
+    reference = file_report(client, partner_a)["reference"]
+    response = client.post(
+        f"/api/v1/reports/{reference}/evidence",
+        data={
+            "evidence": [
+                (io.BytesIO(jpeg()), "a.jpg"),
+                (io.BytesIO(b"MZ" + os.urandom(500)), "setup.exe"),
+            ]
+        },
+        headers=partner_a.headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "setup.exe" in response.get_json()["errors"][0]["detail"]
+    assert_nothing_kept(app, db)
+    empty = client.post(
+        f"/api/v1/reports/{reference}/evidence",
+        data={"other": "x"},
+        headers=partner_a.headers,
+        content_type="multipart/form-data",
+    )
+    assert empty.status_code == 422

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from portal.models import Message
 
-EXAMPLES = 30
+EXAMPLES = 25
 
 
 def test_every_operation(app: Any, db: Any) -> None:

@@ -175,6 +175,10 @@ class EvidenceOut(BaseModel):
     media_type: str
 
 
+class EvidenceList(BaseModel):
+    items: list[EvidenceOut]
+
+
 class WebhookSet(Strict):
     url: str = Field(max_length=500, description="An https URL that accepts POSTed events.")
 

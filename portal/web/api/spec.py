@@ -63,7 +63,7 @@ def responses(ok: dict[str, Any], *errors: int) -> Response:
     return Response(**ok, **{f"HTTP_{code}": Problem for code in sorted(codes)})
 
 
-# Operations whose request body is a raw file rather than JSON.
+# Operations whose request body is a file (raw, or multipart) rather than JSON.
 BINARY_BODIES: set[tuple[str, str]] = set()
 
 
@@ -80,7 +80,18 @@ def document() -> dict[str, Any]:
                     "content": {
                         "application/octet-stream": {
                             "schema": {"type": "string", "format": "binary"}
-                        }
+                        },
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "evidence": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "binary"},
+                                    }
+                                },
+                            }
+                        },
                     },
                 }
             for status, answer in operation.get("responses", {}).items():

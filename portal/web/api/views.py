@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_limiter import ExemptionScope
@@ -30,6 +30,7 @@ from portal.web.api.auth import requires
 from portal.web.api.problems import ApiProblem, api_language
 from portal.web.api.schemas import (
     CreateHeaders,
+    EvidenceList,
     EvidenceOut,
     EvidenceQuery,
     ListQuery,
@@ -55,6 +56,7 @@ from portal.web.ratelimit import limiter
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 JSON_BODY_LIMIT = 1024 * 1024
+NO_FILE = _l("Choose at least one file to send.")
 WEBHOOK_URL_ERROR = _l(
     "Give an https address on the public internet, without user name or password."
 )
@@ -278,30 +280,17 @@ def withdraw(reference: str, json: Withdrawal) -> Any:
     return "", 204
 
 
-@bp.post("/reports/<reference>/evidence")
-@requires("file")
-@spec.validate(
-    query=EvidenceQuery,
-    resp=responses({"HTTP_201": EvidenceOut}, 413, 422),
-    tags=TAGS_REPORTS,
-)
-def upload_evidence(reference: str, query: EvidenceQuery) -> Any:
-    """Add one evidence file; the body is the file itself (any content type).
-
-    The first bytes decide the type, as on the public form; the file is hashed and encrypted
-    while it streams in and never reaches a disk in clear. Up to the form's per-file limit.
-    """
-    report = _report(reference)
-    limits = Limits.from_config(current_app.config)
+def _raw_upload(report: Report, filename: str) -> uploads.Upload:
+    """The body is the file: streamed into one staged file, as the form parser would."""
     intake = Intake(
-        limits,
+        Limits.from_config(current_app.config),
         store=blob_store(),
         keyring=keyring(),
         reference_for_request=lambda: report.reference,
     )
     # The request's teardown deletes whatever is not committed (see portal.web.uploads).
     request.evidence_intake = intake  # type: ignore[attr-defined]
-    staged = intake.open(FIELD_NAME, query.filename or "evidence")
+    staged = intake.open(FIELD_NAME, filename)
     stream = request.stream
     try:
         while chunk := stream.read(DRAIN_PIECE):
@@ -312,9 +301,45 @@ def upload_evidence(reference: str, query: EvidenceQuery) -> Any:
     except ClientDisconnected as error:
         staged.refuse("discarded")
         raise ApiProblem(400, "invalid") from error
-    upload = uploads.Upload(intake, [staged])
+    return uploads.Upload(intake, [staged])
+
+
+def _multipart_upload(report: Report) -> uploads.Upload:
+    """Files in the ``evidence`` field, parsed by the encrypting request class of the form."""
+    g.api_evidence_reference = report.reference
+    try:
+        return uploads.current_upload()
+    except RequestEntityTooLarge as error:
+        raise ApiProblem(413, "too_large") from error
+
+
+# Multipart parts are bound to the report the view found for this partner (see _guard order:
+# the token is checked, then the view resolves the report, then the body is parsed).
+uploads.UPLOAD_ENDPOINTS["api.upload_evidence"] = lambda: g.get("api_evidence_reference")
+
+
+@bp.post("/reports/<reference>/evidence")
+@requires("file")
+@spec.validate(
+    query=EvidenceQuery,
+    resp=responses({"HTTP_201": EvidenceList}, 400, 413, 422),
+    tags=TAGS_REPORTS,
+)
+def upload_evidence(reference: str, query: EvidenceQuery) -> Any:
+    """Add evidence: the body is one file itself, or a multipart form with files in `evidence`.
+
+    The first bytes decide each file's type, as on the public form; files are hashed and
+    encrypted while they stream in and never reach a disk in clear. The form's limits apply.
+    """
+    report = _report(reference)
+    if request.mimetype == "multipart/form-data":
+        upload = _multipart_upload(report)
+    else:
+        upload = _raw_upload(report, query.filename or "evidence")
     with force_locale(api_language()):
         problems = upload.check(files_allowed=report.category not in NO_FILE_CATEGORIES)
+        if not upload.files and not problems:
+            problems = [str(NO_FILE)]
     if problems:
         upload.discard()
         status = 413 if upload.over_limit else 422
@@ -323,10 +348,11 @@ def upload_evidence(reference: str, query: EvidenceQuery) -> Any:
     rows = evidence_service.attach(db, report, upload.accepted, source="partner", keyring=keyring())
     report.last_reporter_activity_at = utcnow()
     db.commit()
-    row = rows[0]
-    return EvidenceOut(
-        id=row.id, sha256=row.sha256, size=row.size, media_type=row.sniffed_type
-    ), 201
+    items = [
+        EvidenceOut(id=row.id, sha256=row.sha256, size=row.size, media_type=row.sniffed_type)
+        for row in rows
+    ]
+    return EvidenceList(items=items), 201
 
 
 BINARY_BODIES.add(("/api/v1/reports/{reference}/evidence", "post"))
