@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -156,7 +157,12 @@ def list_command() -> None:
 @with_appcontext
 def deliver_command(limit: int) -> None:
     """Send the webhook events that are due, once (a periodic job runs the same function)."""
-    run = webhooks.deliver_due_webhooks(get_session(), keyring=keyring(), limit=limit)
+    run = webhooks.deliver_due_webhooks(
+        get_session(),
+        keyring=keyring(),
+        limit=limit,
+        allow_local_http=bool(current_app.config.get("WEBHOOK_ALLOW_LOCAL_HTTP")),
+    )
     click.echo(
         f"Webhook events delivered: {run.delivered}; failed, to retry: {run.failed}; "
         f"abandoned: {run.abandoned}."

@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import json
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -232,6 +233,18 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         return int(error.code)
 
 
+def resolves_to_public_addresses(url: str) -> bool:
+    """Whether every address the endpoint's host name resolves to is on the public internet
+    (checked before each delivery: a name registered as public may later point inside)."""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
+    return bool(addresses) and all(address.is_global for address in addresses)
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, ... capped at 6 hours."""
     return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
@@ -252,6 +265,7 @@ def deliver_due_webhooks(
     http_post: HttpPost = http_post,
     limit: int = 100,
     max_attempts: int = MAX_ATTEMPTS,
+    allow_local_http: bool = False,
 ) -> DeliveryRun:
     """Send every event that is due, once each; commits after each attempt.
 
@@ -281,6 +295,8 @@ def deliver_due_webhooks(
         error: str | None = None
         if partner.webhook_url is None or secret is None:
             error = "no endpoint registered"
+        elif not allow_local_http and not resolves_to_public_addresses(partner.webhook_url):
+            error = "endpoint does not resolve to a public address"
         else:
             body = delivery.payload.encode()
             timestamp = int(now.timestamp())

@@ -59,7 +59,7 @@ def test_status_change_and_officer_message_arrive_signed(
     )
     db.commit()
 
-    run = deliver_due_webhooks(db, utcnow(), keyring=keyring)
+    run = deliver_due_webhooks(db, utcnow(), keyring=keyring, allow_local_http=True)
     assert run.delivered == 2
     assert len(receiver.received) == 2
     events = []
@@ -97,19 +97,29 @@ def test_failed_delivery_is_retried_with_backoff(app, client, db, keyring, partn
 
     receiver.answers = [500, 503]
     now = utcnow()
-    assert deliver_due_webhooks(db, now, keyring=keyring).failed == 1
+    assert deliver_due_webhooks(db, now, keyring=keyring, allow_local_http=True).failed == 1
     delivery = db.scalar(select(WebhookDelivery))
     assert (delivery.attempts, delivery.last_status) == (1, 500)
     assert delivery.next_attempt_at == now + timedelta(seconds=30)
     # Not due yet: nothing is sent.
-    assert deliver_due_webhooks(db, now + timedelta(seconds=10), keyring=keyring).failed == 0
+    assert (
+        deliver_due_webhooks(
+            db, now + timedelta(seconds=10), keyring=keyring, allow_local_http=True
+        ).failed
+        == 0
+    )
     assert len(receiver.received) == 1
     later = now + timedelta(seconds=31)
-    assert deliver_due_webhooks(db, later, keyring=keyring).failed == 1
+    assert deliver_due_webhooks(db, later, keyring=keyring, allow_local_http=True).failed == 1
     db.refresh(delivery)
     assert delivery.attempts == 2
     assert delivery.next_attempt_at == later + timedelta(seconds=60)
-    assert deliver_due_webhooks(db, later + timedelta(minutes=2), keyring=keyring).delivered == 1
+    assert (
+        deliver_due_webhooks(
+            db, later + timedelta(minutes=2), keyring=keyring, allow_local_http=True
+        ).delivered
+        == 1
+    )
     db.refresh(delivery)
     assert delivery.delivered_at is not None and delivery.last_status == 200
     # The same event each time, under the same id.
@@ -128,7 +138,7 @@ def test_unreachable_endpoint_is_abandoned_after_the_last_attempt(
     db.commit()
     moment = utcnow()
     for _ in range(3):
-        deliver_due_webhooks(db, moment, keyring=keyring, max_attempts=3)
+        deliver_due_webhooks(db, moment, keyring=keyring, max_attempts=3, allow_local_http=True)
         moment += timedelta(hours=7)
     delivery = db.scalar(select(WebhookDelivery))
     assert delivery.attempts == 3
@@ -163,3 +173,19 @@ def test_endpoint_must_be_https_in_production(client, db, partner_a, app):
         "/api/v1/webhook", json={"url": "https://partner.example/hook"}, headers=partner_a.headers
     )
     assert ok.status_code == 200
+
+
+def test_delivery_refuses_an_endpoint_that_resolves_inside(
+    app, client, db, keyring, partner_a, receiver
+):
+    """A name registered as public may later point at an internal address: checked each time."""
+    _register(client, partner_a, receiver.url)
+    reference = file_report(client, partner_a)["reference"]
+    officer, _ = make_officer(app, db, "casa1", units=("CASABLANCA",))
+    report = db.scalar(select(Report).where(Report.reference == reference))
+    cases.change_status(db, officer, report, report.version, "in_review")
+    db.commit()
+    run = deliver_due_webhooks(db, utcnow(), keyring=keyring)
+    assert run.failed == 1 and receiver.received == []
+    delivery = db.scalar(select(WebhookDelivery))
+    assert delivery.last_error == "endpoint does not resolve to a public address"

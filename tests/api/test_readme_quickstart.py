@@ -92,7 +92,7 @@ def test_quick_start_runs_as_written(app, db, keyring, live_portal, receiver, tm
     officer, _ = make_officer(app, db, "casa1", units=("CASABLANCA",))
     cases.change_status(db, officer, report, report.version, "in_review")
     db.commit()
-    assert deliver_due_webhooks(db, utcnow(), keyring=keyring).delivered == 1
+    assert deliver_due_webhooks(db, utcnow(), keyring=keyring, allow_local_http=True).delivered == 1
     [request] = receiver.received
 
     namespace: dict[str, Any] = {}
