@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -105,8 +105,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.web.admin import partners as admin_partners  # noqa: F401
     from portal.web.admin.views import bp as admin_bp
-    from portal.web.citizen import guidance_views  # noqa: F401
+    from portal.web.citizen import guidance_views, mandate_views  # noqa: F401
     from portal.web.citizen import views as citizen_views  # noqa: F401
     from portal.web.citizen.blueprint import bp as citizen_bp
     from portal.web.health import bp as health_bp
@@ -116,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
         campaign_views,
         case_file_views,
         evidence_views,
+        partner_views,
         takedown_views,
         views,
     )
@@ -125,11 +127,18 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
         app.register_blueprint(blueprint)
 
+    from portal.web.api import views as api_views
+
+    api_views.init_app(app)
+
 
 def _register_error_handlers(app: Flask) -> None:
+    from portal.web.api.problems import from_http_error
     from portal.web.ratelimit import refusal_page
 
-    def handle_http_error(error: HTTPException) -> tuple[str, int]:
+    def handle_http_error(error: HTTPException) -> Any:
+        if request.path.startswith("/api/"):
+            return from_http_error(error)
         if error.code == 429:
             return refusal_page(), 429
         return render_template("error.html", error=error), error.code or 500

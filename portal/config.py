@@ -158,6 +158,13 @@ class DefaultConfig:
     HOME_COUNTRY = "MA"
     HOSTING_COUNTRY_OVERRIDES: dict[str, str] = {}
     HOSTING_WHOIS_SERVER: str | None = None
+    # Partner API. Webhook endpoints must be https; plain http to the loopback only in tests.
+    WEBHOOK_ALLOW_LOCAL_HTTP = False
+    # Trusted-partner lane: filings of a partner whose closed filings were at least this
+    # accurate (share not closed as no offence or duplicate), over at least the given number of
+    # closed filings, come into the queue one priority step up (normal -> high). None: off.
+    PARTNER_LANE_MIN_ACCURACY: float | None = None
+    PARTNER_LANE_MIN_CLOSED = 20
 
     # Flask itself.
     SESSION_COOKIE_NAME = "portal_session"

@@ -322,7 +322,9 @@ class Evidence(Base):
 
 
 class Message(Base):
-    """kind: ``to_reporter``, ``from_reporter`` or ``internal_note`` (never shown to reporters)."""
+    """kind: ``to_reporter``, ``from_reporter``, ``internal_note`` (never shown to reporters),
+    or ``to_partner`` / ``from_partner`` (an officer and a mandated partner; the victim reads
+    them too)."""
 
     __tablename__ = "messages"
 
@@ -621,3 +623,120 @@ class ImageHash(Base):
     pdq_enc: Mapped[bytes] = mapped_column(LargeBinary)
     quality: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- partners (the partner API) -----------------------------------------------------------------
+
+
+class Partner(Base):
+    """An organisation filing through the API: an NGO, a lawyer, a platform's safety team.
+
+    ``accreditation``: ``pending``, ``accredited`` or ``suspended``; only accredited partners
+    can call the API or be chosen by a victim. ``allowed_categories`` is a space-separated list
+    of category codes.
+    """
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    accreditation: Mapped[str] = mapped_column(String(16), default="pending")
+    contact_email: Mapped[str] = mapped_column(String(200))
+    allowed_categories: Mapped[str] = mapped_column(Text, default="")
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list[PartnerToken]] = relationship(
+        back_populates="partner", order_by="PartnerToken.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def categories(self) -> list[str]:
+        return self.allowed_categories.split()
+
+
+class PartnerToken(Base):
+    """An API token: ``ptk_<public_id>_<secret>``; only the secret's SHA-256 is kept."""
+
+    __tablename__ = "partner_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    public_id: Mapped[str] = mapped_column(String(24), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    partner: Mapped[Partner] = relationship(back_populates="tokens")
+
+
+class Mandate(Base):
+    """A victim's consent for a partner to act on her report.
+
+    ``origin``: ``partner_filed`` (the partner filed the report) or ``victim_granted`` (the
+    victim chose the partner on /follow-up). Once ``withdrawn_at`` is set the partner sees
+    nothing more of the report.
+    """
+
+    __tablename__ = "mandates"
+    __table_args__ = (Index("ix_mandates_partner_report", "partner_id", "report_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(16))
+
+    partner: Mapped[Partner] = relationship()
+    report: Mapped[Report] = relationship()
+
+
+class IdempotencyKey(Base):
+    """A partner's ``Idempotency-Key``: the primary key makes concurrent duplicates collide."""
+
+    __tablename__ = "idempotency_keys"
+
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One signed event for one partner, with its delivery attempts."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the attempts are used up: the event is kept for the log, never sent again.
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    partner: Mapped[Partner] = relationship()

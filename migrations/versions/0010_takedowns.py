@@ -1,7 +1,7 @@
 """takedown and preservation requests, cross-border referrals
 
 Revision ID: 0010_takedowns
-Revises: 0008_campaigns
+Revises: 0009_partners
 Create Date: 2026-12-04 14:20:00.000000
 
 Officers ask platforms to remove or preserve reported URLs and track each URL's outcome; URLs
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_takedowns"
-down_revision = "0008_campaigns"
+down_revision = "0009_partners"
 branch_labels = None
 depends_on = None
 

@@ -9,6 +9,7 @@ from portal.cli.audit import audit_group
 from portal.cli.case_file import case_file_group
 from portal.cli.keys import keys_group
 from portal.cli.officers import officers_group
+from portal.cli.partners import partners_group
 from portal.cli.retention import retention_group
 from portal.cli.setup import demo_code_command, demo_command, init_command
 from portal.cli.stats import stats_group
@@ -25,6 +26,7 @@ COMMANDS = [
     demo_command,
     demo_code_command,
     officers_group,
+    partners_group,
     audit_group,
     stats_group,
     keys_group,

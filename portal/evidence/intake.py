@@ -40,7 +40,7 @@ from portal.evidence import pdq, sniff
 from portal.storage.blobs import BlobStore, BlobWriter, new_blob_key
 
 FIELD_NAME = "evidence"
-SOURCES = ("report", "follow_up")
+SOURCES = ("report", "follow_up", "partner")
 MAX_DISPLAY_NAME = 120
 DRAIN_PIECE = 256 * 1024
 

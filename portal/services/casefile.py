@@ -89,7 +89,13 @@ def _timeline(report: Report, keyring: Keyring) -> list[TimelineItem]:
     items: list[TimelineItem] = []
     for event in report.events:
         # Messages are listed themselves; their events would only repeat them.
-        if event.kind in ("message_sent", "note_added", "reporter_replied"):
+        if event.kind in (
+            "message_sent",
+            "note_added",
+            "reporter_replied",
+            "partner_replied",
+            "partner_messaged",
+        ):
             continue
         items.append(
             TimelineItem(

@@ -22,9 +22,8 @@ from portal.domain.guidance import TOPICS
 from portal.domain.receipts import format_receipt, parse_receipt
 from portal.services import evidence as evidence_service
 from portal.services import handoff, reports
+from portal.web import linking, ratelimit, uploads
 from portal.web import pow as proof_of_work
-from portal.web import ratelimit, uploads
-from portal.web.citizen import linking
 from portal.web.citizen.blueprint import bp
 from portal.web.citizen.followup_session import FOLLOWUP_KEY
 from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
