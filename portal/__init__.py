@@ -83,11 +83,9 @@ def _init_extensions(app: Flask) -> None:
     from portal.storage.blobs import open_store
     from portal.web import headers as security
     from portal.web import i18n, ratelimit, uploads
-    from portal.web.ratelimit import limiter
 
     db.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     ratelimit.init_app(app)
     babel.init_app(
         app,

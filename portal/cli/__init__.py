@@ -7,6 +7,7 @@ from flask.cli import FlaskGroup
 
 from portal.cli.audit import audit_group
 from portal.cli.keys import keys_group
+from portal.cli.limits import limits_command
 from portal.cli.officers import officers_group
 from portal.cli.retention import retention_group
 from portal.cli.setup import demo_code_command, demo_command, init_command
@@ -28,6 +29,7 @@ COMMANDS = [
     stats_group,
     keys_group,
     retention_group,
+    limits_command,
 ]
 
 

@@ -431,3 +431,58 @@ def test_only_flooded_paths_keep_a_rendered_refusal(app_config: dict[str, object
     # A client cannot grow the kept pages by choosing where it gets refused.
     kept_paths = {path for _language, path in app.extensions["portal.refusal_pages"]}
     assert kept_paths == {"/report"}
+
+
+def _limits_listing(app: Flask) -> dict[str, list[str]]:
+    from portal.cli.limits import limits_command
+
+    output = app.test_cli_runner().invoke(limits_command).output
+    routes: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in output.splitlines():
+        if line.startswith("    "):
+            current.append(line.strip())
+        else:
+            current = routes.setdefault(line, [])
+    return routes
+
+
+def test_portal_limits_lists_every_route_with_the_limits_it_enforces(
+    app_config: dict[str, object],
+) -> None:
+    from portal import create_app
+
+    app = create_app(
+        dict(app_config, RATELIMIT_REPORT="7/hour;21/day", RATELIMIT_EVIDENCE="9/hour")
+    )
+    routes = _limits_listing(app)
+    app.extensions["db_engine"].dispose()
+    report = routes["POST /report"]
+    accepted = "7 per 1 hour; 21 per 1 day, per client, shared counter 'report-accepted',"
+    assert any(line.startswith(accepted) for line in report)
+    assert any(
+        line.startswith("2 per 1 hour") and "not with a solved proof" in line for line in report
+    )
+    assert routes["POST /follow-up/evidence"] == ["9 per 1 hour, per client"]
+    assert any("per staff account" in line for line in routes["GET,POST /officer/login"])
+    assert any("failed attempts only" in line for line in routes["GET,POST /follow-up"])
+    # Every route that takes a POST is limited; the listing shows where and how.
+    unlimited = [
+        route for route, lines in routes.items() if "POST" in route and lines == ["no limit"]
+    ]
+    assert unlimited == []
+
+
+def test_the_listed_limit_is_the_one_enforced(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_EVIDENCE="2/hour"))
+    assert _limits_listing(app)["POST /follow-up/evidence"] == ["2 per 1 hour, per client"]
+    client = app.test_client()
+    # Without a follow-up session the uploads are refused (404), yet each one counts.
+    token = csrf_token(client, "/follow-up")
+    statuses = [
+        client.post("/follow-up/evidence", data={"csrf_token": token}).status_code for _ in range(3)
+    ]
+    app.extensions["db_engine"].dispose()
+    assert statuses == [404, 404, 429]

@@ -30,6 +30,7 @@ from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
 from portal.web.context import keyring, receipt_hasher
 from portal.web.headers import is_local_path
 from portal.web.i18n import LANGUAGE_COOKIE
+from portal.web.ratelimit import global_key, limiter, setting
 
 RECEIPT_NOT_FOUND = _l(
     "We could not find a report with this receipt. Check the 16 digits and try again."
@@ -79,11 +80,33 @@ def report_form() -> ResponseReturnValue:
 
 
 @bp.post("/report")
+@ratelimit.refused_before_parsing
+# Every attempt, accepted or not: bounds what a client can make the server parse.
+@limiter.limit(setting("RATELIMIT_REPORT_ATTEMPTS"))
+# Accepted reports: read here, charged by the view just before storing.
+@limiter.shared_limit(
+    setting("RATELIMIT_REPORT"),
+    scope=ratelimit.REPORT_ACCEPTED,
+    deduct_when=ratelimit.charged_when_accepted,
+)
+# Stricter without a solved proof of work, per client and for the whole portal.
+@limiter.shared_limit(
+    setting("RATELIMIT_REPORT_WITHOUT_POW"),
+    scope=ratelimit.REPORT_ACCEPTED_WITHOUT_POW,
+    exempt_when=proof_of_work.request_has_valid_solution,
+    deduct_when=ratelimit.charged_when_accepted,
+    on_breach=ratelimit.charge_own_allowance,
+)
+@limiter.shared_limit(
+    setting("RATELIMIT_REPORT_WITHOUT_POW_GLOBAL"),
+    scope=ratelimit.REPORT_ACCEPTED_WITHOUT_POW_ALL,
+    key_func=global_key,
+    exempt_when=proof_of_work.request_has_valid_solution,
+    deduct_when=ratelimit.charged_when_accepted,
+    on_breach=ratelimit.charge_own_allowance,
+)
+@ratelimit.honeypot_guard
 def submit_report() -> ResponseReturnValue:
-    solved = proof_of_work.request_has_valid_solution()
-    wait = ratelimit.accepted_report_wait(proof_of_work=solved)
-    if wait is not None:
-        return ratelimit.refusal(wait)
     form = ReportForm()
     upload = uploads.current_upload()
     valid = form.validate()
@@ -94,7 +117,7 @@ def submit_report() -> ResponseReturnValue:
         upload.discard()
         form.evidence.errors = [*form.evidence.errors, *file_problems]
         return _render_report_form(form, uploads.form_status(upload))
-    wait = ratelimit.charge_accepted_report(proof_of_work=solved)
+    wait = ratelimit.charge_accepted_report()
     if wait is not None:
         upload.discard()
         return ratelimit.refusal(wait)
@@ -128,6 +151,18 @@ def receipt() -> ResponseReturnValue:
 
 
 @bp.route("/follow-up", methods=["GET", "POST"])
+@ratelimit.refused_before_parsing
+# Wrong receipts only: a reporter who gets in costs nobody anything.
+@limiter.limit(
+    setting("RATELIMIT_FOLLOWUP"), methods=["POST"], deduct_when=ratelimit.failed_attempt
+)
+@limiter.shared_limit(
+    setting("RATELIMIT_FOLLOWUP_GLOBAL"),
+    scope=ratelimit.FOLLOWUP_ALL_CLIENTS,
+    key_func=global_key,
+    methods=["POST"],
+    deduct_when=ratelimit.failed_attempt,
+)
 def follow_up() -> ResponseReturnValue:
     db = get_session()
     report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))
@@ -186,6 +221,7 @@ def follow_up_reply() -> ResponseReturnValue:
 
 
 @bp.post("/follow-up/evidence")
+@limiter.limit(setting("RATELIMIT_EVIDENCE"))
 def follow_up_evidence() -> ResponseReturnValue:
     db = get_session()
     report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))

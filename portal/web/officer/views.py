@@ -53,6 +53,7 @@ from portal.web.officer.forms import (
     StatusForm,
     TransferForm,
 )
+from portal.web.ratelimit import LOGIN_ACCOUNT, account_key, limiter, setting
 from portal.web.staff.auth import (
     PENDING_KEY,
     PENDING_SECONDS,
@@ -107,6 +108,10 @@ def _bad_credentials(form: LoginForm | CodeForm, template: str, **context: Any) 
 
 
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
+@limiter.limit(setting("RATELIMIT_LOGIN_CLIENT"), methods=["POST"])
+@limiter.shared_limit(
+    setting("RATELIMIT_LOGIN_ACCOUNT"), scope=LOGIN_ACCOUNT, key_func=account_key, methods=["POST"]
+)
 def login_page() -> ResponseReturnValue:
     officer = current_officer()
     if officer is not None:
@@ -142,6 +147,10 @@ def _finish_login(officer: Officer) -> ResponseReturnValue:
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_LOGIN_CLIENT"), methods=["POST"])
+@limiter.shared_limit(
+    setting("RATELIMIT_LOGIN_ACCOUNT"), scope=LOGIN_ACCOUNT, key_func=account_key, methods=["POST"]
+)
 def login_code() -> ResponseReturnValue:
     officer = _pending_officer()
     if officer is None:
