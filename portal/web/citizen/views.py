@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import (
-    abort,
     current_app,
     flash,
     redirect,
@@ -20,12 +19,13 @@ from portal.db import get_session
 from portal.domain.categories import CATEGORIES, NO_FILE_CATEGORIES, QUESTIONS, STATUSES
 from portal.domain.guidance import TOPICS
 from portal.domain.receipts import format_receipt, parse_receipt
+from portal.models import Report
 from portal.services import evidence as evidence_service
 from portal.services import handoff, reports
 from portal.web import pow as proof_of_work
 from portal.web import ratelimit, uploads
 from portal.web.citizen.blueprint import bp
-from portal.web.citizen.followup_session import FOLLOWUP_KEY
+from portal.web.citizen.followup_session import FOLLOWUP_KEY, reporter_required
 from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
 from portal.web.context import keyring, receipt_hasher
 from portal.web.headers import is_local_path
@@ -206,11 +206,9 @@ def _render_followup(
 
 
 @bp.post("/follow-up/reply")
-def follow_up_reply() -> ResponseReturnValue:
+@reporter_required
+def follow_up_reply(report: Report) -> ResponseReturnValue:
     db = get_session()
-    report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))
-    if report is None:
-        abort(404)
     form = ReplyForm()
     if not form.validate():
         return _render_followup(report, form, 400)
@@ -222,11 +220,9 @@ def follow_up_reply() -> ResponseReturnValue:
 
 @bp.post("/follow-up/evidence")
 @limiter.limit(setting("RATELIMIT_EVIDENCE"))
-def follow_up_evidence() -> ResponseReturnValue:
+@reporter_required
+def follow_up_evidence(report: Report) -> ResponseReturnValue:
     db = get_session()
-    report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))
-    if report is None:
-        abort(404)
     upload = uploads.current_upload()
     problems = upload.check(files_allowed=report.category not in NO_FILE_CATEGORIES)
     if not upload.files and not problems:

@@ -60,7 +60,7 @@ from portal.web.staff.auth import (
     STAFF_TOKEN_KEY,
     current_officer,
     home_endpoint,
-    role_required,
+    staff_required,
 )
 
 CASE_ROLES = ("officer", "supervisor")
@@ -232,15 +232,13 @@ def _staff_context() -> dict[str, object]:
 
 
 @bp.get("/")
-@role_required(*CASE_ROLES)
-def queue() -> ResponseReturnValue:
-    officer = current_officer()
-    assert officer is not None
+@staff_required(*CASE_ROLES)
+def queue(*, staff: Officer) -> ResponseReturnValue:
     form = QueueFilterForm(request.args)
     form.validate()
     page = load_queue(
         get_session(),
-        officer,
+        staff,
         form.filters(),
         after=Cursor.decode(request.args.get("after")),
         first_response_hours=current_app.config["SLA_FIRST_RESPONSE_HOURS"],
@@ -260,7 +258,7 @@ def queue() -> ResponseReturnValue:
         priorities=PRIORITIES,
         statuses=STAFF_STATUSES,
         platforms=PLATFORMS,
-        officer=officer,
+        officer=staff,
     )
 
 
@@ -341,19 +339,18 @@ def _evidence_url(reference: str, evidence_id: int) -> str | None:
 
 
 @bp.get("/reports/<ref>")
-@role_required(*CASE_ROLES)
-def report_page(ref: str) -> ResponseReturnValue:
-    officer = current_officer()
-    assert officer is not None
+@staff_required(*CASE_ROLES)
+def report_page(ref: str, *, staff: Officer) -> ResponseReturnValue:
     db = get_session()
-    report = get_report_for_officer(db, officer, ref)
-    actions.record_view(db, officer, report)
+    report = get_report_for_officer(db, staff, ref)
+    actions.record_view(db, staff, report)
     db.commit()
-    return _render_report(officer, report)
+    return _render_report(staff, report)
 
 
 def _act(
     ref: str,
+    officer: Officer,
     form_class: type[Any],
     prefix: str,
     perform: Callable[[Any, Officer, Report, Any], str | None],
@@ -361,8 +358,6 @@ def _act(
     prepare: Callable[[Any, Any, Report], None] | None = None,
 ) -> ResponseReturnValue:
     """Common shape of an action POST: scope check, validate, call the service, commit."""
-    officer = current_officer()
-    assert officer is not None
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
     form = form_class(prefix=prefix)
@@ -382,18 +377,18 @@ def _act(
 
 
 @bp.post("/reports/<ref>/claim")
-@role_required(*CASE_ROLES)
-def claim(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def claim(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.claim(db, officer, report, form.version.data)
         flash(_("You have claimed this report."), "success")
 
-    return _act(ref, ClaimForm, "claim", perform)
+    return _act(ref, staff, ClaimForm, "claim", perform)
 
 
 @bp.post("/reports/<ref>/assign")
-@role_required(*CASE_ROLES)
-def assign(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def assign(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def prepare(db: Any, form: Any, report: Report) -> None:
         form.assignee.choices = _colleague_choices(db, report)
 
@@ -401,12 +396,12 @@ def assign(ref: str) -> ResponseReturnValue:
         actions.assign(db, officer, report, form.version.data, form.assignee.data)
         flash(_("The report is assigned."), "success")
 
-    return _act(ref, AssignForm, "assign", perform, prepare=prepare)
+    return _act(ref, staff, AssignForm, "assign", perform, prepare=prepare)
 
 
 @bp.post("/reports/<ref>/status")
-@role_required(*CASE_ROLES)
-def change_status(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def change_status(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def prepare(db: Any, form: Any, report: Report) -> None:
         form.status.choices = list(STAFF_STATUSES.items())
 
@@ -421,22 +416,22 @@ def change_status(ref: str) -> ResponseReturnValue:
         )
         flash(_("The status is now: %(status)s.", status=STAFF_STATUSES[report.status]), "success")
 
-    return _act(ref, StatusForm, "status", perform, prepare=prepare)
+    return _act(ref, staff, StatusForm, "status", perform, prepare=prepare)
 
 
 @bp.post("/reports/<ref>/priority")
-@role_required(*CASE_ROLES)
-def change_priority(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def change_priority(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.change_priority(db, officer, report, form.version.data, form.priority.data)
         flash(_("The priority is updated."), "success")
 
-    return _act(ref, PriorityForm, "priority", perform)
+    return _act(ref, staff, PriorityForm, "priority", perform)
 
 
 @bp.post("/reports/<ref>/transfer")
-@role_required(*CASE_ROLES)
-def transfer(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def transfer(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def prepare(db: Any, form: Any, report: Report) -> None:
         form.unit.choices = _unit_choices(db, exclude=report.unit_id)
 
@@ -461,39 +456,39 @@ def transfer(ref: str) -> ResponseReturnValue:
             return url_for("officer.queue")
         return None
 
-    return _act(ref, TransferForm, "transfer", perform, prepare=prepare)
+    return _act(ref, staff, TransferForm, "transfer", perform, prepare=prepare)
 
 
 @bp.post("/reports/<ref>/duplicate")
-@role_required(*CASE_ROLES)
-def link_duplicate(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def link_duplicate(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         original = actions.link_duplicate(
             db, officer, report, form.version.data, form.reference.data
         )
         flash(_("Linked as a duplicate of %(reference)s.", reference=original.reference), "success")
 
-    return _act(ref, DuplicateForm, "duplicate", perform)
+    return _act(ref, staff, DuplicateForm, "duplicate", perform)
 
 
 @bp.post("/reports/<ref>/note")
-@role_required(*CASE_ROLES)
-def add_note(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def add_note(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.add_note(db, officer, report, form.body.data, keyring())
         flash(_("Note added."), "success")
 
-    return _act(ref, NoteForm, "note", perform)
+    return _act(ref, staff, NoteForm, "note", perform)
 
 
 @bp.post("/reports/<ref>/message")
-@role_required(*CASE_ROLES)
-def message_reporter(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def message_reporter(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.message_reporter(db, officer, report, form.body.data, keyring())
         flash(_("Message sent to the reporter."), "success")
 
-    return _act(ref, MessageForm, "message", perform)
+    return _act(ref, staff, MessageForm, "message", perform)
 
 
 # Evidence download and manifest (portal.web.officer.evidence_views) on this blueprint.
