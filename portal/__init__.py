@@ -112,9 +112,11 @@ def _register_blueprints(app: Flask) -> None:
     # Importing the route modules attaches their routes to the blueprints.
     from portal.web.officer import evidence_views, views  # noqa: F401
     from portal.web.officer.blueprint import bp as officer_bp
+    from portal.web.staff import views as staff_views  # noqa: F401
+    from portal.web.staff.blueprint import bp as staff_bp
     from portal.web.supervisor.views import bp as supervisor_bp
 
-    for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
+    for blueprint in (citizen_bp, staff_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
         app.register_blueprint(blueprint)
 
 

@@ -43,7 +43,7 @@ def current_officer() -> Officer | None:
 def _to_login() -> Any:
     # Only a GET is worth coming back to: a POST's form data is gone by then.
     target = request.full_path if request.method == "GET" else None
-    return redirect(url_for("officer.login", next=target), code=303)
+    return redirect(url_for("staff.login", next=target), code=303)
 
 
 def staff_required(*roles: str) -> Callable[[F], F]:
