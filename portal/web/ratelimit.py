@@ -14,14 +14,12 @@ one named place:
 - ``charge_accepted_report``: the allowance of accepted reports, charged atomically just before a
   report is stored (a form sent back for correction costs nothing);
 - ``client_key``: the rotating keyed client hash above;
-- ``honeypot_guard``: a bot's discarded submission, answered and charged like a real one;
 - ``setting``: each allowance divided by the number of workers while the shared store is down
   and every worker counts on its own (``portal.web.limit_store``).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -32,12 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, render_template, request, session
 from flask_limiter import Limiter
 
-from portal.web import pow as proof_of_work
 from portal.web.i18n import current_language
 from portal.web.limit_store import FailoverStorage, failover_uri
 
@@ -407,24 +404,3 @@ def init_app(app: Flask) -> None:
         app.config.update(saved)
     # Before every other hook, CSRF checking included: it parses the form.
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_early)
-
-
-def honeypot_guard(view: F) -> F:
-    """Discard a submission whose honeypot field is filled, answering as if it succeeded.
-
-    The answer is the same redirect a real submission gets, so a bot learns nothing; nothing of
-    the submission is stored.
-    """
-
-    @functools.wraps(view)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if request.method == "POST" and request.form.get(proof_of_work.HONEYPOT_FIELD, "").strip():
-            log.info("report submission discarded: honeypot field filled")
-            # Charged like a real report, so the limits answer the bot exactly as they would.
-            wait = charge_accepted_report()
-            if wait is not None:
-                return refusal(wait)
-            return redirect(url_for("citizen.receipt"), code=303)
-        return view(*args, **kwargs)
-
-    return cast(F, guarded)

@@ -22,8 +22,8 @@ from portal.domain.receipts import format_receipt, parse_receipt
 from portal.models import Report
 from portal.services import evidence as evidence_service
 from portal.services import handoff, reports
+from portal.web import honeypot, ratelimit, uploads
 from portal.web import pow as proof_of_work
-from portal.web import ratelimit, uploads
 from portal.web.citizen.blueprint import bp
 from portal.web.citizen.followup_session import FOLLOWUP_KEY, reporter_required
 from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
@@ -35,7 +35,7 @@ from portal.web.ratelimit import global_key, limiter, setting
 RECEIPT_NOT_FOUND = _l(
     "We could not find a report with this receipt. Check the 16 digits and try again."
 )
-HANDOFF_KEY = "receipt_handoff"
+HANDOFF_KEY = honeypot.HANDOFF_KEY
 
 
 @bp.get("/")
@@ -105,7 +105,7 @@ def report_form() -> ResponseReturnValue:
     deduct_when=ratelimit.charged_when_accepted,
     on_breach=ratelimit.charge_own_allowance,
 )
-@ratelimit.honeypot_guard
+@honeypot.guard
 def submit_report() -> ResponseReturnValue:
     form = ReportForm()
     upload = uploads.current_upload()
@@ -142,6 +142,8 @@ def receipt() -> ResponseReturnValue:
     db = get_session()
     shown = handoff.take_receipt(db, token, keyring=keyring())
     db.commit()
+    # A bot's discarded submission gets its one showing too (see portal.web.honeypot).
+    shown = shown or honeypot.take_decoy(token)
     if shown is None:
         # Shown once only: a reload or a shared link shows nothing.
         return render_template("citizen/receipt_gone.html"), 410
