@@ -51,7 +51,11 @@ LIMIT_DEFAULTS: dict[str, str] = {
     "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL": "30/hour;200/day",
     # Every submission attempt, accepted or not: bounds what a client can make the server parse.
     "RATELIMIT_REPORT_ATTEMPTS": "20/hour;60/day",
-    "RATELIMIT_FOLLOWUP": "10/hour",
+    # Wrong receipts only, per client and per IPv6 /56: a reporter who gets in costs nothing.
+    "RATELIMIT_FOLLOWUP": "10/hour;30/day",
+    "RATELIMIT_FOLLOWUP_NETWORK": "30/hour;90/day",
+    # Wrong receipts without a solved proof of work, portal-wide; beyond it every lookup needs
+    # one (a reporter's browser solves it while they type), never a refusal of a right receipt.
     "RATELIMIT_FOLLOWUP_GLOBAL": "1000/hour",
     "RATELIMIT_EVIDENCE": "30/hour",
     "RATELIMIT_LOGIN_CLIENT": "20/hour",
@@ -65,8 +69,12 @@ DAILY_KEY_NAMESPACE = "portal:ratelimit:daily-key:"
 _SECRET_RETRY_SECONDS = 60.0
 
 
-def network_of(address: str) -> str:
-    """The unit a limit applies to: the IPv4 address, or the IPv6 /64."""
+def network_of(address: str, ipv6_prefix: int = 64) -> str:
+    """The unit a limit applies to: the IPv4 address, or the IPv6 /64 (or a wider prefix).
+
+    One subscriber gets a whole /64, and often a /56 (256 of them): limits on guessing count
+    the /56 too, so that one allocation cannot pass for hundreds of clients.
+    """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -74,7 +82,8 @@ def network_of(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
-        return f"{ipaddress.IPv6Network(f'{ip}/64', strict=False).network_address}/64"
+        network = ipaddress.IPv6Network(f"{ip}/{ipv6_prefix}", strict=False)
+        return f"{network.network_address}/{ipv6_prefix}"
     return str(ip)
 
 
@@ -156,6 +165,11 @@ def client_key() -> str:
     return hashed_client(request.remote_addr or "")
 
 
+def network_key() -> str:
+    """The client's wider network: its IPv6 /56, or its IPv4 address."""
+    return keyed_hash("network", network_of(request.remote_addr or "", 56))
+
+
 limiter = Limiter(key_func=client_key, headers_enabled=True)
 
 
@@ -175,7 +189,7 @@ def global_key() -> str:
 
 
 # Keys that need nothing from the request body: limits keyed by them can refuse before parsing.
-_BODY_FREE_KEYS: tuple[Callable[[], str], ...] = (client_key, global_key)
+_BODY_FREE_KEYS: tuple[Callable[[], str], ...] = (client_key, network_key, global_key)
 
 
 def fallback_divisor(config: Mapping[str, Any]) -> int:
@@ -254,6 +268,7 @@ _CHARGED_WHEN_ACCEPTED = {
     REPORT_ACCEPTED_WITHOUT_POW,
     REPORT_ACCEPTED_WITHOUT_POW_ALL,
 }
+FOLLOWUP_NETWORK = "followup-network"
 FOLLOWUP_ALL_CLIENTS = "followup-all-clients"
 LOGIN_ACCOUNT = "login-account"
 

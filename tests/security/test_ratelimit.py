@@ -486,3 +486,83 @@ def test_the_listed_limit_is_the_one_enforced(app_config: dict[str, object]) -> 
     ]
     app.extensions["db_engine"].dispose()
     assert statuses == [404, 404, 429]
+
+
+def _receipt_attempt(
+    client: FlaskClient, receipt: str, address: str, *, solve: bool
+) -> tuple[int, str]:
+    env = {"REMOTE_ADDR": address}
+    page = client.get("/follow-up", environ_base=env).get_data(as_text=True)
+    token = csrf_token(client, "/follow-up")
+    data = {"csrf_token": token, "receipt": receipt}
+    if solve:
+        start = page.index('name="pow_challenge"')
+        value_at = page.index('value="', start) + len('value="')
+        challenge = page[value_at : page.index('"', value_at)]
+        data.update(pow_challenge=challenge, pow_solution=proof_of_work.solve(challenge))
+    response = client.post("/follow-up", data=data, environ_base=env)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_guessing_wave_from_many_addresses_never_locks_out_a_real_receipt(
+    app_config: dict[str, object],
+) -> None:
+    from helpers import submit_and_get_receipt
+
+    from portal import create_app
+
+    app = create_app(
+        dict(
+            app_config,
+            RATELIMIT_FOLLOWUP="3/hour",
+            RATELIMIT_FOLLOWUP_NETWORK="100/hour",
+            RATELIMIT_FOLLOWUP_GLOBAL="5/hour",
+        )
+    )
+    victim = app.test_client()
+    victim.set_cookie("lang", "en")
+    _reference, receipt = submit_and_get_receipt(victim)
+    attacker = app.test_client()
+    attacker.set_cookie("lang", "en")
+    # Ten addresses, four wrong guesses each, none solving the proof of work.
+    wave = [
+        [
+            _receipt_attempt(attacker, f"{n:02d}{k:014d}", f"203.0.113.{n + 1}", solve=False)[0]
+            for k in range(4)
+        ]
+        for n in range(10)
+    ]
+    # Each address is refused once its own wrong guesses are used up...
+    assert all(statuses[3] == 429 for statuses in wave)
+    # ...and once five wrong guesses were made portal-wide, a guess needs a solved check.
+    later_status, later_page = _receipt_attempt(attacker, "1" * 16, "203.0.113.200", solve=False)
+    assert later_status == 429 and "short check" in later_page
+    # Solving it gives an attacker its own three guesses per address, no more.
+    solved = [
+        _receipt_attempt(attacker, f"9{k:015d}", "203.0.113.201", solve=True)[0] for k in range(4)
+    ]
+    assert solved == [400, 400, 400, 429]
+    # The reporter's browser solved the check while they typed: the receipt opens the report.
+    status, _page = _receipt_attempt(victim, receipt, "198.51.100.77", solve=True)
+    assert status == 303
+    page = victim.get("/follow-up", environ_base={"REMOTE_ADDR": "198.51.100.77"})
+    app.extensions["db_engine"].dispose()
+    assert page.status_code == 200 and "Your report" in page.get_data(as_text=True)
+
+
+def test_receipt_guesses_are_limited_per_ipv6_56_too(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(
+        dict(app_config, RATELIMIT_FOLLOWUP="100/hour", RATELIMIT_FOLLOWUP_NETWORK="4/hour")
+    )
+    client = app.test_client()
+    # Six /64s of one /56: one allocation, one budget.
+    statuses = [
+        _receipt_attempt(client, f"{n:016d}", f"2001:db8:1:{n:02x}::1", solve=True)[0]
+        for n in range(6)
+    ]
+    other = _receipt_attempt(client, "7" * 16, "2001:db8:2::1", solve=True)[0]
+    app.extensions["db_engine"].dispose()
+    assert statuses == [400, 400, 400, 400, 429, 429]
+    assert other == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import (
+    Response,
     current_app,
     flash,
     redirect,
@@ -30,10 +31,15 @@ from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
 from portal.web.context import keyring, receipt_hasher
 from portal.web.headers import is_local_path
 from portal.web.i18n import LANGUAGE_COOKIE
-from portal.web.ratelimit import global_key, limiter, setting
+from portal.web.ratelimit import global_key, limiter, network_key, setting
 
 RECEIPT_NOT_FOUND = _l(
     "We could not find a report with this receipt. Check the 16 digits and try again."
+)
+PROOF_OF_WORK_NEEDED = _l(
+    "Many wrong receipts are being tried on this site right now, so your browser must finish a"
+    " short check first. Wait a few seconds, then send your receipt again. This check needs"
+    " JavaScript; without it, please try again in an hour."
 )
 HANDOFF_KEY = honeypot.HANDOFF_KEY
 
@@ -154,16 +160,26 @@ def receipt() -> ResponseReturnValue:
 
 @bp.route("/follow-up", methods=["GET", "POST"])
 @ratelimit.refused_before_parsing
-# Wrong receipts only: a reporter who gets in costs nobody anything.
+# Wrong receipts only, per client and per IPv6 /56: a reporter who gets in costs nothing.
 @limiter.limit(
     setting("RATELIMIT_FOLLOWUP"), methods=["POST"], deduct_when=ratelimit.failed_attempt
 )
+@limiter.shared_limit(
+    setting("RATELIMIT_FOLLOWUP_NETWORK"),
+    scope=ratelimit.FOLLOWUP_NETWORK,
+    key_func=network_key,
+    methods=["POST"],
+    deduct_when=ratelimit.failed_attempt,
+)
+# Portal-wide, wrong receipts without a solved proof of work: beyond it a lookup needs one.
 @limiter.shared_limit(
     setting("RATELIMIT_FOLLOWUP_GLOBAL"),
     scope=ratelimit.FOLLOWUP_ALL_CLIENTS,
     key_func=global_key,
     methods=["POST"],
+    exempt_when=proof_of_work.request_has_valid_solution,
     deduct_when=ratelimit.failed_attempt,
+    on_breach=lambda _limit: _proof_of_work_needed(),
 )
 def follow_up() -> ResponseReturnValue:
     db = get_session()
@@ -186,6 +202,14 @@ def follow_up() -> ResponseReturnValue:
         return redirect(url_for("citizen.follow_up"), code=303)
     status = 400 if request.method == "POST" else 200
     return render_template("citizen/followup_login.html", form=form), status
+
+
+def _proof_of_work_needed() -> Response:
+    """The receipt form again, to be sent with the check a browser solves while one types."""
+    form = ReceiptForm()
+    form.receipt.errors = [str(PROOF_OF_WORK_NEEDED)]
+    page = render_template("citizen/followup_login.html", form=form)
+    return Response(page, 429, {"Retry-After": "5"})
 
 
 def _render_followup(
