@@ -121,12 +121,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
-    from portal.web.ratelimit import refusal_page
+    from portal.web.ratelimit import breached_wait, refusal_page
 
     def handle_http_error(error: HTTPException) -> Any:
         if error.code == 429:
             # A limit's own answer (flask-limiter's on_breach) if it has one.
-            return error.response or (refusal_page(), 429)
+            return error.response or (refusal_page(breached_wait()), 429)
         return render_template("error.html", error=error), error.code or 500
 
     app.register_error_handler(HTTPException, handle_http_error)

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, render_template, request, session
+from flask_babel import format_timedelta
 from flask_limiter import Limiter
 
 from portal.web.i18n import current_language
@@ -361,11 +362,26 @@ def _refuse_early() -> Any:
 
 def refusal(wait_seconds: int) -> tuple[str, int, dict[str, str]]:
     """The answer to a refused request: the refusal page, 429, and when to come back."""
-    return refusal_page(), 429, {"Retry-After": str(wait_seconds)}
+    return refusal_page(wait_seconds), 429, {"Retry-After": str(wait_seconds)}
 
 
-def refusal_page() -> str:
-    """The translated "Too many attempts" page, rendered once per language on flooded paths.
+def breached_wait() -> int | None:
+    """Seconds until the limit flask-limiter refused this request on resets (fixed windows:
+    a refused retry does not move it)."""
+    breached = limiter.current_limit if limiter.enabled else None
+    if breached is None or not breached.breached:
+        return None
+    return _retry_after(breached.reset_at - 1)
+
+
+def wait_in_words(wait_seconds: int) -> str:
+    """The wait in the reader's language, to the minute: "52 minutes", "2 hours"."""
+    return format_timedelta(timedelta(seconds=wait_seconds), granularity="minute", threshold=1)
+
+
+def refusal_page(wait_seconds: int | None = None) -> str:
+    """The translated "Too many attempts" page, rendered once per language and wait on flooded
+    paths.
 
     A flood is mostly refused requests: serving them a page rendered earlier keeps each one
     cheap. The page is the same for everyone (no token, nothing about the client); a client
@@ -373,19 +389,33 @@ def refusal_page() -> str:
     """
     from werkzeug.exceptions import TooManyRequests
 
+    wait = wait_in_words(wait_seconds) if wait_seconds else None
     # Only the fixed paths a flood aims at (those refused before parsing) are kept: a client
-    # choosing paths cannot fill the cache with pages of its own making.
+    # choosing paths cannot fill the cache with pages of its own making; waits are in minutes,
+    # so a path has at most a few hundred of them.
     if session.get("_flashes") or not is_refused_before_parsing(request.endpoint):
-        return render_template("error.html", error=TooManyRequests())
-    pages: dict[tuple[str, str], str] = current_app.extensions.setdefault(
+        return render_template("error.html", error=TooManyRequests(), wait=wait)
+    pages: dict[tuple[str, str], dict[str | None, str]] = current_app.extensions.setdefault(
         "portal.refusal_pages", {}
     )
-    key = (current_language(), request.path)
-    page = pages.get(key)
+    by_wait = pages.setdefault((current_language(), request.path), {})
+    page = by_wait.get(wait)
     if page is None:
-        page = render_template("error.html", error=TooManyRequests())
-        pages[key] = page
+        page = render_template("error.html", error=TooManyRequests(), wait=wait)
+        by_wait[wait] = page
     return page
+
+
+def clear_account_limits(username: str, officer_id: int) -> None:
+    """Forget the failed sign-ins counted against a staff account (an admin lifting a lockout)."""
+    from limits import parse_many
+
+    if not limiter.enabled:
+        return
+    keys = (hashed_account(username), keyed_hash("pending-account", str(officer_id)))
+    for item in parse_many(setting("RATELIMIT_LOGIN_ACCOUNT")()):
+        for key in keys:
+            limiter.limiter.clear(item, *_identifiers(key, LOGIN_ACCOUNT))
 
 
 def init_app(app: Flask) -> None:

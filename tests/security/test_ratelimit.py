@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -566,3 +567,103 @@ def test_receipt_guesses_are_limited_per_ipv6_56_too(app_config: dict[str, objec
     app.extensions["db_engine"].dispose()
     assert statuses == [400, 400, 400, 400, 429, 429]
     assert other == 400
+
+
+def _station_officer(app: Flask, username: str) -> str:
+    import pyotp
+    from sqlalchemy import select as select_
+
+    from portal.models import Unit
+    from portal.services.accounts import create_officer
+
+    secret = pyotp.random_base32()
+    with app.extensions["db_sessionmaker"]() as db:
+        create_officer(
+            db,
+            username=username,
+            display_name=username.title(),
+            password="correct horse battery staple",
+            role="admin" if username == "chief" else "officer",
+            keyring=app.extensions["keyring"],
+            unit_codes=[] if username == "chief" else list(db.scalars(select_(Unit.code)))[:1],
+            totp_secret=secret,
+        )
+        db.commit()
+    return secret
+
+
+STATION = {"REMOTE_ADDR": "192.0.2.80"}
+
+
+def _password_step(client: FlaskClient, username: str, password: str) -> object:
+    token = csrf_token(client, "/officer/login")
+    return client.post(
+        "/officer/login",
+        data={"csrf_token": token, "username": username, "password": password},
+        environ_base=STATION,
+    )
+
+
+def _sign_in(client: FlaskClient, username: str, secret: str, step: int) -> int:
+    import pyotp
+
+    from portal.models import utcnow
+
+    first = _password_step(client, username, "correct horse battery staple")
+    if first.status_code != 303:  # type: ignore[attr-defined]
+        return int(first.status_code)  # type: ignore[attr-defined]
+    code = pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30 * step))
+    token = csrf_token(client, "/officer/login/code")
+    response = client.post(
+        "/officer/login/code", data={"csrf_token": token, "code": code}, environ_base=STATION
+    )
+    return response.status_code
+
+
+def test_a_stations_morning_of_sign_ins_locks_nobody_out(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_LOGIN_CLIENT="3/hour"))
+    secrets_ = {name: _station_officer(app, name) for name in ("amal", "brahim", "chief")}
+    statuses = []
+    # Three people behind one address sign in, out and in again: six successes, no failure.
+    for step in range(2):
+        for name, secret in secrets_.items():
+            client = app.test_client()
+            statuses.append(_sign_in(client, name, secret, step))
+    assert statuses == [303] * 6
+    # Wrong passwords do count: the fourth failure from the address is refused.
+    client = app.test_client()
+    client.set_cookie("lang", "en")
+    failures = [_password_step(client, "amal", "wrong").status_code for _ in range(4)]  # type: ignore[attr-defined]
+    assert failures == [400, 400, 400, 429]
+    app.extensions["db_engine"].dispose()
+
+
+def test_a_refused_sign_in_says_how_long_to_wait_and_retries_do_not_extend_it(
+    app_config: dict[str, object],
+) -> None:
+    import re
+    import time
+
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_LOGIN_CLIENT="2/hour"))
+    english, french = app.test_client(), app.test_client()
+    english.set_cookie("lang", "en")
+    french.set_cookie("lang", "fr")
+    for _ in range(2):
+        _password_step(english, "nobody", "wrong")
+    first = _password_step(english, "nobody", "wrong")
+    time.sleep(1.1)
+    second = _password_step(english, "nobody", "wrong")
+    in_french = _password_step(french, "nobody", "wrong")
+    app.extensions["db_engine"].dispose()
+    waits = [int(each.headers["Retry-After"]) for each in (first, second)]  # type: ignore[attr-defined]
+    assert [first.status_code, second.status_code] == [429, 429]  # type: ignore[attr-defined]
+    # A fixed window: the retry a second later is told to wait less, not longer.
+    assert 3500 < waits[1] < waits[0] <= 3601
+    page = first.get_data(as_text=True)  # type: ignore[attr-defined]
+    stated = re.search(r"try again in about (\d+) minutes", page)
+    assert stated and abs(int(stated.group(1)) * 60 - waits[0]) <= 60
+    assert "environ" in in_french.get_data(as_text=True)  # type: ignore[attr-defined]

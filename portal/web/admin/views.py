@@ -13,6 +13,7 @@ from portal.db import get_session
 from portal.models import Officer, RoutingRule
 from portal.services import account_admin as accounts
 from portal.services.accounts import AccountError
+from portal.web import ratelimit
 from portal.web.admin.forms import AccountForm, ActionForm, CreateAccountForm, RoutingRuleForm
 from portal.web.context import keyring
 from portal.web.i18n import current_language
@@ -171,6 +172,18 @@ def activate(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
 def revoke_sessions(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
     return _account_action(
         officer_id, staff, accounts.revoke_sessions, _("All sessions of this account are closed.")
+    )
+
+
+@bp.post("/accounts/<int:officer_id>/unlock")
+@staff_required("admin")
+def unlock(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
+    def perform(db: Session, admin: Officer, officer: Officer) -> None:
+        accounts.lift_lockout(db, admin, officer)
+        ratelimit.clear_account_limits(officer.username, officer.id)
+
+    return _account_action(
+        officer_id, staff, perform, _("The sign-in lockout is lifted; the account may sign in.")
     )
 
 

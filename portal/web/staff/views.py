@@ -15,7 +15,7 @@ from portal.services import staff_login as login
 from portal.services import staff_sessions, totp
 from portal.web.context import keyring
 from portal.web.headers import is_local_path
-from portal.web.ratelimit import LOGIN_ACCOUNT, account_key, limiter, setting
+from portal.web.ratelimit import LOGIN_ACCOUNT, account_key, failed_attempt, limiter, setting
 from portal.web.staff.auth import (
     PENDING_KEY,
     PENDING_SECONDS,
@@ -65,9 +65,14 @@ def _bad_credentials(form: LoginForm | CodeForm, template: str, **context: Any) 
 
 
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
-@limiter.limit(setting("RATELIMIT_LOGIN_CLIENT"), methods=["POST"])
+# Failed attempts only: a station's officers signing in from one address lock nobody out.
+@limiter.limit(setting("RATELIMIT_LOGIN_CLIENT"), methods=["POST"], deduct_when=failed_attempt)
 @limiter.shared_limit(
-    setting("RATELIMIT_LOGIN_ACCOUNT"), scope=LOGIN_ACCOUNT, key_func=account_key, methods=["POST"]
+    setting("RATELIMIT_LOGIN_ACCOUNT"),
+    scope=LOGIN_ACCOUNT,
+    key_func=account_key,
+    methods=["POST"],
+    deduct_when=failed_attempt,
 )
 def login_page() -> ResponseReturnValue:
     officer = current_officer()
@@ -104,9 +109,14 @@ def _finish_login(officer: Officer) -> ResponseReturnValue:
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-@limiter.limit(setting("RATELIMIT_LOGIN_CLIENT"), methods=["POST"])
+# Failed attempts only: a station's officers signing in from one address lock nobody out.
+@limiter.limit(setting("RATELIMIT_LOGIN_CLIENT"), methods=["POST"], deduct_when=failed_attempt)
 @limiter.shared_limit(
-    setting("RATELIMIT_LOGIN_ACCOUNT"), scope=LOGIN_ACCOUNT, key_func=account_key, methods=["POST"]
+    setting("RATELIMIT_LOGIN_ACCOUNT"),
+    scope=LOGIN_ACCOUNT,
+    key_func=account_key,
+    methods=["POST"],
+    deduct_when=failed_attempt,
 )
 def login_code() -> ResponseReturnValue:
     officer = _pending_officer()
