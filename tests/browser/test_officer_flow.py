@@ -5,13 +5,13 @@ audit row is caught by `portal audit verify`."""
 from __future__ import annotations
 
 import pyotp
-from browser_support import LiveServer, NewContext, save_screenshot
-from reporter_flows import fill_sextortion_report, open_follow_up, send_report
 from sqlalchemy import select, text, update
 
 from portal.cli import COMMANDS
 from portal.models import AuditEvent, Officer, Report
 from portal.services.demo import DEMO_ACCOUNTS
+from tests.support.browser import LiveServer, NewContext, save_screenshot
+from tests.support.reporter_flows import fill_sextortion_report, open_follow_up, send_report
 
 ACCOUNTS = {account.username: account for account in DEMO_ACCOUNTS}
 

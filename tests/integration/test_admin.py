@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import csrf_token, submit_and_get_receipt
-from officer_helpers import PASSWORD, make_officer, post_password, sign_in
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Officer, Report, RoutingRule, Unit
+from tests.support.staff import PASSWORD, make_officer, post_password, sign_in
+from tests.support.web import csrf_token, submit_and_get_receipt
 
 
 @pytest.fixture

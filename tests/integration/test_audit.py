@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from helpers import submit_and_get_receipt
 from sqlalchemy import select, text
 
 from portal.cli import COMMANDS
 from portal.models import AuditEvent
 from portal.services import audit
+from tests.support.web import submit_and_get_receipt
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_deleted_middle_entry_is_reported_at_the_next(app, db, chain):
 
 
 def test_officer_views_extend_the_same_chain(app, client, db):
-    from officer_helpers import make_officer, sign_in
+    from tests.support.staff import make_officer, sign_in
 
     reference, _ = submit_and_get_receipt(client, territory="MA-CAS")
     _, secret = make_officer(app, db, "amina")

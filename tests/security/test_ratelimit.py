@@ -11,13 +11,13 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, open_follow_up, submit_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Report
 from portal.web import pow as proof_of_work
 from portal.web.ratelimit import hashed_account, hashed_client, network_of
+from tests.support.web import csrf_token, open_follow_up, submit_report
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL")
 ADDR = {"REMOTE_ADDR": "198.51.100.23"}
@@ -51,7 +51,7 @@ def _submit(client: FlaskClient, *, pow_solved: bool, env: dict[str, str] | None
 
 
 def _post_report(client: FlaskClient, data: dict[str, str], env: dict[str, str]) -> object:
-    from helpers import valid_report
+    from tests.support.web import valid_report
 
     return client.post(
         "/report",
@@ -260,7 +260,7 @@ def test_keys_are_keyed_hashes() -> None:
 
 
 def test_keys_rotate_every_day() -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     monday = datetime(2026, 11, 23, 23, 59, tzinfo=UTC)
     same_day = hashed_client("203.0.113.77", now=monday - timedelta(hours=5))
@@ -508,9 +508,8 @@ def _receipt_attempt(
 def test_a_guessing_wave_from_many_addresses_never_locks_out_a_real_receipt(
     app_config: dict[str, object],
 ) -> None:
-    from helpers import submit_and_get_receipt
-
     from portal import create_app
+    from tests.support.web import submit_and_get_receipt
 
     app = create_app(
         dict(
@@ -570,26 +569,12 @@ def test_receipt_guesses_are_limited_per_ipv6_56_too(app_config: dict[str, objec
 
 
 def _station_officer(app: Flask, username: str) -> str:
-    import pyotp
-    from sqlalchemy import select as select_
+    from tests.support.staff import make_officer
 
-    from portal.models import Unit
-    from portal.services.accounts import create_officer
-
-    secret = pyotp.random_base32()
     with app.extensions["db_sessionmaker"]() as db:
-        create_officer(
-            db,
-            username=username,
-            display_name=username.title(),
-            password="correct horse battery staple",
-            role="admin" if username == "chief" else "officer",
-            keyring=app.extensions["keyring"],
-            unit_codes=[] if username == "chief" else list(db.scalars(select_(Unit.code)))[:1],
-            totp_secret=secret,
-        )
-        db.commit()
-    return secret
+        role = "admin" if username == "chief" else "officer"
+        units = () if role == "admin" else ("CASABLANCA",)
+        return make_officer(app, db, username, role=role, units=units)[1]
 
 
 STATION = {"REMOTE_ADDR": "192.0.2.80"}
@@ -605,14 +590,12 @@ def _password_step(client: FlaskClient, username: str, password: str) -> object:
 
 
 def _sign_in(client: FlaskClient, username: str, secret: str, step: int) -> int:
-    import pyotp
+    from tests.support.staff import PASSWORD, code_for
 
-    from portal.models import utcnow
-
-    first = _password_step(client, username, "correct horse battery staple")
+    first = _password_step(client, username, PASSWORD)
     if first.status_code != 303:  # type: ignore[attr-defined]
         return int(first.status_code)  # type: ignore[attr-defined]
-    code = pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30 * step))
+    code = code_for(secret, step)
     token = csrf_token(client, "/officer/login/code")
     response = client.post(
         "/officer/login/code", data={"csrf_token": token, "code": code}, environ_base=STATION

@@ -8,7 +8,6 @@ route declares (README, "Rate limits").
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import free_port, valid_report
+
+from tests.support.web import csrf_from, free_port, valid_report
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 pytestmark = [
     pytest.mark.slow,
@@ -104,10 +103,7 @@ def portal_url(
 
 
 def _form(session: requests.Session, url: str) -> str:
-    page = session.get(url, timeout=10).text
-    match = _CSRF.search(page)
-    assert match, page[:2000]
-    return match.group(1)
+    return csrf_from(session.get(url, timeout=10).text)
 
 
 def _submit(base: str) -> int:

@@ -11,7 +11,6 @@ from pathlib import Path
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, submit_and_get_receipt, submit_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from portal.models import AuditEvent, Evidence, Report, utcnow
 from portal.services import audit
 from portal.storage.blobs import new_blob_key
 from portal.web import pow as proof_of_work
+from tests.support.web import csrf_token, submit_and_get_receipt, submit_report
 
 
 def _close(db: Session, reference: str, status: str, days_ago: int) -> Report:
