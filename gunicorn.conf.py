@@ -14,6 +14,9 @@ from portal.logging_setup import logging_config
 
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("PORTAL_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
+# While Redis is down each worker counts rate limits alone: each gets 1/workers of every
+# allowance, so that a client's total stays within the limit (README, "Rate limits").
+os.environ.setdefault("PORTAL_RATELIMIT_FALLBACK_DIVISOR", str(workers))
 worker_class = "sync"
 # Receipt checks run argon2id (19 MiB, tens of ms each): leave room for slow moments.
 timeout = 60

@@ -83,11 +83,9 @@ def _init_extensions(app: Flask) -> None:
     from portal.storage.blobs import open_store
     from portal.web import headers as security
     from portal.web import i18n, ratelimit, uploads
-    from portal.web.ratelimit import limiter
 
     db.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     ratelimit.init_app(app)
     babel.init_app(
         app,
@@ -122,9 +120,11 @@ def _register_blueprints(app: Flask) -> None:
         views,
     )
     from portal.web.officer.blueprint import bp as officer_bp
+    from portal.web.staff import views as staff_views  # noqa: F401
+    from portal.web.staff.blueprint import bp as staff_bp
     from portal.web.supervisor.views import bp as supervisor_bp
 
-    for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
+    for blueprint in (citizen_bp, staff_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
         app.register_blueprint(blueprint)
 
     from portal.web.api import views as api_views
@@ -134,13 +134,14 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     from portal.web.api.problems import from_http_error
-    from portal.web.ratelimit import refusal_page
+    from portal.web.ratelimit import breached_wait, refusal_page
 
     def handle_http_error(error: HTTPException) -> Any:
         if request.path.startswith("/api/"):
             return from_http_error(error)
         if error.code == 429:
-            return refusal_page(), 429
+            # A limit's own answer (flask-limiter's on_breach) if it has one.
+            return error.response or (refusal_page(breached_wait()), 429)
         return render_template("error.html", error=error), error.code or 500
 
     app.register_error_handler(HTTPException, handle_http_error)

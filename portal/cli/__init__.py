@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 from portal.cli.audit import audit_group
 from portal.cli.case_file import case_file_group
 from portal.cli.keys import keys_group
+from portal.cli.limits import limits_command
 from portal.cli.officers import officers_group
 from portal.cli.partners import partners_group
 from portal.cli.retention import retention_group
@@ -32,6 +33,7 @@ COMMANDS = [
     keys_group,
     retention_group,
     case_file_group,
+    limits_command,
 ]
 
 

@@ -82,6 +82,19 @@ def reset_second_factor(session: Session, admin: Officer, officer: Officer) -> N
     _record(session, admin, officer, "account.totp_reset")
 
 
+def lift_lockout(session: Session, admin: Officer, officer: Officer) -> None:
+    """Forget the account's failed sign-ins, so that it may sign in again at once."""
+    _record(
+        session,
+        admin,
+        officer,
+        "account.unlocked",
+        {"failed_logins": officer.failed_logins, "was_locked": officer.locked_until is not None},
+    )
+    officer.failed_logins = 0
+    officer.locked_until = None
+
+
 def set_route(session: Session, admin: Officer, rule: RoutingRule, unit_id: int) -> None:
     unit = session.get(Unit, unit_id)
     if unit is None or not unit.active:

@@ -1,10 +1,13 @@
-"""The one place that decides which reports a staff member may see.
+"""The one place that decides which reports and figures a staff member may see.
 
-Every officer query for reports starts from ``reports_in_scope``. Anything outside answers 404,
+Every officer query for reports starts from ``reports_in_scope``; every supervisor dashboard
+from ``supervisor_region``. Anything outside answers 404,
 never 403, so a reference from another unit does not even confirm that the report exists.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
@@ -46,3 +49,16 @@ def get_report_for_officer(session: Session, officer: Officer, reference: str) -
     if report is None:
         raise NotFound()
     return report
+
+
+def supervisor_region(
+    officer: Officer, wanted: str | None, known_regions: Collection[str]
+) -> str | None:
+    """The region code whose figures ``officer`` sees; None means the whole country.
+
+    A regional supervisor always sees their own region, whatever is asked; a national one sees
+    the region asked for when it exists, else the whole country.
+    """
+    if officer.region is not None:
+        return officer.region.code
+    return wanted if wanted in known_regions else None

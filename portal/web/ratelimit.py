@@ -5,36 +5,43 @@ subscriber gets a whole /64) under a secret that changes every UTC day. The secr
 process memory, or in the limiter's Redis when there is one, so that every worker hashes alike;
 it expires there shortly after its day ends, and nothing else ever records it.
 
-Limits are registered here on the views other modules define, so that the policy lives in one
-place: report submission (stricter without a valid proof of work, per client and for the whole
-portal, so that a bot wave from many addresses cannot bury the queues), receipt attempts (per
-client and for the whole portal, because many reporters share one address behind carrier NAT or
-Tor), evidence uploads, staff login (per client and per account) and a default for every other
-POST.
-When the shared store fails, limits continue per process in memory and the log says so.
+Each route declares its limits with flask-limiter's decorators, reading the ``RATELIMIT_*``
+settings below; ``portal limits`` lists them. This module adds what flask-limiter lacks, each in
+one named place:
+
+- ``refused_before_parsing``: a route whose client-keyed limits are read before its body is
+  parsed, so that a flood of refused requests costs the workers as little as possible;
+- ``charge_accepted_report``: the allowance of accepted reports, charged atomically just before a
+  report is stored (a form sent back for correction costs nothing);
+- ``client_key``: the rotating keyed client hash above;
+- ``setting``: each allowance divided by the number of workers while the shared store is down
+  and every worker counts on its own (``portal.web.limit_store``).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import ipaddress
 import logging
+import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, render_template, request, session
+from flask_babel import format_timedelta
 from flask_limiter import Limiter
 
-from portal.web import pow as proof_of_work
 from portal.web.i18n import current_language
+from portal.web.limit_store import FailoverStorage, failover_uri
 
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Limit strings (flask-limiter syntax); each can be overridden by PORTAL_<NAME>.
 LIMIT_DEFAULTS: dict[str, str] = {
@@ -45,7 +52,11 @@ LIMIT_DEFAULTS: dict[str, str] = {
     "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL": "30/hour;200/day",
     # Every submission attempt, accepted or not: bounds what a client can make the server parse.
     "RATELIMIT_REPORT_ATTEMPTS": "20/hour;60/day",
-    "RATELIMIT_FOLLOWUP": "10/hour",
+    # Wrong receipts only, per client and per IPv6 /56: a reporter who gets in costs nothing.
+    "RATELIMIT_FOLLOWUP": "10/hour;30/day",
+    "RATELIMIT_FOLLOWUP_NETWORK": "30/hour;90/day",
+    # Wrong receipts without a solved proof of work, portal-wide; beyond it every lookup needs
+    # one (a reporter's browser solves it while they type), never a refusal of a right receipt.
     "RATELIMIT_FOLLOWUP_GLOBAL": "1000/hour",
     "RATELIMIT_EVIDENCE": "30/hour",
     "RATELIMIT_LOGIN_CLIENT": "20/hour",
@@ -59,8 +70,12 @@ DAILY_KEY_NAMESPACE = "portal:ratelimit:daily-key:"
 _SECRET_RETRY_SECONDS = 60.0
 
 
-def network_of(address: str) -> str:
-    """The unit a limit applies to: the IPv4 address, or the IPv6 /64."""
+def network_of(address: str, ipv6_prefix: int = 64) -> str:
+    """The unit a limit applies to: the IPv4 address, or the IPv6 /64 (or a wider prefix).
+
+    One subscriber gets a whole /64, and often a /56 (256 of them): limits on guessing count
+    the /56 too, so that one allocation cannot pass for hundreds of clients.
+    """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -68,7 +83,8 @@ def network_of(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
-        return f"{ipaddress.IPv6Network(f'{ip}/64', strict=False).network_address}/64"
+        network = ipaddress.IPv6Network(f"{ip}/{ipv6_prefix}", strict=False)
+        return f"{network.network_address}/{ipv6_prefix}"
     return str(ip)
 
 
@@ -150,6 +166,11 @@ def client_key() -> str:
     return hashed_client(request.remote_addr or "")
 
 
+def network_key() -> str:
+    """The client's wider network: its IPv6 /56, or its IPv4 address."""
+    return keyed_hash("network", network_of(request.remote_addr or "", 56))
+
+
 limiter = Limiter(key_func=client_key, headers_enabled=True)
 
 
@@ -168,17 +189,56 @@ def global_key() -> str:
     return "all-clients"
 
 
+# Keys that need nothing from the request body: limits keyed by them can refuse before parsing.
+_BODY_FREE_KEYS: tuple[Callable[[], str], ...] = (client_key, network_key, global_key)
+
+
+def fallback_divisor(config: Mapping[str, Any]) -> int:
+    """How many processes count on their own while the shared store is down."""
+    configured = config.get("RATELIMIT_FALLBACK_DIVISOR")
+    if configured:
+        return max(1, int(configured))
+    for name in ("PORTAL_WORKERS", "WEB_CONCURRENCY", "GUNICORN_WORKERS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
+def per_process(limits: str, divisor: int) -> str:
+    """Each window's allowance divided among ``divisor`` processes (at least 1 each)."""
+    from limits import parse_many
+
+    if divisor <= 1:
+        return limits
+    return ";".join(
+        f"{max(1, item.amount // divisor)}/{item.multiples} {item.GRANULARITY.name}"
+        for item in parse_many(limits)
+    )
+
+
+def _counting_in_memory() -> bool:
+    store = limiter.storage if limiter.enabled else None
+    return isinstance(store, FailoverStorage) and store.degraded
+
+
 _providers: dict[str, Callable[[], str]] = {}
 
 
-def _config_limit(name: str) -> Callable[[], str]:
-    """A limit read from the current app's settings; one object per name, so that
-    registering the limits again for another app replaces rather than adds."""
+def setting(name: str) -> Callable[[], str]:
+    """A limit read from the current app's settings at each request (one object per name).
+
+    While the shared store is down each worker counts alone, so each gets its share only.
+    """
     if name not in _providers:
 
         def provider() -> str:
-            return str(current_app.config[name])
+            limits = str(current_app.config[name])
+            if _counting_in_memory():
+                return per_process(limits, fallback_divisor(current_app.config))
+            return limits
 
+        provider.__name__ = provider.__qualname__ = name
         _providers[name] = provider
     return _providers[name]
 
@@ -187,241 +247,141 @@ def _not_post() -> bool:
     return request.method != "POST"
 
 
-def _failed_attempt(response: Any) -> bool:
-    # Only wrong receipts use up the budget: a reporter who gets in costs nobody anything.
+def failed_attempt(response: Any) -> bool:
+    """``deduct_when`` of limits on guesses: only a refused attempt uses up the budget."""
     return int(response.status_code) >= 400
 
 
-def _fallback_limits() -> str:
-    """Per-process limits while the shared store is down: the same policy, in memory."""
-    endpoint = request.endpoint or ""
-    config = current_app.config
-    if request.method != "POST":
-        return ""
-    if endpoint in _endpoints_by_role.get("report", ()):
-        return str(config["RATELIMIT_REPORT_ATTEMPTS"])
-    if endpoint in _endpoints_by_role.get("followup", ()):
-        return str(config["RATELIMIT_FOLLOWUP"])
-    if endpoint in _endpoints_by_role.get("login", ()):
-        return str(config["RATELIMIT_LOGIN_CLIENT"])
-    if endpoint in _endpoints_by_role.get("evidence", ()):
-        return str(config["RATELIMIT_EVIDENCE"])
-    return str(config["RATELIMIT_POST"])
+def charged_when_accepted(_response: Any) -> bool:
+    """``deduct_when`` of the allowance of accepted reports: flask-limiter only reads it.
+
+    The view charges it with ``charge_accepted_report`` just before storing, atomically.
+    """
+    return False
 
 
-# Endpoint names found in the URL map, per role; filled by init_app.
-_endpoints_by_role: dict[str, set[str]] = {}
-
-
-def _post_endpoints(app: Flask, match: Callable[[str], bool]) -> set[str]:
-    return {
-        rule.endpoint
-        for rule in app.url_map.iter_rules()
-        if "POST" in (rule.methods or set()) and match(rule.rule)
-    }
-
-
-def _wrap(app: Flask, endpoint: str, *limits: Any) -> None:
-    view = app.view_functions[endpoint]
-    for limit in limits:
-        view = limit(view)
-    app.view_functions[endpoint] = view
-
-
-def _register_limits(app: Flask) -> None:
-
-    roles = {
-        "report": _post_endpoints(app, lambda rule: rule == "/report"),
-        "followup": _post_endpoints(app, lambda rule: rule == "/follow-up"),
-        "evidence": _post_endpoints(
-            app, lambda rule: "evidence" in rule and "/officer" not in rule
-        ),
-        "login": _post_endpoints(app, lambda rule: rule.startswith("/officer/login")),
-    }
-    _endpoints_by_role.clear()
-    _endpoints_by_role.update(roles)
-
-    for endpoint in roles["report"]:
-        # Every attempt counts here; accepted reports are charged by the view (see
-        # ``charge_accepted_report``), so that a form sent back for correction costs nothing.
-        # The honeypot guard sits inside: a bot's discarded submission is charged like a report.
-        app.view_functions[endpoint] = honeypot_guard(app.view_functions[endpoint])
-        _wrap(
-            app,
-            endpoint,
-            limiter.limit(_config_limit("RATELIMIT_REPORT_ATTEMPTS"), methods=["POST"]),
-        )
-    for endpoint in roles["followup"]:
-        _wrap(
-            app,
-            endpoint,
-            limiter.limit(
-                _config_limit("RATELIMIT_FOLLOWUP"), methods=["POST"], deduct_when=_failed_attempt
-            ),
-            limiter.shared_limit(
-                _config_limit("RATELIMIT_FOLLOWUP_GLOBAL"),
-                scope="followup-all-clients",
-                key_func=global_key,
-                methods=["POST"],
-                deduct_when=_failed_attempt,
-            ),
-        )
-    for endpoint in roles["evidence"] - roles["report"]:
-        _wrap(app, endpoint, limiter.limit(_config_limit("RATELIMIT_EVIDENCE"), methods=["POST"]))
-    for endpoint in roles["login"]:
-        _wrap(
-            app,
-            endpoint,
-            limiter.limit(_config_limit("RATELIMIT_LOGIN_CLIENT"), methods=["POST"]),
-            limiter.shared_limit(
-                _config_limit("RATELIMIT_LOGIN_ACCOUNT"),
-                scope="login-account",
-                key_func=account_key,
-                methods=["POST"],
-            ),
-        )
-
-
-# Counters of accepted reports; the early check reads the per-client one.
-ACCEPTED_REPORT_SCOPE = "report-accepted"
-_ACCEPTED_WITHOUT_POW_SCOPE = "report-accepted-without-pow"
-_WITHOUT_POW_GLOBAL_SCOPE = "report-accepted-without-pow-all-clients"
-
-
-LimitItems = list[tuple[Any, list[str]]]
-
-
-def _limit_items(setting: str, key: str, scope: str) -> LimitItems:
-    """(limit item, store identifiers) for each window of a limit setting, e.g. "5/hour;20/day"."""
-    from limits import parse_many
-
-    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
-    identifiers = [prefix, key, scope] if prefix else [key, scope]
-    return [(item, identifiers) for item in parse_many(str(current_app.config[setting]))]
+# Scopes of the allowances an accepted report is charged to; declared at POST /report.
+REPORT_ACCEPTED = "report-accepted"
+REPORT_ACCEPTED_WITHOUT_POW = "report-accepted-without-pow"
+REPORT_ACCEPTED_WITHOUT_POW_ALL = "report-accepted-without-pow-all-clients"
+_CHARGED_WHEN_ACCEPTED = {
+    REPORT_ACCEPTED,
+    REPORT_ACCEPTED_WITHOUT_POW,
+    REPORT_ACCEPTED_WITHOUT_POW_ALL,
+}
+FOLLOWUP_NETWORK = "followup-network"
+FOLLOWUP_ALL_CLIENTS = "followup-all-clients"
+LOGIN_ACCOUNT = "login-account"
 
 
 def _retry_after(reset_at: float) -> int:
     return max(1, int(reset_at - time.time()) + 1)
 
 
-def _own_allowance() -> LimitItems:
-    return _limit_items("RATELIMIT_REPORT", client_key(), ACCEPTED_REPORT_SCOPE)
+def _identifiers(key: str, scope: str) -> list[str]:
+    """The store identifiers flask-limiter uses for a limit: [prefix,] key, scope."""
+    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX", ""))
+    return [prefix, key, scope] if prefix else [key, scope]
 
 
-def _accepted_report_limits(proof_of_work: bool) -> LimitItems:
-    """Every limit an accepted report is charged to: the client's own allowance first."""
-    items = _own_allowance()
-    if not proof_of_work:
-        items += _limit_items(
-            "RATELIMIT_REPORT_WITHOUT_POW", client_key(), _ACCEPTED_WITHOUT_POW_SCOPE
-        )
-        items += _limit_items(
-            "RATELIMIT_REPORT_WITHOUT_POW_GLOBAL", global_key(), _WITHOUT_POW_GLOBAL_SCOPE
-        )
-    return items
+def charge_own_allowance(_breached: Any = None) -> None:
+    """``on_breach`` of the stricter report limits: a refused submission uses up the client's
+    own allowance too, so that a client who insists is soon refused before its form is parsed."""
+    from limits import parse_many
+
+    identifiers = _identifiers(client_key(), REPORT_ACCEPTED)
+    for item in parse_many(setting("RATELIMIT_REPORT")()):
+        limiter.limiter.hit(item, *identifiers)
 
 
-def accepted_report_wait(*, proof_of_work: bool) -> int | None:
-    """Seconds to wait if a report would be refused now; reads the counters, charges nothing.
-
-    Lets the view refuse a client already over its allowance before validating the form, so
-    that the bulk of a bot wave costs little. ``charge_accepted_report`` decides for real.
-    """
-
-    if not limiter.enabled:
-        return None
-    try:
-        for item, identifiers in _accepted_report_limits(proof_of_work):
-            reset_at, remaining = limiter.limiter.get_window_stats(item, *identifiers)
-            if remaining <= 0:
-                # A refused submission uses up the client's own allowance too, so that a
-                # client who insists is soon refused before its form is even parsed.
-                for own_item, own_identifiers in _own_allowance():
-                    limiter.limiter.hit(own_item, *own_identifiers)
-                return _retry_after(reset_at)
-    except Exception:
-        return None  # store trouble: the charge that follows handles it
-    return None
-
-
-def charge_accepted_report(*, proof_of_work: bool) -> int | None:
+def charge_accepted_report() -> int | None:
     """Count one report about to be stored; return seconds to wait if a limit refuses it.
 
-    Called once the form is valid, just before anything is stored: each hit is atomic in the
-    store, so concurrent submissions cannot slip past a limit, and a form sent back for
-    correction never uses up a reporter's allowance.
+    Charges the allowances the route declared with ``charged_when_accepted`` (flask-limiter
+    evaluated them for this request; exempt ones, such as the stricter limits when the proof of
+    work is solved, are not among them). Each hit is atomic in the store, so concurrent
+    submissions cannot slip past a limit.
     """
-
     if not limiter.enabled:
         return None
-    for item, identifiers in _accepted_report_limits(proof_of_work):
-        # The limiter's own in-memory fallback while it knows the store is down.
-        rate_limiter = limiter.limiter
-        try:
-            allowed = rate_limiter.hit(item, *identifiers)
-        except Exception:
-            log.warning("Rate limit storage unreachable - counting this report in memory")
-            rate_limiter = _in_memory_limiter()
-            allowed = rate_limiter.hit(item, *identifiers)
-        if not allowed:
-            return _retry_after(rate_limiter.get_window_stats(item, *identifiers).reset_time)
+    for request_limit in limiter.current_limits:
+        args = request_limit.request_args
+        if args[-1] not in _CHARGED_WHEN_ACCEPTED:
+            continue
+        if not limiter.limiter.hit(request_limit.limit, *args):
+            return _retry_after(limiter.limiter.get_window_stats(request_limit.limit, *args)[0])
     return None
 
 
-def _in_memory_limiter() -> Any:
-    """This process's own counters, for when the shared store fails mid-request."""
-    from limits.storage import MemoryStorage
-    from limits.strategies import FixedWindowRateLimiter
-
-    local = current_app.extensions.get("portal.local_limiter")
-    if local is None:
-        local = current_app.extensions["portal.local_limiter"] = FixedWindowRateLimiter(
-            MemoryStorage()
-        )
-    return local
+_EARLY_MARK = "portal_refused_before_parsing"
 
 
-def _early_checks() -> LimitItems:
-    """Limits that refuse a POST before anything is parsed.
+def refused_before_parsing(view: F) -> F:
+    """Read the route's client-keyed limits before anything of the body is parsed.
 
-    A client already over these limits is refused before CSRF checking and form parsing, so a
-    flood of refused requests costs the workers as little as possible. The checks only read the
-    counters; the limits registered on the views, and ``charge_accepted_report``, count the hits.
+    A client already over them is refused before CSRF checking and form parsing, so a flood of
+    refused requests costs little. Only limits whose key and exemption need nothing from the body
+    are read here; flask-limiter (and ``charge_accepted_report``) count the hits.
     """
-    endpoint = request.endpoint or ""
-    if endpoint in _endpoints_by_role.get("report", ()):
-        # The allowance first: a bot is refused on it first, in one read.
-        return _own_allowance() + _limit_items("RATELIMIT_REPORT_ATTEMPTS", client_key(), endpoint)
-    if endpoint in _endpoints_by_role.get("followup", ()):
-        return _limit_items("RATELIMIT_FOLLOWUP", client_key(), endpoint) + _limit_items(
-            "RATELIMIT_FOLLOWUP_GLOBAL", global_key(), "followup-all-clients"
-        )
-    return []
+    setattr(view, _EARLY_MARK, True)
+    return view
+
+
+def is_refused_before_parsing(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    return bool(getattr(view, _EARLY_MARK, False))
 
 
 def _refuse_early() -> Any:
-
-    if request.method != "POST" or not limiter.enabled or limiter._storage_dead:
+    if request.method != "POST" or not limiter.enabled:
+        return None
+    endpoint = request.endpoint
+    if not is_refused_before_parsing(endpoint):
         return None
     try:
-        for item, identifiers in _early_checks():
+        _defaults, declared = limiter.limit_manager.resolve_limits(
+            current_app, endpoint, request.blueprint
+        )
+        for limit in declared:
+            if (
+                limit.exempt_when is not None
+                or limit.key_func not in _BODY_FREE_KEYS
+                or limit.method_exempt
+            ):
+                continue
+            identifiers = _identifiers(limit.key_func(), limit.scope_for(endpoint or "", "POST"))
             # One read of the window: no hit is left, so the next one would be refused.
-            reset_at, remaining = limiter.limiter.get_window_stats(item, *identifiers)
+            reset_at, remaining = limiter.limiter.get_window_stats(limit.limit, *identifiers)
             if remaining <= 0:
                 return refusal(_retry_after(reset_at))
     except Exception:
-        # Store trouble is handled (and logged) by the limiter's own check that follows.
+        # Store trouble is handled (and logged) by the limits that follow.
         return None
     return None
 
 
 def refusal(wait_seconds: int) -> tuple[str, int, dict[str, str]]:
     """The answer to a refused request: the refusal page, 429, and when to come back."""
-    return refusal_page(), 429, {"Retry-After": str(wait_seconds)}
+    return refusal_page(wait_seconds), 429, {"Retry-After": str(wait_seconds)}
 
 
-def refusal_page() -> str:
-    """The translated "Too many attempts" page, rendered once per language on flooded paths.
+def breached_wait() -> int | None:
+    """Seconds until the limit flask-limiter refused this request on resets (fixed windows:
+    a refused retry does not move it)."""
+    breached = limiter.current_limit if limiter.enabled else None
+    if breached is None or not breached.breached:
+        return None
+    return _retry_after(breached.reset_at - 1)
+
+
+def wait_in_words(wait_seconds: int) -> str:
+    """The wait in the reader's language, to the minute: "52 minutes", "2 hours"."""
+    return format_timedelta(timedelta(seconds=wait_seconds), granularity="minute", threshold=1)
+
+
+def refusal_page(wait_seconds: int | None = None) -> str:
+    """The translated "Too many attempts" page, rendered once per language and wait on flooded
+    paths.
 
     A flood is mostly refused requests: serving them a page rendered earlier keeps each one
     cheap. The page is the same for everyone (no token, nothing about the client); a client
@@ -429,85 +389,63 @@ def refusal_page() -> str:
     """
     from werkzeug.exceptions import TooManyRequests
 
-    endpoint = request.endpoint or ""
-    flooded = _endpoints_by_role.get("report", set()) | _endpoints_by_role.get("followup", set())
-    # Only the fixed paths a flood aims at are kept: a client choosing paths cannot fill the
-    # cache with pages of its own making.
-    if session.get("_flashes") or endpoint not in flooded:
-        return render_template("error.html", error=TooManyRequests())
-    pages: dict[tuple[str, str], str] = current_app.extensions.setdefault(
+    wait = wait_in_words(wait_seconds) if wait_seconds else None
+    # Only the fixed paths a flood aims at (those refused before parsing) are kept: a client
+    # choosing paths cannot fill the cache with pages of its own making; waits are in minutes,
+    # so a path has at most a few hundred of them.
+    if session.get("_flashes") or not is_refused_before_parsing(request.endpoint):
+        return render_template("error.html", error=TooManyRequests(), wait=wait)
+    pages: dict[tuple[str, str], dict[str | None, str]] = current_app.extensions.setdefault(
         "portal.refusal_pages", {}
     )
-    key = (current_language(), request.path)
-    page = pages.get(key)
+    by_wait = pages.setdefault((current_language(), request.path), {})
+    page = by_wait.get(wait)
     if page is None:
-        page = render_template("error.html", error=TooManyRequests())
-        pages[key] = page
+        page = render_template("error.html", error=TooManyRequests(), wait=wait)
+        by_wait[wait] = page
     return page
 
 
+def clear_account_limits(username: str, officer_id: int) -> None:
+    """Forget the failed sign-ins counted against a staff account (an admin lifting a lockout)."""
+    from limits import parse_many
+
+    if not limiter.enabled:
+        return
+    keys = (hashed_account(username), keyed_hash("pending-account", str(officer_id)))
+    for item in parse_many(setting("RATELIMIT_LOGIN_ACCOUNT")()):
+        for key in keys:
+            limiter.limiter.clear(item, *_identifiers(key, LOGIN_ACCOUNT))
+
+
 def init_app(app: Flask) -> None:
-    """Configure the shared limiter for this app and register the portal's limits."""
+    """Configure the shared limiter for this app; the limits are declared at the routes."""
     global _secret_source
 
     for name, value in LIMIT_DEFAULTS.items():
         app.config.setdefault(name, value)
-    app.config.setdefault("RATELIMIT_DEFAULT", _config_limit("RATELIMIT_POST"))
+    app.config.setdefault("RATELIMIT_DEFAULT", setting("RATELIMIT_POST"))
     app.config.setdefault("RATELIMIT_DEFAULTS_EXEMPT_WHEN", _not_post)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "portal")
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK", _fallback_limits)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-    )
-    if not str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis", "rediss")):
+    app.config.setdefault("RATELIMIT_FALLBACK_DIVISOR", None)
+    uri = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if uri.startswith(("redis://", "rediss://")):
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        )
+    else:
         app.config["RATELIMIT_STORAGE_OPTIONS"] = {}
 
-    _secret_source = DailySecret(app.config.get("RATELIMIT_STORAGE_URI"))
-    # The limiter is one object per process; a new app (tests build many) starts it afresh,
-    # with a healthy store and this app's settings.
-    limiter._storage_dead = False
-    limiter.init_app(app)
-    # Blueprints are registered after the extensions: the views get their limits on the first
-    # request, before the limiter's own check runs.
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, _refuse_early)
-    hooks.insert(0, _register_limits_once(app))
-
-
-def _register_limits_once(app: Flask) -> Callable[[], None]:
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def register() -> None:
-        if done.is_set():
-            return
-        with lock:
-            if not done.is_set():
-                _register_limits(app)
-                done.set()
-
-    return register
-
-
-def honeypot_guard(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Discard a submission whose honeypot field is filled, answering as if it succeeded.
-
-    The answer is the same redirect a real submission gets, so a bot learns nothing; nothing of
-    the submission is stored.
-    """
-
-    @functools.wraps(view)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if request.method == "POST" and request.form.get(proof_of_work.HONEYPOT_FIELD, "").strip():
-            log.info("report submission discarded: honeypot field filled")
-            # Charged like a real report, so the limits answer the bot exactly as they would.
-            wait = charge_accepted_report(proof_of_work=proof_of_work.request_has_valid_solution())
-            if wait is not None:
-                return refusal(wait)
-            return redirect(url_for("citizen.receipt"), code=303)
-        return view(*args, **kwargs)
-
-    return guarded
+    _secret_source = DailySecret(uri)
+    # The configured URI stays what the operator wrote; flask-limiter gets the failover store.
+    limiter_config = {"RATELIMIT_STORAGE_URI": failover_uri(uri)}
+    saved = {name: app.config.get(name) for name in limiter_config}
+    app.config.update(limiter_config)
+    try:
+        limiter.init_app(app)
+    finally:
+        app.config.update(saved)
+    # Before every other hook, CSRF checking included: it parses the form.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_early)

@@ -1,11 +1,12 @@
-// Proof of work for the report form (progressive enhancement: the form works without it,
-// under a stricter rate limit). Finds n such that SHA-256("<challenge>:<n>") starts with the
+// Proof of work for the report form and the receipt form (progressive enhancement: the report
+// form works without it, under a stricter rate limit; the receipt form needs it only while many
+// wrong receipts are tried). Finds n such that SHA-256("<challenge>:<n>") starts with the
 // number of zero bits the challenge names, while the reporter fills in the form.
 (function () {
   "use strict";
   var BATCH = 256;
   var subtle = window.crypto && window.crypto.subtle;
-  var form = document.querySelector("form.report-form");
+  var form = document.querySelector("form.report-form, form.pow-form");
   if (!form || !subtle || !window.TextEncoder) { return; }
   var challengeInput = form.querySelector("input[name=pow_challenge]");
   var solutionInput = form.querySelector("input[name=pow_solution]");

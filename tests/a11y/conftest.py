@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-
-from browser_fixtures import browser, live_server, new_context, page
+from tests.support.browser_fixtures import browser, live_server, new_context, page
 
 __all__ = ["browser", "live_server", "new_context", "page"]
 

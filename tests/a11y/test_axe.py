@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reporter_flows import fill_sextortion_report, open_follow_up, send_report, write_png
 
 from portal.domain.guidance import TOPICS
+from tests.support.reporter_flows import (
+    fill_sextortion_report,
+    open_follow_up,
+    send_report,
+    write_png,
+)
 
 AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
 BLOCKING = {"serious", "critical"}

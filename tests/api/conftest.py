@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
-from partner_helpers import PartnerFixture, make_partner
+from tests.support.partners import PartnerFixture, make_partner
 
 
 @pytest.fixture

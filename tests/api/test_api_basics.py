@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from partner_helpers import file_report, report_body
-
 from portal.models import AuditEvent, Mandate, Report
+from tests.support.partners import file_report, report_body
 
 
 def test_file_and_read_own_report(client, db, partner_a):

@@ -7,12 +7,12 @@ import io
 import os
 
 import pytest
-from evidence_support import assert_nothing_kept, jpeg, pdf, store_of
-from partner_helpers import file_report
 from sqlalchemy import select
 
 from portal.evidence import custody
 from portal.models import AuditEvent, Evidence, Report
+from tests.support.evidence import assert_nothing_kept, jpeg, pdf, store_of
+from tests.support.partners import file_report
 
 
 @pytest.fixture

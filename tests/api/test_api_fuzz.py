@@ -14,11 +14,11 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from partner_helpers import make_partner, report_body
 from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import func, select
 
 from portal.models import Message
+from tests.support.partners import make_partner, report_body
 
 EXAMPLES = 25
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from partner_helpers import report_body
 from sqlalchemy import func, select
 
 from portal.models import Mandate, Report
+from tests.support.partners import report_body
 
 THREADS = 8
 

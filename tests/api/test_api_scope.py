@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from officer_helpers import make_officer, sign_in
-from partner_helpers import file_report, make_partner
 from sqlalchemy import select
 
 from portal.models import Mandate, PartnerToken, Report, utcnow
 from portal.services import partners as service
+from tests.support.partners import file_report, make_partner
+from tests.support.staff import make_officer, sign_in
 
 PATHS = ("", "/timeline", "/messages")
 

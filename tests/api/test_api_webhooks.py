@@ -10,15 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from helpers import free_port
-from officer_helpers import make_officer
-from partner_helpers import Receiver, file_report
 from sqlalchemy import select
 
 from portal.models import Report, WebhookDelivery, utcnow
 from portal.services import cases
 from portal.services import partners as service
 from portal.services.webhooks import deliver_due_webhooks, verify_signature
+from tests.support.partners import Receiver, file_report
+from tests.support.staff import make_officer
+from tests.support.web import free_port
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from helpers import csrf_token, open_follow_up, submit_and_get_receipt
-from officer_helpers import in_english, make_officer
-from partner_helpers import file_report, make_partner
 from sqlalchemy import select
 
 from portal.models import Report
 from portal.services import partners as service
+from tests.support.partners import file_report, make_partner
+from tests.support.staff import in_english, make_officer
+from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt
 
 
 def _follow_up(app, receipt):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from helpers import csrf_token, open_follow_up
-from officer_helpers import in_english, make_officer, sign_in
-from partner_helpers import file_report
+from tests.support.partners import file_report
+from tests.support.staff import in_english, make_officer, sign_in
+from tests.support.web import csrf_token, open_follow_up
 
 
 def _officer(app, db, username, unit):

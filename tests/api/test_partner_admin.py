@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import csrf_token
-from officer_helpers import in_english, make_officer, sign_in
-from partner_helpers import file_report, make_partner
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Partner, PartnerToken, Report
 from portal.services import cases
 from portal.services import partners as service
+from tests.support.partners import file_report, make_partner
+from tests.support.staff import in_english, make_officer, sign_in
+from tests.support.web import csrf_token
 
 
 @pytest.fixture

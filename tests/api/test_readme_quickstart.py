@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import free_port
-from officer_helpers import make_officer
-from partner_helpers import Receiver, make_partner
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -23,6 +20,9 @@ from portal.models import Evidence, Report, utcnow
 from portal.services import cases
 from portal.services import partners as service
 from portal.services.webhooks import deliver_due_webhooks
+from tests.support.partners import Receiver, make_partner
+from tests.support.staff import make_officer
+from tests.support.web import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_fixtures import browser, live_server, new_context, page, phone_page
+
+from tests.support.browser_fixtures import browser, live_server, new_context, page, phone_page
 
 __all__ = ["browser", "live_server", "new_context", "page", "phone_page"]
 

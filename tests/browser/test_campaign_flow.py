@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser_support import LiveServer, NewContext, save_screenshot
 from PIL import Image, ImageDraw
-from reporter_flows import choose_territory, send_report
 from sqlalchemy import select
-from test_officer_flow import _sign_in
 
 from portal.models import Trace
+from tests.support.browser import LiveServer, NewContext, save_screenshot, sign_in_demo_staff
+from tests.support.reporter_flows import choose_territory, send_report
 
 SPELLINGS = ["0655 43 21 09", "+212 655-432109", "00212655432109"]
 CITIES = ["MA-CAS", "MA-RAB", "MA-FES"]
@@ -57,7 +56,7 @@ def test_one_blackmailer_three_cities(
     casablanca, rabat_ref, fes = references
 
     rabat = new_context(locale_cookie="en").new_page()
-    _sign_in(rabat, live_server, "rabat")
+    sign_in_demo_staff(rabat, live_server, "rabat")
     rabat.goto(f"/officer/reports/{rabat_ref}")
     links = rabat.inner_text("#campaign-links")
     assert "2 other reports share this Phone number" in links
@@ -69,7 +68,7 @@ def test_one_blackmailer_three_cities(
     assert response is not None and response.status == 404
 
     national = new_context(locale_cookie="en").new_page()
-    _sign_in(national, live_server, "supervisor")
+    sign_in_demo_staff(national, live_server, "supervisor")
     national.goto(f"/officer/reports/{casablanca}")
     national.locator("#campaign-links a[href^='/officer/campaigns/']").click()
     national.wait_for_selector("table.campaign-members")

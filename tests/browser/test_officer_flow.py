@@ -4,34 +4,12 @@ audit row is caught by `portal audit verify`."""
 
 from __future__ import annotations
 
-import pyotp
-from browser_support import LiveServer, NewContext, save_screenshot
-from reporter_flows import fill_sextortion_report, open_follow_up, send_report
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from portal.cli import COMMANDS
-from portal.models import AuditEvent, Officer, Report
-from portal.services.demo import DEMO_ACCOUNTS
-
-ACCOUNTS = {account.username: account for account in DEMO_ACCOUNTS}
-
-
-def _sign_in(page, live_server: LiveServer, username: str) -> None:
-    account = ACCOUNTS[username]
-    # Other browser tests may have used this step's code already: codes are single-use.
-    with live_server.session() as session:
-        session.execute(
-            update(Officer).where(Officer.username == username).values(totp_last_counter=None)
-        )
-        session.commit()
-    page.goto("/officer/login")
-    page.fill("input[name=username]", account.username)
-    page.fill("input[name=password]", account.password)
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_selector("input[name=code]")
-    page.fill("input[name=code]", pyotp.TOTP(account.totp_secret).now())
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_selector("table.queue, .queue-filters")
+from portal.models import AuditEvent, Report
+from tests.support.browser import LiveServer, NewContext, save_screenshot, sign_in_demo_staff
+from tests.support.reporter_flows import fill_sextortion_report, open_follow_up, send_report
 
 
 def test_officer_handles_a_report_end_to_end(
@@ -43,7 +21,7 @@ def test_officer_handles_a_report_end_to_end(
     reference, receipt = send_report(reporter)
 
     officer = new_context(locale_cookie="en").new_page()
-    _sign_in(officer, live_server, "casablanca")
+    sign_in_demo_staff(officer, live_server, "casablanca")
     officer.fill("input[name=reference]", reference)
     officer.locator("form.queue-filters button[type=submit]").click()
     officer.locator(f"a[href='/officer/reports/{reference}']").click()
@@ -85,7 +63,7 @@ def test_officer_handles_a_report_end_to_end(
         assert report.first_response_at is not None
 
     rabat = new_context(locale_cookie="en").new_page()
-    _sign_in(rabat, live_server, "rabat")
+    sign_in_demo_staff(rabat, live_server, "rabat")
     response = rabat.goto(f"/officer/reports/{reference}")
     assert response.status == 404
     assert "Has the account" not in rabat.content()

@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import PHONE, LiveServer, NewContext, save_screenshot
-from reporter_flows import (
+from sqlalchemy import select
+
+from portal.models import Evidence, Report
+from tests.support.browser import PHONE, LiveServer, NewContext, save_screenshot
+from tests.support.reporter_flows import (
     ARABIC_REPLY,
     fill_sextortion_report,
     open_follow_up,
     send_report,
     write_png,
 )
-from sqlalchemy import select
-
-from portal.models import Evidence, Report
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])

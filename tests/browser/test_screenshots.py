@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import DESKTOP, PHONE, NewContext, save_screenshot
-from reporter_flows import fill_sextortion_report, open_follow_up, send_report, write_png
+
+from tests.support.browser import DESKTOP, PHONE, NewContext, save_screenshot
+from tests.support.reporter_flows import (
+    fill_sextortion_report,
+    open_follow_up,
+    send_report,
+    write_png,
+)
 
 VIEWPORTS = {"360": PHONE, "1280": DESKTOP}
 

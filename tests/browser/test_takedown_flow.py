@@ -3,9 +3,8 @@ removal, and the reporter's follow-up says so; the request reads as a printable 
 
 from __future__ import annotations
 
-from browser_support import LiveServer, NewContext, save_screenshot
-from reporter_flows import fill_sextortion_report, open_follow_up, send_report
-from test_officer_flow import _sign_in
+from tests.support.browser import LiveServer, NewContext, save_screenshot, sign_in_demo_staff
+from tests.support.reporter_flows import fill_sextortion_report, open_follow_up, send_report
 
 
 def test_officer_requests_removal_and_records_it(
@@ -21,7 +20,7 @@ def test_officer_requests_removal_and_records_it(
     reference, receipt = send_report(reporter)
 
     officer = new_context(locale_cookie="en").new_page()
-    _sign_in(officer, live_server, "casablanca")
+    sign_in_demo_staff(officer, live_server, "casablanca")
     officer.goto(f"/officer/reports/{reference}")
     officer.locator("#platform-requests a[href*='kind=removal']").click()
     officer.wait_for_selector("form textarea[name=explanation]")

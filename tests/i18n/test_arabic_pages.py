@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import csrf_token, open_follow_up, submit_and_get_receipt, submit_report
 
 from portal.domain.guidance import TOPICS
+from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt, submit_report
 
 # Proper nouns and technical names that stay in Latin script in Arabic interfaces.
 ALLOWED_LATIN = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import csrf_token, submit_and_get_receipt
-from officer_helpers import PASSWORD, make_officer, post_password, sign_in
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Officer, Report, RoutingRule, Unit
+from tests.support.staff import PASSWORD, make_officer, post_password, sign_in
+from tests.support.web import csrf_token, submit_and_get_receipt
 
 
 @pytest.fixture
@@ -155,3 +155,26 @@ def test_every_account_change_is_in_the_audit_chain(app, admin, db):
         "account.deactivated",
         "account.activated",
     } <= actions
+
+
+def test_admin_lifts_a_sign_in_lockout_and_it_is_audited(app, admin, db):
+    officer, secret = make_officer(app, db, "locked.out")
+    for _ in range(app.config["STAFF_LOCKOUT_THRESHOLD"]):
+        post_password(app.test_client(), "locked.out", "wrong password")
+    # Locked: even the right password is refused now.
+    assert post_password(app.test_client(), "locked.out").status_code == 400
+    path = f"/admin/accounts/{officer.id}"
+    page = admin.get(path).get_data(as_text=True)
+    assert f"/admin/accounts/{officer.id}/unlock" in page
+    response = admin.post(f"{path}/unlock", data={"csrf_token": csrf_token(admin, path)})
+    assert response.status_code == 303
+    assert sign_in(app.test_client(), "locked.out", secret).status_code == 303
+    db.expire_all()
+    event = db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "account.unlocked", AuditEvent.subject == f"officer:{officer.id}"
+        )
+    )
+    assert event is not None and event.actor == "officer:" + str(
+        db.scalar(select(Officer.id).where(Officer.username == "root"))
+    )

@@ -16,13 +16,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import submit_and_get_receipt
 from sqlalchemy import select, text
 
 from portal.cli import COMMANDS
 from portal.db import make_session_factory
 from portal.models import AuditEvent, utcnow
 from portal.services import audit
+from tests.support.web import submit_and_get_receipt
 
 
 @pytest.fixture
@@ -259,7 +259,7 @@ def test_earlier_head_kept_elsewhere_still_works(app, client, db, chain):
 
 
 def test_officer_views_extend_the_same_chain(app, client, db):
-    from officer_helpers import make_officer, sign_in
+    from tests.support.staff import make_officer, sign_in
 
     reference, _ = submit_and_get_receipt(client, territory="MA-CAS")
     _, secret = make_officer(app, db, "amina")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from helpers import submit_and_get_receipt
 from sqlalchemy import func, select
 from test_campaigns import encoded, screenshot
 
 from portal.crypto.keyring import Keyring
 from portal.models import CampaignMember, ImageHash, Report, Trace, utcnow
 from portal.services import retention
+from tests.support.web import submit_and_get_receipt
 
 
 def _report(app, accounts: str, url: str, files=None) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import re
 
-from helpers import csrf_token, submit_and_get_receipt
-from officer_helpers import make_officer, sign_in
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
@@ -18,6 +16,8 @@ from portal.models import (
     Report,
     Trace,
 )
+from tests.support.staff import make_officer, sign_in
+from tests.support.web import csrf_token, submit_and_get_receipt
 
 PHONE_SPELLINGS = ["0661 23 45 67", "+212 661-234567", "00212661234567"]
 CITIES = ["MA-CAS", "MA-RAB", "MA-FES"]
@@ -273,7 +273,7 @@ def test_supervisors_see_the_largest_campaigns_of_their_region(app, db):
 
 
 def test_a_mistyped_number_is_named_next_to_its_field_and_kept(app, client):
-    from helpers import submit_report
+    from tests.support.web import submit_report
 
     client.set_cookie("lang", "en")
     response = submit_report(

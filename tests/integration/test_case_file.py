@@ -9,16 +9,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from evidence_support import english_client, files, jpeg, pdf
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import submit_and_get_receipt
-from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 
 from portal.cli.case_file import case_file_group
 from portal.models import AuditEvent
 from portal.services import case_export
+from tests.support.evidence import english_client, files, jpeg, pdf
+from tests.support.staff import make_officer, sign_in
+from tests.support.web import submit_and_get_receipt
 
 
 @pytest.fixture

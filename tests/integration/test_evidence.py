@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from evidence_support import (
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from portal.evidence import custody, intake
+from portal.models import AuditEvent, Evidence, Report, ReportEvent
+from tests.support.evidence import (
     assert_nothing_kept,
     english_client,
     files,
@@ -22,19 +28,13 @@ from evidence_support import (
     store_of,
     stored_blobs,
 )
-from flask import Flask
-from flask.testing import FlaskClient
-from helpers import (
+from tests.support.web import (
     csrf_token,
     open_follow_up,
     submit_and_get_receipt,
     submit_report,
     valid_report,
 )
-from sqlalchemy import select
-
-from portal.evidence import custody, intake
-from portal.models import AuditEvent, Evidence, Report, ReportEvent
 
 KiB = 1024
 MiB = 1024 * 1024

@@ -11,13 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from evidence_support import jpeg
-from helpers import free_port, valid_report
 from sqlalchemy import func, select
 
 from portal.db import make_engine, make_session_factory
 from portal.models import Evidence, Report
 from portal.storage.blobs import INCOMING_DIRNAME, FileBlobStore
+from tests.support.evidence import jpeg
+from tests.support.web import free_port, valid_report
 
 BOUNDARY = "----portal-crash-test"
 

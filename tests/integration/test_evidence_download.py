@@ -5,17 +5,25 @@ from __future__ import annotations
 import json
 
 import pytest
-from evidence_support import english_client, files, jpeg, pdf, png, report_by_reference, store_of
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import submit_and_get_receipt
-from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 
 from portal.crypto.streaming import encrypt_stream
 from portal.evidence import custody, intake
 from portal.evidence.intake import stream_aad, wrap_aad
 from portal.models import AuditEvent
+from tests.support.evidence import (
+    english_client,
+    files,
+    jpeg,
+    pdf,
+    png,
+    report_by_reference,
+    store_of,
+)
+from tests.support.staff import make_officer, sign_in
+from tests.support.web import submit_and_get_receipt
 
 
 @pytest.fixture

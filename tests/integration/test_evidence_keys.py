@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from evidence_support import english_client, files, jpeg, pdf, report_by_reference, store_of
-from helpers import csrf_token, open_follow_up, submit_and_get_receipt
-from officer_helpers import make_officer
 from sqlalchemy import select
 
 from portal import create_app
@@ -14,6 +11,9 @@ from portal.models import Evidence, Message, Officer
 from portal.services import key_rotation as keys
 from portal.services.reports import decrypt_json, field_context, message_context, report_urls
 from portal.services.totp import secret_for
+from tests.support.evidence import english_client, files, jpeg, pdf, report_by_reference, store_of
+from tests.support.staff import make_officer
+from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt
 
 
 def _arrange(app, db):

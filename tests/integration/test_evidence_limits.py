@@ -5,7 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
-from evidence_support import (
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from portal.models import Report
+from tests.support.evidence import (
     assert_nothing_kept,
     english_client,
     files,
@@ -13,12 +18,7 @@ from evidence_support import (
     report_by_reference,
     stored_blobs,
 )
-from flask import Flask
-from flask.testing import FlaskClient
-from helpers import csrf_token, submit_and_get_receipt, submit_report, valid_report
-from sqlalchemy import select
-
-from portal.models import Report
+from tests.support.web import csrf_token, submit_and_get_receipt, submit_report, valid_report
 
 KiB = 1024
 MAX_FILE = 64 * KiB
@@ -143,7 +143,7 @@ def test_client_that_disconnects_mid_upload_leaves_nothing(app, client, db, decl
 
 def test_files_sent_to_an_endpoint_that_takes_none_are_not_kept(app, client, db):
     reference, receipt = submit_and_get_receipt(client)
-    from helpers import open_follow_up
+    from tests.support.web import open_follow_up
 
     open_follow_up(client, receipt)
     token = csrf_token(client, "/follow-up")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from evidence_support import english_client, files, jpeg, report_by_reference
-from helpers import submit_and_get_receipt
 
 from portal import create_app
 from portal.crypto.instance_secrets import ensure_secrets
 from portal.crypto.keyring import MissingMasterKey
 from portal.evidence import custody
 from portal.storage.blobs import S3BlobStore
+from tests.support.evidence import english_client, files, jpeg, report_by_reference
+from tests.support.web import submit_and_get_receipt
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from officer_helpers import code_for, make_officer
 from sqlalchemy import func, select
 
 from portal.models import AuditEvent, Officer
 from portal.services import audit
 from portal.services import staff_login as login
+from tests.support.staff import code_for, make_officer
 
 POLICY = login.LockoutPolicy(threshold=5, minutes=15)
 

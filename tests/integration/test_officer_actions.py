@@ -8,12 +8,12 @@ import os
 import threading
 
 import pytest
-from helpers import csrf_token, open_follow_up, submit_and_get_receipt
-from officer_helpers import form_version, make_officer, sign_in
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Message, Officer, Report, ReportEvent
 from portal.services import cases as actions
+from tests.support.staff import form_version, make_officer, sign_in
+from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pyotp
-from officer_helpers import in_english, post_password
 from sqlalchemy import select
 
 from portal.cli import COMMANDS
 from portal.models import AuditEvent, Officer
 from portal.services.accounts import password_hasher
 from portal.services.demo import DEMO_ACCOUNTS
+from tests.support.staff import in_english, post_password
 
 
 def _command(name: str):

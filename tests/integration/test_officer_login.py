@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from helpers import csrf_token
-from officer_helpers import (
+from sqlalchemy import select
+
+from portal.models import AuditEvent, Officer, StaffSession, utcnow
+from portal.services.accounts import password_hasher
+from tests.support.staff import (
     PASSWORD,
     code_for,
     make_officer,
@@ -16,10 +19,7 @@ from officer_helpers import (
     post_password,
     sign_in,
 )
-from sqlalchemy import select
-
-from portal.models import AuditEvent, Officer, StaffSession, utcnow
-from portal.services.accounts import password_hasher
+from tests.support.web import csrf_token
 
 FAILED = "Sign-in failed"
 

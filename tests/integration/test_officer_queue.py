@@ -6,13 +6,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 
 from portal.domain.urlnorm import normalize_url
 from portal.models import PRIORITY_RANK, Officer, Report, utcnow
 from portal.services.queue import Cursor, QueueFilters, load_queue
 from portal.services.reports import ReportSubmission, submit_report
+from tests.support.staff import make_officer, sign_in
 
 _ROW_REF = re.compile(r'href="/officer/reports/(EB-[0-9A-Z]{4}-[0-9A-Z]{4})"')
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from helpers import csrf_token, submit_and_get_receipt
-from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 
 from portal.models import Report
+from tests.support.staff import make_officer, sign_in
+from tests.support.web import csrf_token, submit_and_get_receipt
 
 
 def _casablanca_report(client) -> str:

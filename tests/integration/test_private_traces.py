@@ -9,14 +9,14 @@ import os
 import subprocess
 
 import pytest
-from helpers import submit_and_get_receipt
-from officer_helpers import make_officer, sign_in
 from sqlalchemy import Engine, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
 from portal.crypto.blind_index import BlindIndexer
 from portal.models import Report, ReportURL
 from portal.services.reports import report_urls
+from tests.support.staff import make_officer, sign_in
+from tests.support.web import submit_and_get_receipt
 
 # A victim's own album on a small site: the kind of URL a leak must not reveal.
 TYPED = "HTTPS://Amina-Berrada-Photos.example.ma/album/7f3a9c?utm_source=wa#top"

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 import stix2
-from helpers import csrf_token, submit_and_get_receipt
-from officer_helpers import make_officer, sign_in
 from sqlalchemy import select
 from stix2validator import ValidationOptions, validate_string
 
 from portal.models import AuditEvent, Referral, Report
 from portal.services import takedowns
 from portal.services.hosting import WhoisLookup, hosting_country
+from tests.support.staff import make_officer, sign_in
+from tests.support.web import csrf_token, submit_and_get_receipt
 
 
 class _Whois(socketserver.StreamRequestHandler):

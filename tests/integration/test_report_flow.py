@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import csrf_token, open_follow_up, submit_and_get_receipt, submit_report, valid_report
 from sqlalchemy import select
 
 from portal.models import AuditEvent, ReceiptHandoff, Report, ReportURL, Unit
 from portal.services.reports import report_urls
+from tests.support.web import (
+    csrf_token,
+    open_follow_up,
+    submit_and_get_receipt,
+    submit_report,
+    valid_report,
+)
 
 
 def test_home_page_offers_report_and_follow_up(client):

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from test_stats_support import NOW, SLA_TEST, add_report, hours
 
 from portal.models import StatsSnapshot, utcnow
 from portal.services.stats import (
@@ -23,6 +22,7 @@ from portal.services.stats import (
     refresh_snapshots,
     week_starts,
 )
+from tests.support.stats import NOW, SLA_TEST, add_report, hours
 
 PERIOD = Period(start=NOW - timedelta(days=30), end=NOW)
 

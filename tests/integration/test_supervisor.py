@@ -7,51 +7,17 @@ import io
 import re
 from datetime import timedelta
 
-import pyotp
 import pytest
-from helpers import csrf_token
-from test_stats_support import add_report, hours
 
 from portal.models import utcnow
-from portal.services.accounts import create_officer
 from portal.services.stats import SLA, refresh_snapshots
-
-SECRET = "JBSWY3DPEHPK3PXPSTATSAAA"
-
-
-def make_staff(app, db, username: str, role: str, region: str | None = None, units=()):
-    create_officer(
-        db,
-        username=username,
-        display_name=username.title(),
-        password=f"{username}-password-2026",
-        role=role,
-        keyring=app.extensions["keyring"],
-        unit_codes=list(units),
-        region_code=region,
-        totp_secret=SECRET,
-    )
-    db.commit()
+from tests.support.staff import make_officer, sign_in
+from tests.support.stats import add_report, hours
 
 
-def sign_in(client, username: str) -> None:
-    response = client.post(
-        "/officer/login",
-        data={
-            "csrf_token": csrf_token(client, "/officer/login"),
-            "username": username,
-            "password": f"{username}-password-2026",
-        },
-    )
-    assert response.status_code == 303, response.get_data(as_text=True)[:500]
-    response = client.post(
-        "/officer/login/code",
-        data={
-            "csrf_token": csrf_token(client, "/officer/login/code"),
-            "code": pyotp.TOTP(SECRET).now(),
-        },
-    )
-    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+def make_staff(app, db, username: str, role: str, region: str | None = None, units=()) -> str:
+    """A staff account; returns its TOTP secret."""
+    return make_officer(app, db, username, role=role, region=region, units=tuple(units))[1]
 
 
 @pytest.fixture
@@ -103,15 +69,15 @@ def test_dashboard_requires_a_signed_in_supervisor(app, client, db):
     assert "/officer/login" in response.headers["Location"]
     assert client.get("/supervisor/response-times.csv").status_code == 303
 
-    make_staff(app, db, "casa", "officer", units=("CASABLANCA",))
-    sign_in(client, "casa")
+    secret = make_staff(app, db, "casa", "officer", units=("CASABLANCA",))
+    sign_in(client, "casa", secret)
     assert client.get("/supervisor/").status_code == 404
     assert client.get("/supervisor/response-times.csv").status_code == 404
 
 
 def test_national_page_and_csv_show_hand_computed_percentiles(app, client, db, figures):
-    make_staff(app, db, "chief", "supervisor")
-    sign_in(client, "chief")
+    secret = make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief", secret)
     client.set_cookie("lang", "en")
 
     page = client.get("/supervisor/?period=30d").get_data(as_text=True)
@@ -149,8 +115,8 @@ def test_national_page_and_csv_show_hand_computed_percentiles(app, client, db, f
 
 
 def test_regional_supervisor_only_ever_sees_their_region(app, client, db, figures):
-    make_staff(app, db, "marrakech-chief", "supervisor", region="MA-07")
-    sign_in(client, "marrakech-chief")
+    secret = make_staff(app, db, "marrakech-chief", "supervisor", region="MA-07")
+    sign_in(client, "marrakech-chief", secret)
     client.set_cookie("lang", "en")
 
     page = client.get("/supervisor/?region=MA-06").get_data(as_text=True)
@@ -167,8 +133,8 @@ def test_regional_supervisor_only_ever_sees_their_region(app, client, db, figure
 
 
 def test_national_supervisor_can_narrow_to_a_region(app, client, db, figures):
-    make_staff(app, db, "chief", "supervisor")
-    sign_in(client, "chief")
+    secret = make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief", secret)
     client.set_cookie("lang", "en")
     rows = csv_rows(client.get("/supervisor/response-times.csv?region=MA-06"))
     assert [r[1] for r in rows if r[0] == "Region"] == ["MA-06"]
@@ -176,8 +142,8 @@ def test_national_supervisor_can_narrow_to_a_region(app, client, db, figures):
 
 
 def test_custom_period_and_bad_dates(app, client, db, figures, recent):
-    make_staff(app, db, "chief", "supervisor")
-    sign_in(client, "chief")
+    secret = make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief", secret)
     client.set_cookie("lang", "en")
     day = recent.date()
     before = (day - timedelta(days=30)).isoformat()
@@ -193,8 +159,8 @@ def test_regional_supervisor_served_from_snapshots_still_sees_only_their_region(
     # Precomputed dashboards exist for every scope; the region's own must be the one served.
     refresh_snapshots(db, sla=SLA.from_config(app.config))
     db.commit()
-    make_staff(app, db, "marrakech-chief", "supervisor", region="MA-07")
-    sign_in(client, "marrakech-chief")
+    secret = make_staff(app, db, "marrakech-chief", "supervisor", region="MA-07")
+    sign_in(client, "marrakech-chief", secret)
     client.set_cookie("lang", "en")
 
     page = client.get("/supervisor/?region=MA-06").get_data(as_text=True)

@@ -12,13 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import csrf_token, free_port, open_follow_up, submit_and_get_receipt
-from officer_helpers import in_english, make_officer, sign_in
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Report, TakedownItem, TakedownRequest
 from portal.services import takedowns
 from portal.services.url_check import http_status
+from tests.support.staff import in_english, make_officer, sign_in
+from tests.support.web import csrf_token, free_port, open_follow_up, submit_and_get_receipt
 
 TWO_URLS = "https://www.instagram.com/bait.account/\nhttps://www.instagram.com/p/Cx9AbC/\n"
 

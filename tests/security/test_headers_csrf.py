@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import submit_and_get_receipt
 from sqlalchemy import Engine, func, select, table, text
 from sqlalchemy import inspect as sa_inspect
+
+from tests.support.web import submit_and_get_receipt
 
 PAGES = ["/", "/report", "/follow-up", "/officer/login", "/help", "/no-such-page"]
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, open_follow_up, submit_and_get_receipt, submit_report
 from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Officer, Report
+from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt, submit_report
 
 STRINGS = [
     line

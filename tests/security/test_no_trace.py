@@ -19,10 +19,16 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, free_port, open_follow_up, submit_and_get_receipt, valid_report
 from sqlalchemy import Engine, inspect, select, table, text
 
 from portal.logging_setup import file_handler
+from tests.support.web import (
+    csrf_token,
+    free_port,
+    open_follow_up,
+    submit_and_get_receipt,
+    valid_report,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 IPV4 = "203.0.113.77"

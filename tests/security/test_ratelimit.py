@@ -6,17 +6,18 @@ import logging
 import os
 import socket
 import threading
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, open_follow_up, submit_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Report
 from portal.web import pow as proof_of_work
 from portal.web.ratelimit import hashed_account, hashed_client, network_of
+from tests.support.web import csrf_token, open_follow_up, submit_report
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL")
 ADDR = {"REMOTE_ADDR": "198.51.100.23"}
@@ -50,7 +51,7 @@ def _submit(client: FlaskClient, *, pow_solved: bool, env: dict[str, str] | None
 
 
 def _post_report(client: FlaskClient, data: dict[str, str], env: dict[str, str]) -> object:
-    from helpers import valid_report
+    from tests.support.web import valid_report
 
     return client.post(
         "/report",
@@ -259,7 +260,7 @@ def test_keys_are_keyed_hashes() -> None:
 
 
 def test_keys_rotate_every_day() -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     monday = datetime(2026, 11, 23, 23, 59, tzinfo=UTC)
     same_day = hashed_client("203.0.113.77", now=monday - timedelta(hours=5))
@@ -431,3 +432,223 @@ def test_only_flooded_paths_keep_a_rendered_refusal(app_config: dict[str, object
     # A client cannot grow the kept pages by choosing where it gets refused.
     kept_paths = {path for _language, path in app.extensions["portal.refusal_pages"]}
     assert kept_paths == {"/report"}
+
+
+def _limits_listing(app: Flask) -> dict[str, list[str]]:
+    from portal.cli.limits import limits_command
+
+    output = app.test_cli_runner().invoke(limits_command).output
+    routes: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in output.splitlines():
+        if line.startswith("    "):
+            current.append(line.strip())
+        else:
+            current = routes.setdefault(line, [])
+    return routes
+
+
+def test_portal_limits_lists_every_route_with_the_limits_it_enforces(
+    app_config: dict[str, object],
+) -> None:
+    from portal import create_app
+
+    app = create_app(
+        dict(app_config, RATELIMIT_REPORT="7/hour;21/day", RATELIMIT_EVIDENCE="9/hour")
+    )
+    routes = _limits_listing(app)
+    app.extensions["db_engine"].dispose()
+    report = routes["POST /report"]
+    accepted = "7 per 1 hour; 21 per 1 day, per client, shared counter 'report-accepted',"
+    assert any(line.startswith(accepted) for line in report)
+    assert any(
+        line.startswith("2 per 1 hour") and "not with a solved proof" in line for line in report
+    )
+    assert routes["POST /follow-up/evidence"] == ["9 per 1 hour, per client"]
+    assert any("per staff account" in line for line in routes["GET,POST /officer/login"])
+    assert any("failed attempts only" in line for line in routes["GET,POST /follow-up"])
+    # Every route that takes a POST is limited; the listing shows where and how.
+    unlimited = [
+        route for route, lines in routes.items() if "POST" in route and lines == ["no limit"]
+    ]
+    assert unlimited == []
+
+
+def test_the_listed_limit_is_the_one_enforced(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_EVIDENCE="2/hour"))
+    assert _limits_listing(app)["POST /follow-up/evidence"] == ["2 per 1 hour, per client"]
+    client = app.test_client()
+    # Without a follow-up session the uploads are refused (404), yet each one counts.
+    token = csrf_token(client, "/follow-up")
+    statuses = [
+        client.post("/follow-up/evidence", data={"csrf_token": token}).status_code for _ in range(3)
+    ]
+    app.extensions["db_engine"].dispose()
+    assert statuses == [404, 404, 429]
+
+
+def _receipt_attempt(
+    client: FlaskClient, receipt: str, address: str, *, solve: bool
+) -> tuple[int, str]:
+    env = {"REMOTE_ADDR": address}
+    page = client.get("/follow-up", environ_base=env).get_data(as_text=True)
+    token = csrf_token(client, "/follow-up")
+    data = {"csrf_token": token, "receipt": receipt}
+    if solve:
+        start = page.index('name="pow_challenge"')
+        value_at = page.index('value="', start) + len('value="')
+        challenge = page[value_at : page.index('"', value_at)]
+        data.update(pow_challenge=challenge, pow_solution=proof_of_work.solve(challenge))
+    response = client.post("/follow-up", data=data, environ_base=env)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_guessing_wave_from_many_addresses_never_locks_out_a_real_receipt(
+    app_config: dict[str, object],
+) -> None:
+    from portal import create_app
+    from tests.support.web import submit_and_get_receipt
+
+    app = create_app(
+        dict(
+            app_config,
+            RATELIMIT_FOLLOWUP="3/hour",
+            RATELIMIT_FOLLOWUP_NETWORK="100/hour",
+            RATELIMIT_FOLLOWUP_GLOBAL="5/hour",
+        )
+    )
+    victim = app.test_client()
+    victim.set_cookie("lang", "en")
+    _reference, receipt = submit_and_get_receipt(victim)
+    attacker = app.test_client()
+    attacker.set_cookie("lang", "en")
+    # Ten addresses, four wrong guesses each, none solving the proof of work.
+    wave = [
+        [
+            _receipt_attempt(attacker, f"{n:02d}{k:014d}", f"203.0.113.{n + 1}", solve=False)[0]
+            for k in range(4)
+        ]
+        for n in range(10)
+    ]
+    # Each address is refused once its own wrong guesses are used up...
+    assert all(statuses[3] == 429 for statuses in wave)
+    # ...and once five wrong guesses were made portal-wide, a guess needs a solved check.
+    later_status, later_page = _receipt_attempt(attacker, "1" * 16, "203.0.113.200", solve=False)
+    assert later_status == 429 and "short check" in later_page
+    # Solving it gives an attacker its own three guesses per address, no more.
+    solved = [
+        _receipt_attempt(attacker, f"9{k:015d}", "203.0.113.201", solve=True)[0] for k in range(4)
+    ]
+    assert solved == [400, 400, 400, 429]
+    # The reporter's browser solved the check while they typed: the receipt opens the report.
+    status, _page = _receipt_attempt(victim, receipt, "198.51.100.77", solve=True)
+    assert status == 303
+    page = victim.get("/follow-up", environ_base={"REMOTE_ADDR": "198.51.100.77"})
+    app.extensions["db_engine"].dispose()
+    assert page.status_code == 200 and "Your report" in page.get_data(as_text=True)
+
+
+def test_receipt_guesses_are_limited_per_ipv6_56_too(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(
+        dict(app_config, RATELIMIT_FOLLOWUP="100/hour", RATELIMIT_FOLLOWUP_NETWORK="4/hour")
+    )
+    client = app.test_client()
+    # Six /64s of one /56: one allocation, one budget.
+    statuses = [
+        _receipt_attempt(client, f"{n:016d}", f"2001:db8:1:{n:02x}::1", solve=True)[0]
+        for n in range(6)
+    ]
+    other = _receipt_attempt(client, "7" * 16, "2001:db8:2::1", solve=True)[0]
+    app.extensions["db_engine"].dispose()
+    assert statuses == [400, 400, 400, 400, 429, 429]
+    assert other == 400
+
+
+def _station_officer(app: Flask, username: str) -> str:
+    from tests.support.staff import make_officer
+
+    with app.extensions["db_sessionmaker"]() as db:
+        role = "admin" if username == "chief" else "officer"
+        units = () if role == "admin" else ("CASABLANCA",)
+        return make_officer(app, db, username, role=role, units=units)[1]
+
+
+STATION = {"REMOTE_ADDR": "192.0.2.80"}
+
+
+def _password_step(client: FlaskClient, username: str, password: str) -> object:
+    token = csrf_token(client, "/officer/login")
+    return client.post(
+        "/officer/login",
+        data={"csrf_token": token, "username": username, "password": password},
+        environ_base=STATION,
+    )
+
+
+def _sign_in(client: FlaskClient, username: str, secret: str, step: int) -> int:
+    from tests.support.staff import PASSWORD, code_for
+
+    first = _password_step(client, username, PASSWORD)
+    if first.status_code != 303:  # type: ignore[attr-defined]
+        return int(first.status_code)  # type: ignore[attr-defined]
+    code = code_for(secret, step)
+    token = csrf_token(client, "/officer/login/code")
+    response = client.post(
+        "/officer/login/code", data={"csrf_token": token, "code": code}, environ_base=STATION
+    )
+    return response.status_code
+
+
+def test_a_stations_morning_of_sign_ins_locks_nobody_out(app_config: dict[str, object]) -> None:
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_LOGIN_CLIENT="3/hour"))
+    secrets_ = {name: _station_officer(app, name) for name in ("amal", "brahim", "chief")}
+    statuses = []
+    # Three people behind one address sign in, out and in again: six successes, no failure.
+    for step in range(2):
+        for name, secret in secrets_.items():
+            client = app.test_client()
+            statuses.append(_sign_in(client, name, secret, step))
+    assert statuses == [303] * 6
+    # Wrong passwords do count: the fourth failure from the address is refused.
+    client = app.test_client()
+    client.set_cookie("lang", "en")
+    failures = [_password_step(client, "amal", "wrong").status_code for _ in range(4)]  # type: ignore[attr-defined]
+    assert failures == [400, 400, 400, 429]
+    app.extensions["db_engine"].dispose()
+
+
+def test_a_refused_sign_in_says_how_long_to_wait_and_retries_do_not_extend_it(
+    app_config: dict[str, object],
+) -> None:
+    import re
+    import time
+
+    from portal import create_app
+
+    app = create_app(dict(app_config, RATELIMIT_LOGIN_CLIENT="2/hour"))
+    english, french = app.test_client(), app.test_client()
+    english.set_cookie("lang", "en")
+    french.set_cookie("lang", "fr")
+    for _ in range(2):
+        _password_step(english, "nobody", "wrong")
+    first = _password_step(english, "nobody", "wrong")
+    time.sleep(1.1)
+    second = _password_step(english, "nobody", "wrong")
+    in_french = _password_step(french, "nobody", "wrong")
+    app.extensions["db_engine"].dispose()
+    waits = [int(each.headers["Retry-After"]) for each in (first, second)]  # type: ignore[attr-defined]
+    assert [first.status_code, second.status_code] == [429, 429]  # type: ignore[attr-defined]
+    # A fixed window: the retry a second later is told to wait less, not longer.
+    assert 3500 < waits[1] < waits[0] <= 3601
+    page = first.get_data(as_text=True)  # type: ignore[attr-defined]
+    stated = re.search(r"try again in about (\d+) (minutes|hour)", page)
+    assert stated, page
+    unit = 60 if stated.group(2) == "minutes" else 3600
+    assert abs(int(stated.group(1)) * unit - waits[0]) <= 60
+    assert "environ" in in_french.get_data(as_text=True)  # type: ignore[attr-defined]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import io
 
-import pyotp
 import pytest
-from conftest import OFFICER_TOTP, page_csrf, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, submit_and_get_receipt, valid_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Report
+from tests.support.staff import code_for, try_sign_in
+from tests.support.web import csrf_token, submit_and_get_receipt, valid_report
 
 EVIL_TARGETS = [
     "https://evil.example/",
@@ -46,9 +45,11 @@ def test_language_switch_never_redirects_off_site(client: FlaskClient, target: s
 
 
 @pytest.mark.parametrize("target", EVIL_TARGETS)
-def test_officer_login_never_redirects_off_site(app: Flask, officer_name: str, target: str) -> None:
+def test_officer_login_never_redirects_off_site(
+    app: Flask, officer_name: str, officer_secret: str, target: str
+) -> None:
     client = app.test_client()
-    token = page_csrf(client, "/officer/login")
+    token = csrf_token(client, "/officer/login")
     response = client.post(
         "/officer/login",
         query_string={"next": target},
@@ -62,8 +63,8 @@ def test_officer_login_never_redirects_off_site(app: Flask, officer_name: str, t
     response = client.post(
         "/officer/login/code",
         data={
-            "csrf_token": page_csrf(client, "/officer/login/code"),
-            "code": pyotp.TOTP(OFFICER_TOTP).now(),
+            "csrf_token": csrf_token(client, "/officer/login/code"),
+            "code": code_for(officer_secret),
         },
     )
     assert response.status_code == 303
@@ -162,31 +163,35 @@ def test_a_large_evidence_file_is_refused_without_a_server_error(
     assert response.status_code in (303, 400, 413)
 
 
-def test_officer_lockout_after_repeated_failures(app: Flask, officer_name: str) -> None:
+def test_officer_lockout_after_repeated_failures(
+    app: Flask, officer_name: str, officer_secret: str
+) -> None:
     client = app.test_client()
     threshold = int(app.config["STAFF_LOCKOUT_THRESHOLD"])
     for _ in range(threshold):
         response = client.post(
             "/officer/login",
             data={
-                "csrf_token": page_csrf(client, "/officer/login"),
+                "csrf_token": csrf_token(client, "/officer/login"),
                 "username": officer_name,
                 "password": "wrong password, again",
             },
         )
         assert response.status_code == 400
     # Locked: even the right password and code do not get in, and the answer is the same.
-    assert sign_in(client, officer_name) == 400
+    assert try_sign_in(client, officer_name, officer_secret) == 400
 
 
-def test_session_fixation_a_planted_session_is_not_kept(app: Flask, officer_name: str) -> None:
+def test_session_fixation_a_planted_session_is_not_kept(
+    app: Flask, officer_name: str, officer_secret: str
+) -> None:
     attacker = app.test_client()
     attacker.get("/officer/login")
     planted = attacker.get_cookie(app.config["SESSION_COOKIE_NAME"])
     victim = app.test_client()
     if planted is not None:
         victim.set_cookie(app.config["SESSION_COOKIE_NAME"], planted.value)
-    assert sign_in(victim, officer_name) == 303
+    assert try_sign_in(victim, officer_name, officer_secret) == 303
     signed_in = victim.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert signed_in is not None
     assert planted is None or signed_in.value != planted.value

@@ -11,7 +11,6 @@ from pathlib import Path
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, submit_and_get_receipt, submit_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from portal.models import AuditEvent, Evidence, Report, ReportURL, utcnow
 from portal.services import audit
 from portal.storage.blobs import new_blob_key
 from portal.web import pow as proof_of_work
+from tests.support.web import csrf_token, submit_and_get_receipt, submit_report
 
 
 def _close(db: Session, reference: str, status: str, days_ago: int) -> Report:
@@ -125,15 +125,42 @@ def test_report_form_carries_the_challenge_honeypot_and_script(client: FlaskClie
     assert challenge.search(page).group(1) != challenge.search(again).group(1)  # type: ignore[union-attr]
 
 
-def test_filled_honeypot_answers_like_success_and_stores_nothing(
-    client: FlaskClient, db: Session
-) -> None:
-    response = submit_report(client, website="http://spam.example")
-    assert response.status_code == 303
-    assert response.headers["Location"].endswith("/report/receipt")
-    assert db.scalar(select(func.count()).select_from(Report)) == 0
-    # The receipt page then has nothing to show, exactly as after a replayed success.
-    assert client.get("/report/receipt").status_code == 410
+def _receipt_answer(client: FlaskClient, **overrides: str) -> tuple[int, int, str, dict[str, str]]:
+    """What a client sees of a submission: POST status, receipt page status, page, headers."""
+    response = submit_report(client, **overrides)
+    page = client.get(response.headers["Location"])
+    headers = {name: value for name, value in page.headers.items() if name != "Content-Length"}
+    return response.status_code, page.status_code, page.get_data(as_text=True), headers
+
+
+_SHOWN = re.compile(r'(id="receipt">)[\d ]+(<)|(class="reference"[^>]*>)EB-[0-9A-Z-]+(<)')
+
+
+def test_filled_honeypot_answers_like_success_and_stores_nothing(app: Flask, db: Session) -> None:
+    person, bot = app.test_client(), app.test_client()
+    real = _receipt_answer(person)
+    bot_session = submit_report(bot, website="http://spam.example").headers["Location"]
+    assert bot_session.endswith("/report/receipt")
+    cookie = bot.get_cookie("portal_session")
+    assert cookie is not None
+    bot.set_cookie("portal_session", "")
+    decoy = _receipt_answer(bot, website="http://spam.example")
+    assert db.scalar(select(func.count()).select_from(Report)) == 1
+    # Same statuses, same headers, the same page but for the reference and receipt it shows.
+    assert decoy[:2] == real[:2] == (303, 200)
+    assert decoy[3].keys() == real[3].keys()
+    assert _SHOWN.sub(r"\1\2\3\4", decoy[2]) == _SHOWN.sub(r"\1\2\3\4", real[2])
+    receipt = re.search(r'id="receipt">([\d ]+)<', decoy[2]).group(1)  # type: ignore[union-attr]
+    reference = re.search(r'class="reference"[^>]*>(EB-[0-9A-Z-]+)<', decoy[2]).group(1)  # type: ignore[union-attr]
+    assert len(receipt.replace(" ", "")) == 16
+    assert db.scalar(select(Report).where(Report.reference == reference)) is None
+    # Shown once, like a real receipt; and it opens nothing.
+    assert (
+        bot.get("/report/receipt").status_code == person.get("/report/receipt").status_code == 410
+    )
+    token = csrf_token(bot, "/follow-up")
+    opened = bot.post("/follow-up", data={"csrf_token": token, "receipt": receipt})
+    assert opened.status_code == 400
 
 
 def _age(path: Path, hours: float) -> None:

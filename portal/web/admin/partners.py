@@ -12,19 +12,13 @@ from sqlalchemy import select
 
 from portal.db import get_session
 from portal.domain.categories import CATEGORIES
-from portal.models import Partner, PartnerToken, WebhookDelivery
+from portal.models import Officer, Partner, PartnerToken, WebhookDelivery
 from portal.services import audit
 from portal.services import partners as service
 from portal.web.admin.views import bp
-from portal.web.staff.auth import current_officer, role_required
+from portal.web.staff.auth import staff_required
 
 DELIVERY_LOG_ROWS = 200
-
-
-def _actor() -> str:
-    officer = current_officer()
-    assert officer is not None
-    return audit.officer_name(officer)
 
 
 def _partner(partner_id: int) -> Partner:
@@ -50,14 +44,14 @@ def _render_list(status: int = 200, **context: Any) -> ResponseReturnValue:
 
 
 @bp.get("/partners", endpoint="partners")
-@role_required("admin")
-def partners_page() -> ResponseReturnValue:
+@staff_required("admin")
+def partners_page(*, staff: Officer) -> ResponseReturnValue:
     return _render_list()
 
 
 @bp.post("/partners")
-@role_required("admin")
-def create_partner() -> ResponseReturnValue:
+@staff_required("admin")
+def create_partner(*, staff: Officer) -> ResponseReturnValue:
     db = get_session()
     form = request.form
     try:
@@ -69,7 +63,7 @@ def create_partner() -> ResponseReturnValue:
             contact_email=form.get("contact_email", ""),
             categories=form.getlist("categories"),
             accreditation=form.get("accreditation", "pending"),
-            actor=_actor(),
+            actor=audit.officer_name(staff),
         )
     except service.PartnerError as error:
         db.rollback()
@@ -94,21 +88,23 @@ def _render_partner(partner: Partner, status: int = 200, **context: Any) -> Resp
 
 
 @bp.get("/partners/<int:partner_id>", endpoint="partner")
-@role_required("admin")
-def partner_page(partner_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def partner_page(partner_id: int, *, staff: Officer) -> ResponseReturnValue:
     return _render_partner(_partner(partner_id))
 
 
 @bp.post("/partners/<int:partner_id>/settings")
-@role_required("admin")
-def partner_settings(partner_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def partner_settings(partner_id: int, *, staff: Officer) -> ResponseReturnValue:
     partner = _partner(partner_id)
     db = get_session()
     try:
         accreditation = request.form.get("accreditation", partner.accreditation)
         if accreditation != partner.accreditation:
-            service.set_accreditation(db, partner, accreditation, actor=_actor())
-        service.set_categories(db, partner, request.form.getlist("categories"), actor=_actor())
+            service.set_accreditation(db, partner, accreditation, actor=audit.officer_name(staff))
+        service.set_categories(
+            db, partner, request.form.getlist("categories"), actor=audit.officer_name(staff)
+        )
     except service.PartnerError as error:
         db.rollback()
         return _render_partner(partner, 400, error=str(error))
@@ -118,8 +114,8 @@ def partner_settings(partner_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/partners/<int:partner_id>/tokens")
-@role_required("admin")
-def issue_token(partner_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def issue_token(partner_id: int, *, staff: Officer) -> ResponseReturnValue:
     partner = _partner(partner_id)
     db = get_session()
     try:
@@ -130,7 +126,7 @@ def issue_token(partner_id: int) -> ResponseReturnValue:
             scopes=request.form.getlist("scopes"),
             days=days,
             label=request.form.get("label", ""),
-            actor=_actor(),
+            actor=audit.officer_name(staff),
         )
     except (ValueError, service.PartnerError) as error:
         db.rollback()
@@ -141,22 +137,22 @@ def issue_token(partner_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/partners/<int:partner_id>/tokens/<int:token_id>/revoke")
-@role_required("admin")
-def revoke_token(partner_id: int, token_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def revoke_token(partner_id: int, token_id: int, *, staff: Officer) -> ResponseReturnValue:
     partner = _partner(partner_id)
     db = get_session()
     token = db.get(PartnerToken, token_id)
     if token is None or token.partner_id != partner.id:
         abort(404)
-    service.revoke_token(db, token, actor=_actor())
+    service.revoke_token(db, token, actor=audit.officer_name(staff))
     db.commit()
     flash(_("Token %(id)s revoked.", id=token.public_id), "success")
     return redirect(url_for("admin.partner", partner_id=partner.id), code=303)
 
 
 @bp.get("/partners/deliveries", endpoint="webhook_deliveries")
-@role_required("admin")
-def deliveries_page() -> ResponseReturnValue:
+@staff_required("admin")
+def deliveries_page(*, staff: Officer) -> ResponseReturnValue:
     rows = get_session().scalars(
         select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(DELIVERY_LOG_ROWS)
     )

@@ -13,10 +13,11 @@ from portal.db import get_session
 from portal.models import Officer, RoutingRule
 from portal.services import account_admin as accounts
 from portal.services.accounts import AccountError
+from portal.web import ratelimit
 from portal.web.admin.forms import AccountForm, ActionForm, CreateAccountForm, RoutingRuleForm
 from portal.web.context import keyring
 from portal.web.i18n import current_language
-from portal.web.staff.auth import current_officer, role_required
+from portal.web.staff.auth import staff_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,15 +28,9 @@ def _fill_choices(db: Session, form: AccountForm) -> None:
     form.region.choices = [("", _("National")), *accounts.region_choices(db, lang)]
 
 
-def _admin() -> Officer:
-    officer = current_officer()
-    assert officer is not None
-    return officer
-
-
 @bp.route("/", methods=["GET", "POST"], endpoint="accounts")
-@role_required("admin")
-def accounts_page() -> ResponseReturnValue:
+@staff_required("admin")
+def accounts_page(*, staff: Officer) -> ResponseReturnValue:
     db = get_session()
     form = CreateAccountForm()
     _fill_choices(db, form)
@@ -45,7 +40,7 @@ def accounts_page() -> ResponseReturnValue:
             try:
                 created = accounts.create_account(
                     db,
-                    _admin(),
+                    staff,
                     username=form.username.data,
                     display_name=form.display_name.data,
                     password=form.password.data,
@@ -90,8 +85,8 @@ def _account(db: Session, officer_id: int) -> Officer:
 
 
 @bp.route("/accounts/<int:officer_id>", methods=["GET", "POST"])
-@role_required("admin")
-def account(officer_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def account(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
     db = get_session()
     officer = _account(db, officer_id)
     form = AccountForm(
@@ -106,7 +101,7 @@ def account(officer_id: int) -> ResponseReturnValue:
             try:
                 accounts.update_account(
                     db,
-                    _admin(),
+                    staff,
                     officer,
                     role=form.role.data,
                     unit_ids=list(form.units.data or []),
@@ -132,13 +127,15 @@ def account(officer_id: int) -> ResponseReturnValue:
     )
 
 
-def _account_action(officer_id: int, perform: Any, message: str) -> ResponseReturnValue:
+def _account_action(
+    officer_id: int, staff: Officer, perform: Any, message: str
+) -> ResponseReturnValue:
     db = get_session()
     officer = _account(db, officer_id)
     if not ActionForm().validate():
         abort(400)
     try:
-        perform(db, _admin(), officer)
+        perform(db, staff, officer)
     except AccountError as error:
         db.rollback()
         flash(str(error), "error")
@@ -149,46 +146,61 @@ def _account_action(officer_id: int, perform: Any, message: str) -> ResponseRetu
 
 
 @bp.post("/accounts/<int:officer_id>/deactivate")
-@role_required("admin")
-def deactivate(officer_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def deactivate(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
     return _account_action(
         officer_id,
+        staff,
         lambda db, admin, officer: accounts.set_active(db, admin, officer, False),
         _("Account deactivated and signed out everywhere."),
     )
 
 
 @bp.post("/accounts/<int:officer_id>/activate")
-@role_required("admin")
-def activate(officer_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def activate(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
     return _account_action(
         officer_id,
+        staff,
         lambda db, admin, officer: accounts.set_active(db, admin, officer, True),
         _("Account reactivated."),
     )
 
 
 @bp.post("/accounts/<int:officer_id>/revoke-sessions")
-@role_required("admin")
-def revoke_sessions(officer_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def revoke_sessions(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
     return _account_action(
-        officer_id, accounts.revoke_sessions, _("All sessions of this account are closed.")
+        officer_id, staff, accounts.revoke_sessions, _("All sessions of this account are closed.")
+    )
+
+
+@bp.post("/accounts/<int:officer_id>/unlock")
+@staff_required("admin")
+def unlock(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
+    def perform(db: Session, admin: Officer, officer: Officer) -> None:
+        accounts.lift_lockout(db, admin, officer)
+        ratelimit.clear_account_limits(officer.username, officer.id)
+
+    return _account_action(
+        officer_id, staff, perform, _("The sign-in lockout is lifted; the account may sign in.")
     )
 
 
 @bp.post("/accounts/<int:officer_id>/reset-second-factor")
-@role_required("admin")
-def reset_second_factor(officer_id: int) -> ResponseReturnValue:
+@staff_required("admin")
+def reset_second_factor(officer_id: int, *, staff: Officer) -> ResponseReturnValue:
     return _account_action(
         officer_id,
+        staff,
         accounts.reset_second_factor,
         _("The second factor is reset; it will be set up again at the next sign-in."),
     )
 
 
 @bp.get("/units")
-@role_required("admin")
-def units() -> ResponseReturnValue:
+@staff_required("admin")
+def units(*, staff: Officer) -> ResponseReturnValue:
     all_units, members = accounts.units_with_member_counts(get_session())
     return render_template(
         "admin/units.html",
@@ -199,8 +211,8 @@ def units() -> ResponseReturnValue:
 
 
 @bp.route("/routing", methods=["GET", "POST"])
-@role_required("admin")
-def routing() -> ResponseReturnValue:
+@staff_required("admin")
+def routing(*, staff: Officer) -> ResponseReturnValue:
     db = get_session()
     lang = current_language()
     unit_choices = accounts.unit_choices(db, lang, active_only=True)
@@ -211,7 +223,7 @@ def routing() -> ResponseReturnValue:
         if rule is None:
             abort(404)
         if form.validate():
-            accounts.set_route(db, _admin(), rule, form.unit.data)
+            accounts.set_route(db, staff, rule, form.unit.data)
             db.commit()
             flash(_("Routing updated. New reports follow it at once."), "success")
         else:

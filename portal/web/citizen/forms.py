@@ -271,6 +271,9 @@ class ReceiptForm(FlaskForm):
         description=_l("The 16 digits you were given when you sent your report."),
         validators=[DataRequired(_l("Enter the 16 digits of your receipt."))],
     )
+    # Needed only while many wrong receipts are tried (portal.web.ratelimit); solved meanwhile.
+    pow_challenge = ChallengeField()
+    pow_solution = SolutionField()
 
 
 class ReplyForm(FlaskForm):

@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, flash, redirect, request, session, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from portal.db import get_session
 from portal.models import Mandate, Partner, Report
 from portal.services import partners as partner_service
-from portal.services import reports
 from portal.web.citizen.blueprint import bp
-from portal.web.citizen.followup_session import FOLLOWUP_KEY
+from portal.web.citizen.followup_session import reporter_required
 from portal.web.context import keyring
 
 
@@ -57,16 +56,9 @@ def partner_mandates(report: Report) -> MandatePanel:
     return MandatePanel(live=live, choices=choices, messages=messages)
 
 
-def _followup_report() -> Report:
-    report = reports.report_for_followup(get_session(), session.get(FOLLOWUP_KEY))
-    if report is None:
-        abort(404)
-    return report
-
-
 @bp.post("/follow-up/mandates")
-def grant_mandate() -> ResponseReturnValue:
-    report = _followup_report()
+@reporter_required
+def grant_mandate(*, report: Report) -> ResponseReturnValue:
     db = get_session()
     try:
         partner_id = int(request.form.get("partner", ""))
@@ -80,8 +72,8 @@ def grant_mandate() -> ResponseReturnValue:
 
 
 @bp.post("/follow-up/mandates/<int:mandate_id>/withdraw")
-def withdraw_mandate(mandate_id: int) -> ResponseReturnValue:
-    report = _followup_report()
+@reporter_required
+def withdraw_mandate(mandate_id: int, *, report: Report) -> ResponseReturnValue:
     db = get_session()
     mandate = db.get(Mandate, mandate_id)
     if mandate is None or mandate.report_id != report.id:

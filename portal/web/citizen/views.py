@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import (
-    abort,
+    Response,
     current_app,
     flash,
     redirect,
@@ -20,21 +20,28 @@ from portal.db import get_session
 from portal.domain.categories import CATEGORIES, NO_FILE_CATEGORIES, QUESTIONS, STATUSES
 from portal.domain.guidance import TOPICS
 from portal.domain.receipts import format_receipt, parse_receipt
+from portal.models import Report
 from portal.services import evidence as evidence_service
 from portal.services import handoff, reports
-from portal.web import linking, ratelimit, uploads
+from portal.web import honeypot, linking, ratelimit, uploads
 from portal.web import pow as proof_of_work
 from portal.web.citizen.blueprint import bp
-from portal.web.citizen.followup_session import FOLLOWUP_KEY
+from portal.web.citizen.followup_session import FOLLOWUP_KEY, reporter_required
 from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
 from portal.web.context import blind_indexer, keyring, receipt_hasher
 from portal.web.headers import is_local_path
 from portal.web.i18n import LANGUAGE_COOKIE
+from portal.web.ratelimit import global_key, limiter, network_key, setting
 
 RECEIPT_NOT_FOUND = _l(
     "We could not find a report with this receipt. Check the 16 digits and try again."
 )
-HANDOFF_KEY = "receipt_handoff"
+PROOF_OF_WORK_NEEDED = _l(
+    "Many wrong receipts are being tried on this site right now, so your browser must finish a"
+    " short check first. Wait a few seconds, then send your receipt again. This check needs"
+    " JavaScript; without it, please try again in an hour."
+)
+HANDOFF_KEY = honeypot.HANDOFF_KEY
 
 
 @bp.get("/")
@@ -79,11 +86,33 @@ def report_form() -> ResponseReturnValue:
 
 
 @bp.post("/report")
+@ratelimit.refused_before_parsing
+# Every attempt, accepted or not: bounds what a client can make the server parse.
+@limiter.limit(setting("RATELIMIT_REPORT_ATTEMPTS"))
+# Accepted reports: read here, charged by the view just before storing.
+@limiter.shared_limit(
+    setting("RATELIMIT_REPORT"),
+    scope=ratelimit.REPORT_ACCEPTED,
+    deduct_when=ratelimit.charged_when_accepted,
+)
+# Stricter without a solved proof of work, per client and for the whole portal.
+@limiter.shared_limit(
+    setting("RATELIMIT_REPORT_WITHOUT_POW"),
+    scope=ratelimit.REPORT_ACCEPTED_WITHOUT_POW,
+    exempt_when=proof_of_work.request_has_valid_solution,
+    deduct_when=ratelimit.charged_when_accepted,
+    on_breach=ratelimit.charge_own_allowance,
+)
+@limiter.shared_limit(
+    setting("RATELIMIT_REPORT_WITHOUT_POW_GLOBAL"),
+    scope=ratelimit.REPORT_ACCEPTED_WITHOUT_POW_ALL,
+    key_func=global_key,
+    exempt_when=proof_of_work.request_has_valid_solution,
+    deduct_when=ratelimit.charged_when_accepted,
+    on_breach=ratelimit.charge_own_allowance,
+)
+@honeypot.guard
 def submit_report() -> ResponseReturnValue:
-    solved = proof_of_work.request_has_valid_solution()
-    wait = ratelimit.accepted_report_wait(proof_of_work=solved)
-    if wait is not None:
-        return ratelimit.refusal(wait)
     form = ReportForm()
     upload = uploads.current_upload()
     valid = form.validate()
@@ -94,7 +123,7 @@ def submit_report() -> ResponseReturnValue:
         upload.discard()
         form.evidence.errors = [*form.evidence.errors, *file_problems]
         return _render_report_form(form, uploads.form_status(upload))
-    wait = ratelimit.charge_accepted_report(proof_of_work=solved)
+    wait = ratelimit.charge_accepted_report()
     if wait is not None:
         upload.discard()
         return ratelimit.refusal(wait)
@@ -122,6 +151,8 @@ def receipt() -> ResponseReturnValue:
     db = get_session()
     shown = handoff.take_receipt(db, token, keyring=keyring())
     db.commit()
+    # A bot's discarded submission gets its one showing too (see portal.web.honeypot).
+    shown = shown or honeypot.take_decoy(token)
     if shown is None:
         # Shown once only: a reload or a shared link shows nothing.
         return render_template("citizen/receipt_gone.html"), 410
@@ -131,6 +162,28 @@ def receipt() -> ResponseReturnValue:
 
 
 @bp.route("/follow-up", methods=["GET", "POST"])
+@ratelimit.refused_before_parsing
+# Wrong receipts only, per client and per IPv6 /56: a reporter who gets in costs nothing.
+@limiter.limit(
+    setting("RATELIMIT_FOLLOWUP"), methods=["POST"], deduct_when=ratelimit.failed_attempt
+)
+@limiter.shared_limit(
+    setting("RATELIMIT_FOLLOWUP_NETWORK"),
+    scope=ratelimit.FOLLOWUP_NETWORK,
+    key_func=network_key,
+    methods=["POST"],
+    deduct_when=ratelimit.failed_attempt,
+)
+# Portal-wide, wrong receipts without a solved proof of work: beyond it a lookup needs one.
+@limiter.shared_limit(
+    setting("RATELIMIT_FOLLOWUP_GLOBAL"),
+    scope=ratelimit.FOLLOWUP_ALL_CLIENTS,
+    key_func=global_key,
+    methods=["POST"],
+    exempt_when=proof_of_work.request_has_valid_solution,
+    deduct_when=ratelimit.failed_attempt,
+    on_breach=lambda _limit: _proof_of_work_needed(),
+)
 def follow_up() -> ResponseReturnValue:
     db = get_session()
     report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))
@@ -154,6 +207,14 @@ def follow_up() -> ResponseReturnValue:
     return render_template("citizen/followup_login.html", form=form), status
 
 
+def _proof_of_work_needed() -> Response:
+    """The receipt form again, to be sent with the check a browser solves while one types."""
+    form = ReceiptForm()
+    form.receipt.errors = [str(PROOF_OF_WORK_NEEDED)]
+    page = render_template("citizen/followup_login.html", form=form)
+    return Response(page, 429, {"Retry-After": "5"})
+
+
 def _render_followup(
     report: object, reply_form: ReplyForm, status: int = 200, **extra: object
 ) -> ResponseReturnValue:
@@ -174,11 +235,9 @@ def _render_followup(
 
 
 @bp.post("/follow-up/reply")
-def follow_up_reply() -> ResponseReturnValue:
+@reporter_required
+def follow_up_reply(report: Report) -> ResponseReturnValue:
     db = get_session()
-    report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))
-    if report is None:
-        abort(404)
     form = ReplyForm()
     if not form.validate():
         return _render_followup(report, form, 400)
@@ -189,11 +248,10 @@ def follow_up_reply() -> ResponseReturnValue:
 
 
 @bp.post("/follow-up/evidence")
-def follow_up_evidence() -> ResponseReturnValue:
+@limiter.limit(setting("RATELIMIT_EVIDENCE"))
+@reporter_required
+def follow_up_evidence(report: Report) -> ResponseReturnValue:
     db = get_session()
-    report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))
-    if report is None:
-        abort(404)
     upload = uploads.current_upload()
     problems = upload.check(files_allowed=report.category not in NO_FILE_CATEGORIES)
     if not upload.files and not problems:

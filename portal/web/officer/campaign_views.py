@@ -25,7 +25,7 @@ from portal.services import campaigns
 from portal.services.scope import get_report_for_officer
 from portal.web.context import blind_indexer, keyring
 from portal.web.officer.blueprint import bp
-from portal.web.staff.auth import current_officer, role_required
+from portal.web.staff.auth import staff_required
 
 CASE_ROLES = ("officer", "supervisor")
 TRACE_KINDS: dict[str, object] = {
@@ -68,11 +68,8 @@ class IdentifierForm(FlaskForm):
 
 
 @bp.app_template_global()
-def campaign_links(report: Report) -> campaigns.CaseLinks | None:
+def campaign_links(report: Report, officer: Officer) -> campaigns.CaseLinks:
     """For the case page: the traces other reports share, per unit (no content)."""
-    officer = current_officer()
-    if officer is None:
-        return None
     return campaigns.case_links(get_session(), officer, report, keyring())
 
 
@@ -86,16 +83,10 @@ def _campaign_context() -> dict[str, object]:
     return {"trace_kind_label": trace_kind_label, "trace_roles": ROLES}
 
 
-def _officer() -> Officer:
-    officer = current_officer()
-    assert officer is not None
-    return officer
-
-
 @bp.route("/reports/<ref>/identifiers", methods=["GET", "POST"])
-@role_required(*CASE_ROLES)
-def add_identifier(ref: str) -> ResponseReturnValue:
-    officer = _officer()
+@staff_required(*CASE_ROLES)
+def add_identifier(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer = staff
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
     form = IdentifierForm(prefix="identifier")
@@ -126,10 +117,10 @@ def add_identifier(ref: str) -> ResponseReturnValue:
 
 
 @bp.get("/reports/<ref>/freeze-letter")
-@role_required(*CASE_ROLES)
-def freeze_letter(ref: str) -> ResponseReturnValue:
+@staff_required(*CASE_ROLES)
+def freeze_letter(ref: str, *, staff: Officer) -> ResponseReturnValue:
     """A preservation and freeze request for a payee identifier of this report, to print."""
-    officer = _officer()
+    officer = staff
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
     try:
@@ -190,9 +181,9 @@ def _pdf(html: str) -> bytes:
 
 
 @bp.get("/campaigns/")
-@role_required(*CASE_ROLES)
-def campaign_list() -> ResponseReturnValue:
-    officer = _officer()
+@staff_required(*CASE_ROLES)
+def campaign_list(*, staff: Officer) -> ResponseReturnValue:
+    officer = staff
     if not campaigns.can_view_campaigns(officer):
         raise NotFound()
     db = get_session()
@@ -202,9 +193,9 @@ def campaign_list() -> ResponseReturnValue:
 
 
 @bp.get("/campaigns/<int:campaign_id>")
-@role_required(*CASE_ROLES)
-def campaign_page(campaign_id: int) -> ResponseReturnValue:
-    officer = _officer()
+@staff_required(*CASE_ROLES)
+def campaign_page(campaign_id: int, *, staff: Officer) -> ResponseReturnValue:
+    officer = staff
     db = get_session()
     live = campaigns.resolve(db, campaign_id)
     if live is not None and live.id != campaign_id and campaigns.can_view_campaigns(officer):

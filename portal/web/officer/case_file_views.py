@@ -16,15 +16,9 @@ from portal.services.scope import get_report_for_officer
 from portal.web.context import blob_store, keyring
 from portal.web.documents import render_pdf
 from portal.web.officer.blueprint import bp
-from portal.web.staff.auth import current_officer, role_required
+from portal.web.staff.auth import staff_required
 
 BUNDLE_CSP = "default-src 'none'; sandbox"
-
-
-def _officer() -> Officer:
-    officer = current_officer()
-    assert officer is not None  # role_required guarantees it
-    return officer
 
 
 def _page(case: casefile.CaseFile, *, for_pdf: bool = False) -> str:
@@ -41,8 +35,8 @@ def _page(case: casefile.CaseFile, *, for_pdf: bool = False) -> str:
     )
 
 
-def _load(ref: str) -> tuple[Officer, Report, casefile.CaseFile]:
-    officer, db = _officer(), get_session()
+def _load(officer: Officer, ref: str) -> tuple[Officer, Report, casefile.CaseFile]:
+    db = get_session()
     report = get_report_for_officer(db, officer, ref)
     return officer, report, casefile.load_case_file(db, officer, report, keyring())
 
@@ -56,17 +50,17 @@ def _audit(officer: Officer, report: Report, action: str) -> None:
 
 
 @bp.get("/reports/<ref>/case-file")
-@role_required("officer")
-def case_file(ref: str) -> ResponseReturnValue:
-    officer, report, case = _load(ref)
+@staff_required("officer")
+def case_file(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer, report, case = _load(staff, ref)
     _audit(officer, report, "case_file.printed")
     return _page(case)
 
 
 @bp.get("/reports/<ref>/case-file.pdf")
-@role_required("officer")
-def case_file_pdf(ref: str) -> ResponseReturnValue:
-    officer, report, case = _load(ref)
+@staff_required("officer")
+def case_file_pdf(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer, report, case = _load(staff, ref)
     pdf = render_pdf(_page(case, for_pdf=True))
     _audit(officer, report, "case_file.pdf_exported")
     response = Response(pdf, mimetype="application/pdf")
@@ -78,9 +72,9 @@ def case_file_pdf(ref: str) -> ResponseReturnValue:
 
 
 @bp.get("/reports/<ref>/case-file.zip")
-@role_required("officer")
-def case_file_bundle(ref: str) -> ResponseReturnValue:
-    officer, report, case = _load(ref)
+@staff_required("officer")
+def case_file_bundle(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer, report, case = _load(staff, ref)
     db = get_session()
     bundle = case_export.build_bundle(
         db,

@@ -17,27 +17,22 @@ from werkzeug.exceptions import NotFound
 
 from portal.db import get_session
 from portal.evidence import custody, intake
-from portal.models import Evidence, Officer, Report
+from portal.models import Evidence, Officer
 from portal.services import audit
 from portal.services.scope import get_report_for_officer
 from portal.web.context import blob_store, keyring
 from portal.web.officer.blueprint import bp
-from portal.web.staff.auth import current_officer, login_required
+from portal.web.staff.auth import staff_required
 
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
 log = logging.getLogger(__name__)
 
 
-def _officer_and_report(reference: str) -> tuple[Officer, Report]:
-    officer = current_officer()
-    if officer is None:
-        raise NotFound()
-    return officer, get_report_for_officer(get_session(), officer, reference)
-
-
-def download_evidence(ref: str, evidence_id: int) -> ResponseReturnValue:
-    officer, report = _officer_and_report(ref)
+# Any staff role: the scope decides, and answers 404 outside it (admins see no report).
+@staff_required()
+def download_evidence(ref: str, evidence_id: int, *, staff: Officer) -> ResponseReturnValue:
+    officer, report = staff, get_report_for_officer(get_session(), staff, ref)
     db = get_session()
     row = db.get(Evidence, evidence_id)
     if row is None or row.report_id != report.id:
@@ -84,8 +79,9 @@ def download_evidence(ref: str, evidence_id: int) -> ResponseReturnValue:
     return response
 
 
-def evidence_manifest(ref: str) -> ResponseReturnValue:
-    officer, report = _officer_and_report(ref)
+@staff_required()
+def evidence_manifest(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer, report = staff, get_report_for_officer(get_session(), staff, ref)
     db = get_session()
     document = custody.manifest(db, report)
     audit.record(
@@ -110,12 +106,12 @@ def evidence_manifest(ref: str) -> ResponseReturnValue:
 bp.add_url_rule(
     "/reports/<ref>/evidence/<int:evidence_id>",
     endpoint="download_evidence",
-    view_func=login_required(download_evidence),
+    view_func=download_evidence,
     methods=["GET"],
 )
 bp.add_url_rule(
     "/reports/<ref>/evidence-manifest.json",
     endpoint="evidence_manifest",
-    view_func=login_required(evidence_manifest),
+    view_func=evidence_manifest,
     methods=["GET"],
 )

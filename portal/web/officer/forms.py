@@ -1,4 +1,4 @@
-"""Officer forms: sign-in steps, queue filters and one small form per action."""
+"""Officer forms: queue filters and one small form per action."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from wtforms import (
     DateField,
     Field,
     IntegerField,
-    PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from portal.domain.categories import (
@@ -27,39 +26,6 @@ from portal.domain.categories import (
 )
 from portal.services.cases import MAX_TEXT
 from portal.services.queue import QueueFilters
-
-
-class LoginForm(FlaskForm):
-    username = StringField(
-        _l("User name"),
-        validators=[DataRequired(), Length(max=64)],
-        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
-    )
-    password = PasswordField(
-        _l("Password"),
-        validators=[DataRequired(), Length(max=256)],
-        render_kw={"autocomplete": "current-password"},
-    )
-
-
-class CodeForm(FlaskForm):
-    code = StringField(
-        _l("6-digit code from your authenticator app"),
-        validators=[
-            DataRequired(),
-            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits.")),
-        ],
-        render_kw={
-            "autocomplete": "one-time-code",
-            "inputmode": "numeric",
-            "maxlength": "7",
-            "dir": "ltr",
-        },
-    )
-
-
-class LogoutForm(FlaskForm):
-    """Only the CSRF token: signing out is a POST like every other change."""
 
 
 def _blank(label: object) -> list[tuple[str, object]]:

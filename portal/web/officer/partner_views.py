@@ -13,13 +13,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from portal.db import get_session
-from portal.models import Mandate, Report
+from portal.models import Mandate, Officer, Report
 from portal.services import cases
 from portal.services import partners as partner_service
 from portal.services.scope import get_report_for_officer
 from portal.web.context import keyring
 from portal.web.officer.blueprint import bp
-from portal.web.staff.auth import current_officer, role_required
+from portal.web.staff.auth import staff_required
 
 AUDIENCES = ("partner", "reporter", "both")
 MAX_MESSAGE = 5000
@@ -39,9 +39,9 @@ def case_partners(report: Report) -> CasePartners:
 
 
 @bp.post("/reports/<ref>/partner-message")
-@role_required("officer", "supervisor")
-def message_partner(ref: str) -> ResponseReturnValue:
-    officer = current_officer()
+@staff_required("officer", "supervisor")
+def message_partner(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer = staff
     assert officer is not None
     db = get_session()
     report = get_report_for_officer(db, officer, ref)

@@ -36,16 +36,10 @@ from portal.web.officer.takedown_forms import (
     SendForm,
     TakedownForm,
 )
-from portal.web.staff.auth import current_officer, role_required
+from portal.web.staff.auth import staff_required
 
 CASE_ROLES = ("officer", "supervisor")
 PDF_CSP = "default-src 'none'; sandbox"
-
-
-def _officer() -> Officer:
-    officer = current_officer()
-    assert officer is not None  # role_required guarantees it
-    return officer
 
 
 def _legal_bases() -> dict[str, dict[str, str]]:
@@ -96,9 +90,9 @@ def _takedown_form(report: Report, form: TakedownForm | None = None) -> Takedown
 
 
 @bp.route("/reports/<ref>/takedowns/new", methods=["GET", "POST"])
-@role_required("officer")
-def new_takedown(ref: str) -> ResponseReturnValue:
-    officer, db = _officer(), get_session()
+@staff_required("officer")
+def new_takedown(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer, db = staff, get_session()
     report = get_report_for_officer(db, officer, ref)
     form = _takedown_form(report, TakedownForm())
     status = 200
@@ -197,21 +191,21 @@ def _takedown_page(row: TakedownRequest, status: int = 200, **forms: Any) -> Res
 
 
 @bp.get("/takedowns/<int:request_id>")
-@role_required(*CASE_ROLES)
-def takedown(request_id: int) -> ResponseReturnValue:
-    return _takedown_page(_load_request(get_session(), _officer(), request_id))
+@staff_required(*CASE_ROLES)
+def takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
+    return _takedown_page(_load_request(get_session(), staff, request_id))
 
 
 @bp.get("/takedowns/<int:request_id>/document")
-@role_required(*CASE_ROLES)
-def takedown_document(request_id: int) -> ResponseReturnValue:
-    return _render_document(_load_request(get_session(), _officer(), request_id))
+@staff_required(*CASE_ROLES)
+def takedown_document(request_id: int, *, staff: Officer) -> ResponseReturnValue:
+    return _render_document(_load_request(get_session(), staff, request_id))
 
 
 @bp.get("/takedowns/<int:request_id>/document.pdf")
-@role_required(*CASE_ROLES)
-def takedown_pdf(request_id: int) -> ResponseReturnValue:
-    officer, db = _officer(), get_session()
+@staff_required(*CASE_ROLES)
+def takedown_pdf(request_id: int, *, staff: Officer) -> ResponseReturnValue:
+    officer, db = staff, get_session()
     row = _load_request(db, officer, request_id)
     pdf = render_pdf(_render_document(row, for_pdf=True))
     takedowns.audit.record(
@@ -229,9 +223,9 @@ def takedown_pdf(request_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/takedowns/<int:request_id>/send")
-@role_required("officer")
-def send_takedown(request_id: int) -> ResponseReturnValue:
-    officer, db = _officer(), get_session()
+@staff_required("officer")
+def send_takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
+    officer, db = staff, get_session()
     row = _load_request(db, officer, request_id)
     form = SendForm(prefix="send")
     if not form.validate():
@@ -274,9 +268,9 @@ def send_takedown(request_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/takedowns/<int:request_id>/acknowledged")
-@role_required("officer")
-def acknowledge_takedown(request_id: int) -> ResponseReturnValue:
-    officer, db = _officer(), get_session()
+@staff_required("officer")
+def acknowledge_takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
+    officer, db = staff, get_session()
     row = _load_request(db, officer, request_id)
     if AcknowledgedForm(prefix="ack").validate():
         try:
@@ -290,9 +284,9 @@ def acknowledge_takedown(request_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/takedowns/<int:request_id>/outcome")
-@role_required("officer")
-def takedown_outcome(request_id: int) -> ResponseReturnValue:
-    officer, db = _officer(), get_session()
+@staff_required("officer")
+def takedown_outcome(request_id: int, *, staff: Officer) -> ResponseReturnValue:
+    officer, db = staff, get_session()
     row = _load_request(db, officer, request_id)
     form = OutcomeForm(prefix="outcome")
     form.items.choices = [(item.id, "") for item in row.items if item.outcome is None]
@@ -380,9 +374,9 @@ def _summary(report: Report, language: str) -> str:
 
 
 @bp.route("/reports/<ref>/referrals/new", methods=["GET", "POST"])
-@role_required("officer")
-def new_referral(ref: str) -> ResponseReturnValue:
-    officer, db = _officer(), get_session()
+@staff_required("officer")
+def new_referral(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    officer, db = staff, get_session()
     report = get_report_for_officer(db, officer, ref)
     guesses = _hosting_guesses(report)
     form = _referral_form(report, guesses, ReferralForm())
@@ -437,9 +431,9 @@ def new_referral(ref: str) -> ResponseReturnValue:
 
 
 @bp.get("/referrals/<int:referral_id>")
-@role_required(*CASE_ROLES)
-def referral(referral_id: int) -> ResponseReturnValue:
-    row = _load_referral(get_session(), _officer(), referral_id)
+@staff_required(*CASE_ROLES)
+def referral(referral_id: int, *, staff: Officer) -> ResponseReturnValue:
+    row = _load_referral(get_session(), staff, referral_id)
     return render_template(
         "officer/referral.html",
         row=row,
@@ -450,9 +444,9 @@ def referral(referral_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/referrals/<int:referral_id>/bundle.json")
-@role_required(*CASE_ROLES)
-def referral_bundle(referral_id: int) -> ResponseReturnValue:
-    officer, db = _officer(), get_session()
+@staff_required(*CASE_ROLES)
+def referral_bundle(referral_id: int, *, staff: Officer) -> ResponseReturnValue:
+    officer, db = staff, get_session()
     row = _load_referral(db, officer, referral_id)
     body = referrals.bundle_json(keyring(), row)
     referrals.record_download(db, officer=officer, referral=row, now=utcnow())

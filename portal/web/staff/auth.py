@@ -43,31 +43,25 @@ def current_officer() -> Officer | None:
 def _to_login() -> Any:
     # Only a GET is worth coming back to: a POST's form data is gone by then.
     target = request.full_path if request.method == "GET" else None
-    return redirect(url_for("officer.login", next=target), code=303)
+    return redirect(url_for("staff.login", next=target), code=303)
 
 
-def login_required(view: F) -> F:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_officer() is None:
-            return _to_login()
-        return view(*args, **kwargs)
+def staff_required(*roles: str) -> Callable[[F], F]:
+    """Pass the signed-in staff member to the view as ``staff``.
 
-    return cast(F, wrapped)
-
-
-def role_required(*roles: str) -> Callable[[F], F]:
-    """Signed in with one of ``roles``; any other account gets 404, as for unknown pages."""
+    Without a session: the sign-in page. With a role not in ``roles`` (when given): 404, as for
+    an unknown page, so that a page of another role is not even confirmed to exist.
+    """
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            officer = current_officer()
-            if officer is None:
+            staff = current_officer()
+            if staff is None:
                 return _to_login()
-            if officer.role not in roles:
+            if roles and staff.role not in roles:
                 raise NotFound()
-            return view(*args, **kwargs)
+            return view(*args, staff=staff, **kwargs)
 
         return cast(F, wrapped)
 

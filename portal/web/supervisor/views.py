@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.db import get_session
 from portal.models import Officer, utcnow
+from portal.services.scope import supervisor_region
 from portal.services.stats import (
     ABROAD,
     DEFAULT_PERIOD,
@@ -25,7 +26,7 @@ from portal.services.stats import (
 )
 from portal.web import charts
 from portal.web.i18n import current_language
-from portal.web.staff.auth import current_officer, role_required
+from portal.web.staff.auth import staff_required
 from portal.web.supervisor import export
 from portal.web.supervisor.formatting import (
     BUCKET_LABELS,
@@ -58,11 +59,7 @@ def _parse(args: MultiDict[str, str], officer: Officer, region_codes: list[str])
     """Period and scope from the query string; a regional supervisor is held to their region."""
     now = utcnow()
     error = None
-    if officer.region is not None:
-        region_code: str | None = officer.region.code
-    else:
-        wanted = args.get("region", "")
-        region_code = wanted if wanted in region_codes else None
+    region_code = supervisor_region(officer, args.get("region"), region_codes)
     key = args.get("period", DEFAULT_PERIOD)
     period = Period.rolling(key if key in PERIODS else DEFAULT_PERIOD, now)
     first, last = args.get("from", ""), args.get("to", "")
@@ -163,19 +160,17 @@ def _pictures(dashboard: Dashboard, names: Names, parsed: Request) -> dict[str, 
 
 
 @bp.get("/", endpoint="dashboard")
-@role_required("supervisor")
-def dashboard_page() -> ResponseReturnValue:
-    officer = current_officer()
-    assert officer is not None  # role_required
+@staff_required("supervisor")
+def dashboard_page(staff: Officer) -> ResponseReturnValue:
     names = Names.load(get_session(), current_language())
     regions = sorted(names.regions)
-    parsed = _parse(request.args, officer, regions)
+    parsed = _parse(request.args, staff, regions)
     dashboard = _dashboard(parsed)
     now = utcnow()
     age_minutes = int(dashboard.age(now).total_seconds() // 60)
     return render_template(
         "supervisor/dashboard.html",
-        officer=officer,
+        officer=staff,
         d=dashboard,
         names=names,
         parsed=parsed,
@@ -192,12 +187,10 @@ def dashboard_page() -> ResponseReturnValue:
 
 
 @bp.get("/response-times.csv", endpoint="response_times_csv")
-@role_required("supervisor")
-def response_times_csv() -> ResponseReturnValue:
-    officer = current_officer()
-    assert officer is not None  # role_required
+@staff_required("supervisor")
+def response_times_csv(staff: Officer) -> ResponseReturnValue:
     names = Names.load(get_session(), current_language())
-    parsed = _parse(request.args, officer, sorted(names.regions))
+    parsed = _parse(request.args, staff, sorted(names.regions))
     dashboard = _dashboard(parsed)
     body = export.to_csv(dashboard, names)
     start = local_time(dashboard.period_start)[:10]

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from flask import Flask
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+
+from portal.models import Officer
+from portal.services.demo import DEMO_ACCOUNTS
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,3 +57,25 @@ def save_screenshot(page: Any, name: str) -> Path:
 
 
 NewContext = Callable[..., Any]
+
+
+DEMO = {account.username: account for account in DEMO_ACCOUNTS}
+
+
+def sign_in_demo_staff(page: Any, live_server: LiveServer, username: str) -> None:
+    """Sign a demo staff account in through the real sign-in pages (password, then TOTP)."""
+    account = DEMO[username]
+    # Other browser tests may have used this step's code already: codes are single-use.
+    with live_server.session() as session:
+        session.execute(
+            update(Officer).where(Officer.username == username).values(totp_last_counter=None)
+        )
+        session.commit()
+    page.goto("/officer/login")
+    page.fill("input[name=username]", account.username)
+    page.fill("input[name=password]", account.password)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_selector("input[name=code]")
+    page.fill("input[name=code]", pyotp.TOTP(account.totp_secret).now())
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_selector("table.queue, .queue-filters")

@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from flask.testing import FlaskClient
-from helpers import free_port
 from sqlalchemy.orm import Session
 
 from portal.domain.categories import CATEGORIES
 from portal.services import partners
+from tests.support.web import free_port
 
 
 @dataclass

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import (
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from portal import create_app
+from portal.cli.i18n_tools import compile_catalogues
+from portal.crypto.instance_secrets import ensure_secrets
+from portal.crypto.keyring import create_master_key
+from portal.services.demo import ensure_accounts
+from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DESKTOP,
@@ -24,13 +31,6 @@ from browser_support import (
     NewContext,
     browser_required,
 )
-from werkzeug.serving import BaseWSGIServer, make_server
-
-from portal import create_app
-from portal.cli.i18n_tools import compile_catalogues
-from portal.crypto.instance_secrets import ensure_secrets
-from portal.crypto.keyring import create_master_key
-from portal.services.demo import ensure_accounts
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,15 @@ _RECEIPT = re.compile(r'id="receipt">([\d ]+)<')
 _REFERENCE = re.compile(r'class="reference"[^>]*>(EB-[0-9A-Z-]+)<')
 
 
-def csrf_token(client: FlaskClient, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
+def csrf_from(page: str) -> str:
+    """The CSRF token of a page's form (any client: the Flask test client, requests, ...)."""
     match = _CSRF.search(page)
-    assert match, f"no CSRF token on {path}"
+    assert match, f"no CSRF token on the page: {page[:500]}"
     return match.group(1)
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    return csrf_from(client.get(path).get_data(as_text=True))
 
 
 def valid_report(**overrides: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Arrange staff accounts and sign them in through the real login pages."""
+"""Staff accounts, and signing them in through the real sign-in pages."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from datetime import timedelta
 import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal.models import Officer, utcnow
 from portal.services.accounts import create_officer
+from tests.support.web import csrf_token
 
 PASSWORD = "correct horse battery staple"
 
@@ -69,6 +69,14 @@ def post_password(client: FlaskClient, username: str, password: str = PASSWORD) 
 def post_code(client: FlaskClient, code: str, path: str = "/officer/login/code") -> TestResponse:
     token = csrf_token(client, path)
     return client.post(path, data={"csrf_token": token, "code": code})
+
+
+def try_sign_in(client: FlaskClient, username: str, secret: str, steps_ahead: int = 0) -> int:
+    """Password then code; the status of the last step reached (303 when signed in)."""
+    response = post_password(client, username)
+    if response.status_code != 303:
+        return response.status_code
+    return post_code(client, code_for(secret, steps_ahead)).status_code
 
 
 def sign_in(client: FlaskClient, username: str, secret: str, steps_ahead: int = 0) -> TestResponse:

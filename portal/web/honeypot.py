@@ -1,0 +1,95 @@
+"""The honeypot field of the report form: a bot that fills it is answered exactly like a person.
+
+A discarded submission is charged to the same limits, redirected to the same receipt page, and
+shown a reference and receipt there once, like a real reporter. They are random, never stored and
+open nothing. What tells them apart is known to the server only: the handoff token in the
+session is 16 random bytes followed by their keyed MAC, where a real one is 32 random bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import current_app, redirect, request, session, url_for
+from limits.storage import MemoryStorage
+
+from portal.domain.receipts import generate_receipt, generate_reference
+from portal.services.handoff import HANDOFF_MINUTES, ShownReceipt
+from portal.web import pow as proof_of_work
+from portal.web.context import receipt_hasher
+from portal.web.ratelimit import charge_accepted_report, limiter, refusal
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+HANDOFF_KEY = "receipt_handoff"
+_RANDOM_BYTES = 16
+_SHOWN_NAMESPACE = "portal:decoy-shown:"
+# Where showings are counted when rate limits are off (a single development process).
+_local_store = MemoryStorage()
+
+
+def _mac(nonce: bytes) -> bytes:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"decoy receipt handoff:" + nonce, hashlib.sha256).digest()[:16]
+
+
+def _decoy_token() -> str:
+    nonce = secrets.token_bytes(_RANDOM_BYTES)
+    return base64.urlsafe_b64encode(nonce + _mac(nonce)).rstrip(b"=").decode()
+
+
+def _is_decoy(token: str) -> bool:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    if len(raw) != 2 * _RANDOM_BYTES:
+        return False
+    return hmac.compare_digest(raw[_RANDOM_BYTES:], _mac(raw[:_RANDOM_BYTES]))
+
+
+def _first_showing(token: str) -> bool:
+    """Whether this decoy is asked for the first time (a replayed cookie gets "gone", as a real
+    receipt would). Counted in the rate-limit store, which every worker shares."""
+    store = limiter.storage if limiter.enabled else _local_store
+    key = _SHOWN_NAMESPACE + hashlib.sha256(token.encode()).hexdigest()
+    try:
+        return int(store.incr(key, HANDOFF_MINUTES * 60)) == 1
+    except Exception:
+        return True
+
+
+def take_decoy(token: str | None) -> ShownReceipt | None:
+    """The decoy receipt for a handoff token made by ``guard``; None for any other token."""
+    if not token or not _is_decoy(token) or not _first_showing(token):
+        return None
+    return ShownReceipt(reference=generate_reference(), receipt=generate_receipt())
+
+
+def guard(view: F) -> F:
+    """Discard a submission whose honeypot field is filled, answering as if it succeeded."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if request.method == "POST" and request.form.get(proof_of_work.HONEYPOT_FIELD, "").strip():
+            log.info("report submission discarded: honeypot field filled")
+            # Charged like a real report, so the limits answer the bot exactly as they would.
+            wait = charge_accepted_report()
+            if wait is not None:
+                return refusal(wait)
+            # The work of hashing a receipt, so that the answer takes as long as a real one.
+            receipt_hasher().lookup_hash(generate_receipt())
+            session[HANDOFF_KEY] = _decoy_token()
+            return redirect(url_for("citizen.receipt"), code=303)
+        return view(*args, **kwargs)
+
+    return cast(F, guarded)
