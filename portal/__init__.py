@@ -81,12 +81,14 @@ def _init_extensions(app: Flask) -> None:
     from portal import db
     from portal.extensions import babel, csrf
     from portal.storage.blobs import open_store
+    from portal.web import csrf as csrf_checks
     from portal.web import headers as security
     from portal.web import i18n, ratelimit, uploads
     from portal.web.ratelimit import limiter
 
     db.init_app(app)
     csrf.init_app(app)
+    csrf_checks.init_app(app)
     limiter.init_app(app)
     ratelimit.init_app(app)
     babel.init_app(

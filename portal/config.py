@@ -85,6 +85,9 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Strict"
     PERMANENT_SESSION_LIFETIME = timedelta(hours=10)
     WTF_CSRF_TIME_LIMIT = 4 * 3600
+    # Over https a form must also come with a Referer from this origin (the pages' Referrer-Policy
+    # is same-origin, so browsers send it); a foreign Origin header is refused on any scheme.
+    WTF_CSRF_SSL_STRICT = True
     MAX_FORM_PARTS = 1000
     MAX_FORM_MEMORY_SIZE = 500 * 1024
     TEMPLATES_AUTO_RELOAD = False

@@ -14,12 +14,15 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'; form-action 'self'"
 )
 
+REFERRER_POLICY = "same-origin"
+
 
 def apply_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # The portal's own address to itself (https CSRF checks need it), nothing to other sites.
+    headers["Referrer-Policy"] = REFERRER_POLICY
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = (
         "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
