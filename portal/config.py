@@ -15,6 +15,18 @@ from typing import Any
 
 ENV_PREFIX = "PORTAL_"
 
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """Where ``templates``, ``static`` or ``migrations`` are: inside the installed package
+    (``portal/bundled/<name>``, as a wheel lays them out) or, in a checkout, at the top level of
+    the repository."""
+    installed = _PACKAGE_DIR / "bundled" / name
+    if installed.is_dir():
+        return installed
+    return _PACKAGE_DIR.parent / name
+
 
 class DefaultConfig:
     # Storage and services (the contract names in DESIGN.md).

@@ -20,7 +20,11 @@ from portal.domain.receipts import ReceiptHasher
 from portal.domain.urlnorm import normalize_url
 from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivision, Unit, utcnow
 from portal.services.accounts import create_officer
-from portal.services.reports import ReportSubmission, submit_report
+from portal.services.reports import ReportSubmission, find_by_receipt, submit_report
+
+# The demo reporter's receipt, published like the demo passwords so that every `portal demo`
+# (every `make run`) can print it again: a real receipt is never kept and cannot be shown twice.
+DEMO_RECEIPT = "7305194622816604"
 
 
 @dataclass(frozen=True)
@@ -368,7 +372,7 @@ def _followable_sample(
         )
     )
     submitted = min(oldest_urgent or now, now - timedelta(hours=2)) - timedelta(minutes=30)
-    _report, receipt = submit_report(
+    report, receipt = submit_report(
         session,
         ReportSubmission(
             category="sextortion",
@@ -385,7 +389,9 @@ def _followable_sample(
         hasher=hasher,
         now=submitted,
     )
-    return receipt.reference, receipt.receipt
+    report.receipt_hash = hasher.lookup_hash(DEMO_RECEIPT)
+    session.flush()
+    return receipt.reference, DEMO_RECEIPT
 
 
 def run_demo(
@@ -394,7 +400,10 @@ def run_demo(
     accounts = ensure_accounts(session, keyring)
     existing = session.scalar(select(func.count(Report.id))) or 0
     if existing:
-        return DemoSummary(accounts, 0, None, None)
+        sample = find_by_receipt(session, DEMO_RECEIPT, hasher)
+        if sample is None:
+            return DemoSummary(accounts, 0, None, None)
+        return DemoSummary(accounts, 0, sample.reference, DEMO_RECEIPT)
     # The followable sample below is the one report with a real receipt.
     throwaway = _throwaway_hasher()
     created = create_demo_reports(session, keyring, throwaway, count=count)

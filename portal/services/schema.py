@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+from portal.config import resource_dir
+
+MIGRATIONS_DIR = resource_dir("migrations")
 
 
 def alembic_config(database_url: str) -> Config:
