@@ -48,6 +48,7 @@ def init_command() -> None:
         summary = sync_reference_data(session)
         session.commit()
         click.echo(f"  reference data: {summary}")
+    click.echo(f"Static files, for the reverse proxy's /static/: {app.static_folder}")
     click.echo("Ready.")
 
 
