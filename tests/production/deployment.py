@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import re
 import shutil
 import signal
 import socket
@@ -371,6 +370,16 @@ def gunicorn_serving(installed: Installed, workdir: Path, env: dict[str, str]) -
 # --- what is on disk --------------------------------------------------------------------------
 
 
+def _walk(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    # os.walk skips what vanishes or cannot be read meanwhile (others' temporary files).
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            yield Path(directory) / name
+
+
 def files_containing(
     roots: list[Path], needles: list[bytes], *, since: float | None = None
 ) -> list[str]:
@@ -378,12 +387,9 @@ def files_containing(
     found: list[str] = []
     longest = max(len(n) for n in needles)
     for root in roots:
-        if not root.exists():
-            continue
-        paths = [root] if root.is_file() else root.rglob("*")
-        for path in paths:
+        for path in _walk(root):
             try:
-                if not path.is_file() or path.is_symlink():
+                if path.is_symlink() or not path.is_file():
                     continue
                 if since is not None and path.stat().st_mtime < since:
                     continue
@@ -398,6 +404,3 @@ def files_containing(
             except OSError:
                 continue
     return found
-
-
-SLOW_HEAD = re.compile(rb"^HTTP/1\.[01] (\d{3})")
