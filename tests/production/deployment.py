@@ -371,7 +371,7 @@ def gunicorn_serving(installed: Installed, workdir: Path, env: dict[str, str]) -
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    if root.is_file():
+    if not root.is_dir():
         yield root
         return
     # os.walk skips what vanishes or cannot be read meanwhile (others' temporary files).
@@ -389,7 +389,7 @@ def files_containing(
     for root in roots:
         for path in _walk(root):
             try:
-                if path.is_symlink() or not path.is_file():
+                if not str(path).startswith("/proc/") and (path.is_symlink() or not path.is_file()):
                     continue
                 if since is not None and path.stat().st_mtime < since:
                     continue
@@ -403,4 +403,45 @@ def files_containing(
                         tail = window[-longest:]
             except OSError:
                 continue
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (nginx's workers, gunicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def open_files_containing(pids: list[int], needles: list[bytes]) -> list[str]:
+    """Files the processes hold open right now, deleted ones included (a temporary file that
+    is unlinked at once still has its data on disk), that contain any needle."""
+    found = []
+    for pid in pids:
+        fd_dir = Path(f"/proc/{pid}/fd")
+        try:
+            fds = list(fd_dir.iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if not target.startswith("/") or target.startswith(("/dev/", "/proc/")):
+                continue
+            if files_containing([fd], needles):
+                found.append(f"{pid}: {target}")
     return found

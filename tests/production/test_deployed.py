@@ -20,7 +20,7 @@ import socket
 import ssl
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,9 @@ from deployment import (
     gunicorn_serving,
     missing,
     nginx_in_front,
+    open_files_containing,
     portal_environment,
+    process_tree,
     run_portal,
     self_signed_certificate,
 )
@@ -80,7 +82,7 @@ def _unverified() -> ssl.SSLContext:
 
 @pytest.fixture(scope="module")
 def deployment(
-    installed: Installed,
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     postgres_engine: Engine | None,
 ) -> Iterator[Deployment]:
@@ -100,6 +102,8 @@ def deployment(
     except redis.RedisError as error:
         missing(f"Redis at {TEST_REDIS_URL} is not reachable: {error}")
     _empty_case_tables(postgres_engine)
+    # Built and installed only once everything else is known to be there.
+    installed: Installed = request.getfixturevalue("installed")
 
     started = time.time()
     workdir = tmp_path_factory.mktemp("production")
@@ -267,7 +271,9 @@ def _multipart(fields: dict[str, str], boundary: str) -> tuple[bytes, bytes]:
     return head, f"\r\n--{boundary}--\r\n".encode()
 
 
-def _throttled_upload(client: HttpsClient, payload: bytes) -> http.client.HTTPResponse:
+def _throttled_upload(
+    client: HttpsClient, payload: bytes, halfway: Callable[[], None]
+) -> http.client.HTTPResponse:
     fields = dict(valid_report(), csrf_token=client.token("/report"))
     boundary = "----phone-upload-5f1c"
     head, tail = _multipart(fields, boundary)
@@ -288,6 +294,8 @@ def _throttled_upload(client: HttpsClient, payload: bytes) -> http.client.HTTPRe
     rate = len(payload) / UPLOAD_SECONDS
     for offset in range(0, len(payload), CHUNK):
         connection.send(payload[offset : offset + CHUNK])
+        if offset <= len(payload) // 2 < offset + CHUNK:
+            halfway()
         # Never ahead of a phone sending `rate` bytes a second.
         ahead = (offset + CHUNK) / rate - (time.monotonic() - start)
         if ahead > 0:
@@ -328,12 +336,23 @@ def test_a_slow_phone_uploads_20_mib_and_nothing_of_it_is_on_disk_in_clear(
     # Random bytes behind a JPEG header: any 48 bytes of it occur nowhere else.
     payload = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(UPLOAD_SIZE - 13) + b"\xff\xd9"
     needles = [payload[i : i + 48] for i in (4096, UPLOAD_SIZE // 2, UPLOAD_SIZE - 4096)]
+    servers = [deployment.nginx.process, deployment.portal.process]
+    held: list[str] = []
+
+    def look_at_open_files() -> None:
+        # Mid-upload: what nginx and gunicorn hold open, deleted temporary files included.
+        time.sleep(1)
+        pids = [pid for server in servers if server for pid in process_tree(server.pid)]
+        assert len(pids) >= 4  # both masters and their workers
+        held.extend(open_files_containing(pids, needles[:1]))
+
     reporter = HttpsClient(deployment.url)
     started = time.monotonic()
-    response = _throttled_upload(reporter, payload)
+    response = _throttled_upload(reporter, payload, look_at_open_files)
     elapsed = time.monotonic() - started
     assert elapsed > 60  # what a sync worker's timeout would have killed
     assert response.status == 303, response.status
+    assert held == []
     status, page, _ = reporter.get("/report/receipt")
     reference = re.search(rb'class="reference"[^>]*>(EB-[0-9A-Z-]+)<', page)
     assert status == 200 and reference and re.search(rb'id="receipt">[\d ]+<', page)
@@ -358,6 +377,8 @@ def test_a_slow_phone_uploads_20_mib_and_nothing_of_it_is_on_disk_in_clear(
     download = officer.connection.getresponse()
     assert download.status == 200
     time.sleep(3)
+    nginx_pids = process_tree(deployment.nginx.process.pid)  # type: ignore[union-attr]
+    assert open_files_containing(nginx_pids, needles) == []
     digest = hashlib.sha256()
     while chunk := download.read(1 << 20):
         digest.update(chunk)
