@@ -22,8 +22,8 @@ def body_limit(config: Mapping[str, Any]) -> int:
 
 
 def refuse_oversized_body() -> None:
-    declared = request.content_length
-    if declared is not None and declared > current_app.config["MAX_CONTENT_LENGTH"]:
+    declared, limit = request.content_length, current_app.config.get("MAX_CONTENT_LENGTH")
+    if declared is not None and limit is not None and declared > limit:
         raise RequestEntityTooLarge()
 
 

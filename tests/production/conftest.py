@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser_fixtures import browser
 from deployment import Installed, build_and_install, missing
