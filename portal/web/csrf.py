@@ -37,8 +37,13 @@ def check_origin() -> None:
 
 
 def _exempt() -> bool:
-    # Views and blueprints exempted with ``csrf.exempt`` (token-authenticated APIs, probes).
-    return bool(current_app.extensions["csrf"]._is_exempt())
+    """Views and blueprints exempted with ``csrf.exempt`` (token-authenticated APIs, probes),
+    read from what flask-wtf records of them (the same since flask-wtf 1.0)."""
+    protect = current_app.extensions["csrf"]
+    if current_app.blueprints.get(request.blueprint or "") in protect._exempt_blueprints:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is not None and f"{view.__module__}.{view.__name__}" in protect._exempt_views
 
 
 def log_refusal(error: CSRFError) -> tuple[str, int]:
