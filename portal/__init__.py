@@ -15,9 +15,8 @@ from portal.config import (
     environment_overrides,
     instance_path_from_env,
     resolve_storage_defaults,
+    resource_dir,
 )
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -27,8 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         __name__,
         instance_path=str(instance_path),
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
     )
     app.config.from_object(DefaultConfig)
     app.config.from_pyfile("config.py", silent=True)
@@ -81,11 +80,15 @@ def _init_extensions(app: Flask) -> None:
     from portal import db
     from portal.extensions import babel, csrf
     from portal.storage.blobs import open_store
+    from portal.web import body_limit, i18n, ratelimit, uploads
+    from portal.web import csrf as csrf_checks
     from portal.web import headers as security
-    from portal.web import i18n, ratelimit, uploads
 
     db.init_app(app)
     csrf.init_app(app)
+    csrf_checks.init_app(app)
+    # After the origin check's hook, so that this one runs first of all.
+    body_limit.init_app(app)
     ratelimit.init_app(app)
     babel.init_app(
         app,

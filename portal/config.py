@@ -15,6 +15,18 @@ from typing import Any
 
 ENV_PREFIX = "PORTAL_"
 
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """Where ``templates``, ``static`` or ``migrations`` are: inside the installed package
+    (``portal/bundled/<name>``, as a wheel lays them out) or, in a checkout, at the top level of
+    the repository."""
+    installed = _PACKAGE_DIR / "bundled" / name
+    if installed.is_dir():
+        return installed
+    return _PACKAGE_DIR.parent / name
+
 
 class DefaultConfig:
     # Storage and services (the contract names in DESIGN.md).
@@ -172,6 +184,9 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Strict"
     PERMANENT_SESSION_LIFETIME = timedelta(hours=10)
     WTF_CSRF_TIME_LIMIT = 4 * 3600
+    # Over https a form must also come with a Referer from this origin (the pages' Referrer-Policy
+    # is same-origin, so browsers send it); a foreign Origin header is refused on any scheme.
+    WTF_CSRF_SSL_STRICT = True
     MAX_FORM_PARTS = 1000
     MAX_FORM_MEMORY_SIZE = 500 * 1024
     TEMPLATES_AUTO_RELOAD = False

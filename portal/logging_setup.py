@@ -19,6 +19,11 @@ _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 # Candidates only: each is checked with ``ipaddress`` so that times such as 12:30:45 survive.
 _IPV6_CANDIDATE = re.compile(r"(?<![0-9A-Za-z:])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 REDACTED = "[addr]"
+# The development server's start-up banner names the address it listens on, never a client's
+# (its access lines start with the client's address, and stay scrubbed).
+_SERVER_BANNER = re.compile(
+    r"(?:\x1b\[[0-9;]*m)*(?:WARNING: This is a development server| \* Running on )"
+)
 
 
 def _scrub_ipv6(match: re.Match[str]) -> str:
@@ -45,6 +50,8 @@ class AnonymizingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if record.name == "werkzeug" and _SERVER_BANNER.match(message):
+            return True
         cleaned = scrub(message)
         if cleaned != message:
             record.msg = cleaned

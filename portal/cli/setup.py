@@ -12,6 +12,7 @@ from portal.config import instance_path_from_env
 from portal.crypto.instance_secrets import ensure_secrets
 from portal.crypto.keyring import Keyring, MissingMasterKey, create_master_key
 from portal.db import get_session
+from portal.domain.receipts import format_receipt
 from portal.services import schema
 from portal.services.demo import DEMO_ACCOUNTS, run_demo
 from portal.services.reference_data import sync_reference_data
@@ -54,6 +55,7 @@ def init_command() -> None:
         summary = sync_reference_data(session)
         session.commit()
         click.echo(f"  reference data: {summary}")
+    click.echo(f"Static files, for the reverse proxy's /static/: {app.static_folder}")
     click.echo("Ready.")
 
 
@@ -84,7 +86,7 @@ def demo_command(reports: int) -> None:
     if summary.sample_receipt:
         click.echo("")
         click.echo(
-            f"A demo reporter's receipt, for /follow-up: {summary.sample_receipt} "
+            f"A demo reporter's receipt, for /follow-up: {format_receipt(summary.sample_receipt)} "
             f"(report {summary.sample_reference}, first in the casablanca officer's queue)"
         )
 

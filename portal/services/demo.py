@@ -23,7 +23,11 @@ from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivisi
 from portal.services import takedowns
 from portal.services.accounts import create_officer
 from portal.services.demo_campaigns import create_demo_campaigns
-from portal.services.reports import ReportSubmission, submit_report
+from portal.services.reports import ReportSubmission, find_by_receipt, submit_report
+
+# The demo reporter's receipt, published like the demo passwords so that every `portal demo`
+# (every `make run`) can print it again: a real receipt is never kept and cannot be shown twice.
+DEMO_RECEIPT = "7305194622816604"
 
 
 @dataclass(frozen=True)
@@ -374,7 +378,7 @@ def _followable_sample(
         )
     )
     submitted = min(oldest_urgent or now, now - timedelta(hours=2)) - timedelta(minutes=30)
-    _report, receipt = submit_report(
+    report, receipt = submit_report(
         session,
         ReportSubmission(
             category="sextortion",
@@ -392,7 +396,9 @@ def _followable_sample(
         indexer=indexer,
         now=submitted,
     )
-    return receipt.reference, receipt.receipt
+    report.receipt_hash = hasher.lookup_hash(DEMO_RECEIPT)
+    session.flush()
+    return receipt.reference, DEMO_RECEIPT
 
 
 def run_demo(
@@ -406,7 +412,10 @@ def run_demo(
     accounts = ensure_accounts(session, keyring)
     existing = session.scalar(select(func.count(Report.id))) or 0
     if existing:
-        return DemoSummary(accounts, 0, None, None)
+        sample = find_by_receipt(session, DEMO_RECEIPT, hasher)
+        if sample is None:
+            return DemoSummary(accounts, 0, None, None)
+        return DemoSummary(accounts, 0, sample.reference, DEMO_RECEIPT)
     # The followable sample below is the one report with a real receipt.
     throwaway = _throwaway_hasher()
     created = create_demo_reports(session, keyring, throwaway, indexer, count=count)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from functools import cache
+from pathlib import Path
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from portal.logging_setup import AnonymizingFilter
 
@@ -14,12 +18,15 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'; form-action 'self'"
 )
 
+REFERRER_POLICY = "same-origin"
+
 
 def apply_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # The portal's own address to itself (https CSRF checks need it), nothing to other sites.
+    headers["Referrer-Policy"] = REFERRER_POLICY
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = (
         "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
@@ -34,8 +41,25 @@ def apply_security_headers(response: Response) -> Response:
     return response
 
 
+@cache
+def _file_version(folder: str, filename: str) -> str:
+    path = Path(folder) / filename
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return "0"
+
+
+def version_static_urls(endpoint: str, values: dict[str, Any]) -> None:
+    """``/static/css/portal.css?v=<content hash>``: the proxy may let browsers keep static files
+    for a year (see the nginx recipe), and a new release still reaches them at once."""
+    if endpoint == "static" and "filename" in values and "v" not in values:
+        values["v"] = _file_version(current_app.static_folder or "", values["filename"])
+
+
 def init_app(app: Flask) -> None:
     app.after_request(apply_security_headers)
+    app.url_defaults(version_static_urls)
     anonymizer = AnonymizingFilter()
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error", "portal", app.logger.name):
         logging.getLogger(name).addFilter(anonymizer)

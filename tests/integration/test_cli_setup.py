@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from portal.cli.setup import demo_command, init_command
 from portal.crypto.instance_secrets import MissingSecret
 from portal.db import get_session
 from portal.models import Officer, Report, RoutingRule, Subdivision
+from portal.services.reports import find_by_receipt
 
 
 def _mode(path: Path) -> int:
@@ -77,10 +79,22 @@ def test_demo_creates_accounts_and_reports_once(fresh_instance: Path) -> None:
     first = runner.invoke(demo_command, ["--reports", "30"], obj=_script_info(app))
     assert first.exit_code == 0, first.output
     assert "user casablanca" in first.output and "TOTP secret" in first.output
-    assert "receipt, for /follow-up" in first.output
+    receipt_line = re.search(
+        r"receipt, for /follow-up: ([\d ]{19}) \(report (EB-[\w-]+)", first.output
+    )
+    assert receipt_line
     second = runner.invoke(demo_command, ["--reports", "30"], obj=_script_info(app))
     assert second.exit_code == 0, second.output
     assert "nothing added" in second.output
+    # Every run (every `make run`) prints the demo reporter's receipt again, and it still works.
+    assert receipt_line.group(0) in second.output
+    with app.app_context():
+        found = find_by_receipt(
+            get_session(),
+            receipt_line.group(1).replace(" ", ""),
+            app.extensions["receipt_hasher"],
+        )
+        assert found is not None and found.reference == receipt_line.group(2)
     with app.app_context():
         session = get_session()
         assert session.scalar(select(func.count(Officer.id))) == 4

@@ -404,7 +404,7 @@ def test_a_refusal_before_the_form_is_read_is_hardened_like_every_page(
     assert refused.headers["Cache-Control"] == "no-store"
     assert "default-src 'self'" in refused.headers["Content-Security-Policy"]
     assert refused.headers["X-Content-Type-Options"] == "nosniff"
-    assert refused.headers["Referrer-Policy"] == "no-referrer"
+    assert refused.headers["Referrer-Policy"] == "same-origin"
 
 
 def test_a_bot_filling_the_honeypot_meets_the_same_limits(client: FlaskClient, db: Session) -> None:

@@ -119,7 +119,7 @@ def test_report_form_carries_the_challenge_honeypot_and_script(client: FlaskClie
     assert re.search(r'name="pow_challenge" type="hidden" value="v1\.\d+\.\d+\.', page)
     assert 'name="pow_solution"' in page
     assert 'class="hp-field"' in page and 'name="website"' in page
-    assert '<script src="/static/js/pow.js" defer></script>' in page
+    assert re.search(r'<script src="/static/js/pow\.js\?v=[0-9a-f]{12}" defer></script>', page)
     again = client.get("/report").get_data(as_text=True)
     challenge = re.compile(r'name="pow_challenge" type="hidden" value="([^"]+)"')
     assert challenge.search(page).group(1) != challenge.search(again).group(1)  # type: ignore[union-attr]
