@@ -136,3 +136,16 @@ def resolve_storage_defaults(config: dict[str, Any], instance_path: Path) -> Non
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'portal.sqlite3'}"
     if not config.get("EVIDENCE_STORE"):
         config["EVIDENCE_STORE"] = f"file://{instance_path / 'evidence'}"
+
+
+def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The layered settings without building the app (commands that need no secrets use it)."""
+    from flask import Config
+
+    env = os.environ if env is None else env
+    config = Config(str(instance_path))
+    config.from_object(DefaultConfig)
+    config.from_pyfile("config.py", silent=True)
+    config.update(environment_overrides(config, env))
+    resolve_storage_defaults(config, instance_path)
+    return dict(config)
