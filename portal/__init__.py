@@ -59,7 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _load_secrets(app: Flask, instance_path: Path) -> None:
     from portal.crypto.blind_index import BlindIndexer
     from portal.crypto.instance_secrets import load_secrets
-    from portal.crypto.keyring import Keyring
+    from portal.crypto.keyring import ENV_MASTER_KEYS, Keyring
     from portal.domain.receipts import ReceiptHasher
 
     wanted = ("SECRET_KEY", "RECEIPT_PEPPER", "INDEX_PEPPER", "AUDIT_KEY")
@@ -67,7 +67,18 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
         secrets = load_secrets(instance_path)
         for name in wanted:
             app.config[name] = app.config.get(name) or getattr(secrets, name.lower())
-    app.extensions["keyring"] = app.config.get("KEYRING") or Keyring.load(instance_path, os.environ)
+    ring = app.config.get("KEYRING")
+    if ring is None:
+        ring = Keyring.load(instance_path, os.environ)
+        if not os.environ.get(ENV_MASTER_KEYS, "").strip():
+            # `portal keys rotate` in another process takes effect here without a restart.
+            followed = ring.follow(instance_path)
+
+            @app.before_request
+            def _reload_keys() -> None:
+                followed.reload_if_changed()
+
+    app.extensions["keyring"] = ring
     app.extensions["blind_indexer"] = BlindIndexer(app.config["INDEX_PEPPER"])
     app.extensions["receipt_hasher"] = ReceiptHasher(
         pepper=app.config["RECEIPT_PEPPER"],
