@@ -91,6 +91,7 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
 def _init_extensions(app: Flask) -> None:
     from portal import db
     from portal.extensions import babel, csrf
+    from portal.jobs.queue import build_queue
     from portal.storage.blobs import open_store
     from portal.web import headers as security
     from portal.web import i18n, ratelimit, uploads
@@ -113,6 +114,7 @@ def _init_extensions(app: Flask) -> None:
         s3_region=app.config.get("S3_REGION"),
     )
     uploads.init_app(app)
+    app.extensions["jobs"] = build_queue(app)
 
 
 def _register_blueprints(app: Flask) -> None:

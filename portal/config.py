@@ -24,6 +24,19 @@ class DefaultConfig:
     S3_ENDPOINT_URL: str | None = None
     S3_REGION: str | None = None
 
+    # Job queue (portal/jobs): None -> SQLite file in the instance dir; or redis://...
+    QUEUE_URL: str | None = None
+    # Worker threads of `portal worker`, and of the one `portal run` starts when this is on.
+    QUEUE_WORKERS = 2
+    QUEUE_WORKER_IN_RUN = True
+    # How often the scheduler looks for periodic jobs that are due (seconds, a factor of 60
+    # or a multiple of it), and each periodic job's period in seconds by name, e.g.
+    # {"stats.refresh": 900, "retention.purge": 86400, "audit.anchor": 3600} (the defaults).
+    QUEUE_PERIODIC_CHECK_SECONDS = 60
+    JOB_PERIODS: dict[str, int] = {}
+    # Where the audit head anchor job appends the chain's head hash; None -> instance dir.
+    AUDIT_ANCHOR_FILE: str | None = None
+
     # Languages: Arabic first; the reporter chooses with a visible switcher.
     LANGUAGES = ("ar", "fr", "en")
     BABEL_DEFAULT_LOCALE = "ar"

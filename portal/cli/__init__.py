@@ -12,6 +12,7 @@ from portal.cli.officers import officers_group
 from portal.cli.retention import retention_group
 from portal.cli.setup import demo_code_command, demo_command, init_command
 from portal.cli.stats import stats_group
+from portal.cli.worker import run_command, worker_command
 
 
 def _make_app() -> Flask:
@@ -30,6 +31,8 @@ COMMANDS = [
     keys_group,
     retention_group,
     db_group,
+    worker_command,
+    run_command,
 ]
 
 
