@@ -49,6 +49,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.register(app)
 
     hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    from portal.web.request_id import RequestIdMiddleware
+
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app, trust_incoming=hops > 0)  # type: ignore[method-assign]
     if hops > 0:
         # Only the configured number of proxies is believed; anything further left is the
         # client's own claim and is ignored.
@@ -94,7 +97,7 @@ def _init_extensions(app: Flask) -> None:
     from portal.jobs.queue import build_queue
     from portal.storage.blobs import open_store
     from portal.web import headers as security
-    from portal.web import i18n, ratelimit, uploads
+    from portal.web import i18n, metrics, ratelimit, uploads
     from portal.web.ratelimit import limiter
 
     db.init_app(app)
@@ -114,6 +117,7 @@ def _init_extensions(app: Flask) -> None:
         s3_region=app.config.get("S3_REGION"),
     )
     uploads.init_app(app)
+    metrics.init_app(app)
     app.extensions["jobs"] = build_queue(app)
 
 

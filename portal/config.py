@@ -34,6 +34,10 @@ class DefaultConfig:
     # {"stats.refresh": 900, "retention.purge": 86400, "audit.anchor": 3600} (the defaults).
     QUEUE_PERIODIC_CHECK_SECONDS = 60
     JOB_PERIODS: dict[str, int] = {}
+    # Who may read /metrics: these addresses or networks, or a bearer of METRICS_TOKEN.
+    METRICS_ALLOW: list[str] = ["127.0.0.1/32", "::1/128"]
+    METRICS_TOKEN: str | None = None
+
     # Where the audit head anchor job appends the chain's head hash; None -> instance dir.
     AUDIT_ANCHOR_FILE: str | None = None
 
