@@ -6,6 +6,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from portal.cli.audit import audit_group
+from portal.cli.backup import backup_command, restore_command
 from portal.cli.db import db_group
 from portal.cli.keys import keys_group
 from portal.cli.officers import officers_group
@@ -33,6 +34,8 @@ COMMANDS = [
     db_group,
     worker_command,
     run_command,
+    backup_command,
+    restore_command,
 ]
 
 

@@ -354,6 +354,32 @@ def _parse_field_token(token: bytes) -> tuple[str, bytes, bytes]:
 # Master key files
 
 
+def export_master_keys(instance_path: Path, env: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The master keys as stored (``kid -> base64url``) and the active id, for a backup."""
+    ring = Keyring.load(instance_path, env)
+    texts: dict[str, str] = {}
+    if env.get(ENV_MASTER_KEYS, "").strip():
+        for item in env[ENV_MASTER_KEYS].split(","):
+            kid, _, text = item.strip().partition(":")
+            if kid:
+                texts[kid] = text.strip()
+    else:
+        for kid in ring.key_ids:
+            path = Path(instance_path) / KEYS_DIRNAME / f"{kid}{KEY_FILE_SUFFIX}"
+            texts[kid] = path.read_text("ascii").strip()
+    return texts, ring.active_id
+
+
+def import_master_keys(instance_path: Path, keys: Mapping[str, str], active_id: str) -> None:
+    """Write key files (0600, never over an existing one) and name the active key."""
+    keys_dir = _keys_dir(instance_path)
+    for kid, text in keys.items():
+        _parse_key(_check_key_id(kid), text, "the imported keys")
+        write_new_private_file(keys_dir / f"{kid}{KEY_FILE_SUFFIX}", (text + "\n").encode("ascii"))
+    fsync_dir(keys_dir)
+    set_active_key(instance_path, active_id)
+
+
 def _keys_stamp(keys_dir: Path) -> tuple[int, ...]:
     """What changes when a key file is added or removed, or ``ACTIVE`` is replaced."""
     stamp: list[int] = []

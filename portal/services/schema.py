@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 
@@ -61,3 +61,10 @@ def data_counts(engine: Engine) -> dict[str, int]:
                 query = select(func.count()).select_from(table(name))
                 counts[name] = int(connection.execute(query).scalar_one())
     return counts
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision seen by an open connection (inside its transaction)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

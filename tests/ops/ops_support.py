@@ -151,6 +151,7 @@ class Arranged:
     # reference -> [(evidence id, original bytes)]
     evidence: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
+    receipts: dict[str, str] = field(default_factory=dict)
 
 
 def _jpeg(size: int) -> bytes:
@@ -179,7 +180,10 @@ def arrange_reports_with_evidence(app: Flask, db: Session, reports: int = 2) -> 
         description = f"Report {number}: someone threatens to publish my photos."
         photos = [_jpeg(150_000 + 1000 * number), _jpeg(3000)]
         uploads = [(io.BytesIO(content), f"photo{i}.jpg") for i, content in enumerate(photos)]
-        reference, _ = submit_and_get_receipt(client, description=description, evidence=uploads)
+        reference, receipt = submit_and_get_receipt(
+            client, description=description, evidence=uploads
+        )
+        arranged.receipts[reference] = receipt
         report = db.scalars(select(Report).where(Report.reference == reference)).one()
         rows = sorted(report.evidence, key=lambda row: row.id)
         assert [row.size for row in rows] == [len(p) for p in photos]
