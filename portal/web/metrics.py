@@ -129,19 +129,33 @@ def _token_valid() -> bool:
     return hmac.compare_digest(header[len("Bearer ") :].encode(), str(token).encode())
 
 
-class _QueueDepth:
+class _QueueState:
+    """Read from the queue's storage at each scrape: right whichever process did the work."""
+
     def __init__(self, app: Flask) -> None:
         self.app = app
 
     def collect(self) -> Iterator[Metric]:
-        gauge = GaugeMetricFamily(
+        depth = GaugeMetricFamily(
             "portal_job_queue_depth", "Jobs waiting in the queue (due now or later)."
         )
+        failed = GaugeMetricFamily(
+            "portal_job_failures_recorded",
+            "Jobs that failed their last attempt, as recorded by the workers.",
+            labels=["job"],
+        )
         try:
-            gauge.add_metric([], jobs_of(self.app).depth())
+            queue = jobs_of(self.app)
+            depth.add_metric([], queue.depth())
+            counts: dict[str, int] = {}
+            for failure in queue.failures():
+                counts[failure["job"]] = counts.get(failure["job"], 0) + 1
+            for job, count in sorted(counts.items()):
+                failed.add_metric([job], count)
         except Exception:  # the queue's store is down: the scrape still answers
-            gauge.add_metric([], float("nan"))
-        yield gauge
+            depth.add_metric([], float("nan"))
+        yield depth
+        yield failed
 
 
 @bp.get("/metrics")
@@ -155,7 +169,7 @@ def metrics() -> Response:
     else:
         body = generate_latest(REGISTRY)
     live = CollectorRegistry()
-    live.register(_QueueDepth(current_app._get_current_object()))  # type: ignore[attr-defined]
+    live.register(_QueueState(current_app._get_current_object()))  # type: ignore[attr-defined]
     response = Response(body + generate_latest(live), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -109,6 +109,9 @@ def test_a_failing_job_is_retried_then_recorded_as_failed(queue_app: Flask) -> N
     status = queue_app.test_cli_runner().invoke(args=["worker", "--status"])
     assert "Waiting jobs: 0" in status.output and "Failed jobs: 1" in status.output
     assert "tests.always_fails" in status.output
+    scraped = queue_app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'portal_job_failures_recorded{job="tests.always_fails"} 1.0' in scraped
+    assert 'portal_job_failures_total{job="tests.always_fails"}' in scraped
 
 
 def _close_long_ago(db: Session, reference: str) -> None:
