@@ -75,7 +75,7 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
         ring = Keyring.load(instance_path, os.environ)
         if not os.environ.get(ENV_MASTER_KEYS, "").strip():
             # `portal keys rotate` in another process takes effect here without a restart.
-            followed = ring.follow(instance_path)
+            followed = ring.follow(instance_path, os.environ)
 
             @app.before_request
             def _reload_keys() -> None:

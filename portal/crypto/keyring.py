@@ -183,6 +183,7 @@ class Keyring:
             active_id,
         )
         self._source: Path | None = None
+        self._env: dict[str, str] = {}
         self._stamp: tuple[int, ...] | None = None
         self._reload_lock = threading.Lock()
 
@@ -203,7 +204,7 @@ class Keyring:
 
     # Reloading from the instance directory (key rotation without a restart)
 
-    def follow(self, instance_path: Path) -> Keyring:
+    def follow(self, instance_path: Path, env: Mapping[str, str] | None = None) -> Keyring:
         """Reload from ``<instance>/keys`` whenever ``ACTIVE`` or the key files change.
 
         ``portal keys rotate`` writes the new key file, then replaces ``ACTIVE``; every process
@@ -211,6 +212,8 @@ class Keyring:
         once per request: two ``stat`` calls) or when it meets a key id it does not hold.
         """
         self._source = Path(instance_path) / KEYS_DIRNAME
+        # Reloads honour PORTAL_ACTIVE_KEY_ID as the first load did.
+        self._env = {ENV_ACTIVE_KEY_ID: (env or {}).get(ENV_ACTIVE_KEY_ID, "")}
         self._stamp = _keys_stamp(self._source)
         return self
 
@@ -228,7 +231,7 @@ class Keyring:
             if stamp == self._stamp:
                 return False
             try:
-                fresh = Keyring.load(source.parent, {})
+                fresh = Keyring.load(source.parent, self._env)
             except KeyringError:
                 return False
             self._state = fresh._state

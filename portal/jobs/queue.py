@@ -150,14 +150,11 @@ def _run_in_app(app: Flask, spec: TaskSpec, *args: Any, **kwargs: Any) -> Any:
 
 def _run_alone(lock: Any, app: Flask, spec: TaskSpec) -> Any:
     try:
-        lock.acquire()
+        with lock:
+            return _run_in_app(app, spec)
     except TaskLockedException:
         log.info("Job %s is still running; this run is skipped", spec.name)
         return None
-    try:
-        return _run_in_app(app, spec)
-    finally:
-        lock.release()
 
 
 def _every(seconds: int) -> Any:

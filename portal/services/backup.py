@@ -97,11 +97,14 @@ class KeyMaterial:
             raise KeysMissing(f"{path} is not a keys file written by `portal backup`.") from exc
         if not isinstance(document, dict) or document.get("format") != KEYS_FORMAT:
             raise KeysMissing(f"{path} is not a keys file written by `portal backup`.")
-        return cls(
-            secrets=dict(document["secrets"]),
-            master_keys=dict(document["master_keys"]),
-            active_id=str(document["active_key_id"]),
-        )
+        try:
+            return cls(
+                secrets={str(k): str(v) for k, v in document["secrets"].items()},
+                master_keys={str(k): str(v) for k, v in document["master_keys"].items()},
+                active_id=str(document["active_key_id"]),
+            )
+        except (KeyError, AttributeError) as exc:
+            raise KeysMissing(f"The keys file {path} is incomplete: {exc}.") from exc
 
     def fingerprints(self) -> dict[str, dict[str, str]]:
         return {
@@ -274,7 +277,8 @@ def create_backup(
                 summary.revision = schema.revision_of(connection)
                 with gzip.open(dump, "wt", encoding="utf-8") as out:
                     blob_keys = _dump(connection, out, summary)
-                usage = key_usage(Session(bind=connection))
+                with Session(bind=connection) as session:
+                    usage = key_usage(session)
         finally:
             if snapshot_engine is not None:
                 snapshot_engine.dispose()
