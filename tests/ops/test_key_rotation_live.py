@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -92,6 +94,11 @@ def test_downloads_keep_working_while_keys_rotate_under_gunicorn(
     failures: list[str] = []
     done = threading.Event()
     lock = threading.Lock()
+    # Each download appends to the audit chain, and so does the rotation: PostgreSQL
+    # serialises concurrent appends, SQLite makes the later one fail (its unique link). On
+    # SQLite the downloads therefore pause while the rotation command writes its entry.
+    postgres = database_url.startswith("postgresql")
+    gate: Any = contextlib.nullcontext() if postgres else threading.Lock()
     try:
         wait_until_up(base, server)
         officer = Browser(base)
@@ -103,8 +110,9 @@ def test_downloads_keep_working_while_keys_rotate_under_gunicorn(
             browser.opener = officer.opener
             while not done.is_set():
                 for path, expected, exact in targets:
-                    current = phase[0]
-                    status, body = browser.request(path)
+                    with gate:
+                        current = phase[0]
+                        status, body = browser.request(path)
                     ok = status == 200 and (body == expected if exact else expected in body)
                     with lock:
                         if ok:
@@ -112,9 +120,7 @@ def test_downloads_keep_working_while_keys_rotate_under_gunicorn(
                         else:
                             failures.append(f"{current}: {path} -> {status}")
 
-        # Each download appends to the audit chain; on SQLite two concurrent appends collide
-        # (the chain's unique link refuses the second), so concurrent clients need PostgreSQL.
-        clients = 3 if database_url.startswith("postgresql") else 1
+        clients = 3 if postgres else 1
         threads = [threading.Thread(target=download_in_a_loop) for _ in range(clients)]
         for thread in threads:
             thread.start()
@@ -128,8 +134,9 @@ def test_downloads_keep_working_while_keys_rotate_under_gunicorn(
                 done.wait(0.05)
 
         wait_for("before", 30)
-        phase[0] = "during"
-        rotated = run_portal(env, "keys", "rotate")
+        with gate:
+            phase[0] = "during"
+            rotated = run_portal(env, "keys", "rotate")
         assert "no restart needed" in rotated.stdout
         phase[0] = "after rotation"
         wait_for("after rotation", 60)
@@ -139,8 +146,9 @@ def test_downloads_keep_working_while_keys_rotate_under_gunicorn(
         # never loaded the new key from a restart, only from the instance directory.
         db.expire_all()
         assert set(db.scalars(select(Evidence.key_id))) == {new}
-        run_portal(env, "keys", "retire", old)
-        phase[0] = "after retire"
+        with gate:
+            run_portal(env, "keys", "retire", old)
+            phase[0] = "after retire"
         wait_for("after retire", 60)
         done.set()
         for thread in threads:
