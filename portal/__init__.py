@@ -48,6 +48,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.register(app)
 
     hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    from portal.web.request_id import RequestIdMiddleware
+
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app, trust_incoming=hops > 0)  # type: ignore[method-assign]
     if hops > 0:
         # Only the configured number of proxies is believed; anything further left is the
         # client's own claim and is ignored.
@@ -58,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _load_secrets(app: Flask, instance_path: Path) -> None:
     from portal.crypto.blind_index import BlindIndexer
     from portal.crypto.instance_secrets import load_secrets
-    from portal.crypto.keyring import Keyring
+    from portal.crypto.keyring import ENV_MASTER_KEYS, Keyring
     from portal.domain.receipts import ReceiptHasher
 
     wanted = ("SECRET_KEY", "RECEIPT_PEPPER", "INDEX_PEPPER", "AUDIT_KEY", "CASEFILE_KEY")
@@ -66,7 +69,18 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
         secrets = load_secrets(instance_path)
         for name in wanted:
             app.config[name] = app.config.get(name) or getattr(secrets, name.lower())
-    app.extensions["keyring"] = app.config.get("KEYRING") or Keyring.load(instance_path, os.environ)
+    ring = app.config.get("KEYRING")
+    if ring is None:
+        ring = Keyring.load(instance_path, os.environ)
+        if not os.environ.get(ENV_MASTER_KEYS, "").strip():
+            # `portal keys rotate` in another process takes effect here without a restart.
+            followed = ring.follow(instance_path, os.environ)
+
+            @app.before_request
+            def _reload_keys() -> None:
+                followed.reload_if_changed()
+
+    app.extensions["keyring"] = ring
     app.extensions["blind_indexer"] = BlindIndexer(app.config["INDEX_PEPPER"])
     app.extensions["receipt_hasher"] = ReceiptHasher(
         pepper=app.config["RECEIPT_PEPPER"],
@@ -79,8 +93,9 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
 def _init_extensions(app: Flask) -> None:
     from portal import db
     from portal.extensions import babel, csrf
+    from portal.jobs.queue import build_queue
     from portal.storage.blobs import open_store
-    from portal.web import body_limit, i18n, ratelimit, uploads
+    from portal.web import body_limit, i18n, metrics, ratelimit, uploads
     from portal.web import csrf as csrf_checks
     from portal.web import headers as security
 
@@ -103,6 +118,8 @@ def _init_extensions(app: Flask) -> None:
         s3_region=app.config.get("S3_REGION"),
     )
     uploads.init_app(app)
+    metrics.init_app(app)
+    app.extensions["jobs"] = build_queue(app)
 
 
 def _register_blueprints(app: Flask) -> None:

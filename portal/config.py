@@ -36,6 +36,23 @@ class DefaultConfig:
     S3_ENDPOINT_URL: str | None = None
     S3_REGION: str | None = None
 
+    # Job queue (portal/jobs): None -> SQLite file in the instance dir; or redis://...
+    QUEUE_URL: str | None = None
+    # Worker threads of `portal worker`, and of the one `portal run` starts when this is on.
+    QUEUE_WORKERS = 2
+    QUEUE_WORKER_IN_RUN = True
+    # How often the scheduler looks for periodic jobs that are due (seconds, a factor of 60
+    # or a multiple of it), and each periodic job's period in seconds by name, e.g.
+    # {"stats.refresh": 900, "retention.purge": 86400, "audit.anchor": 3600} (the defaults).
+    QUEUE_PERIODIC_CHECK_SECONDS = 60
+    JOB_PERIODS: dict[str, int] = {}
+    # Who may read /metrics: these addresses or networks, or a bearer of METRICS_TOKEN.
+    METRICS_ALLOW: list[str] = ["127.0.0.1/32", "::1/128"]
+    METRICS_TOKEN: str | None = None
+
+    # Where the audit head anchor job appends the chain's head hash; None -> instance dir.
+    AUDIT_ANCHOR_FILE: str | None = None
+
     # Languages: Arabic first; the reporter chooses with a visible switcher.
     LANGUAGES = ("ar", "fr", "en")
     BABEL_DEFAULT_LOCALE = "ar"
@@ -163,6 +180,8 @@ class DefaultConfig:
     PRESERVATION_DEFAULT_DAYS = 90
     # The re-check of URLs under a takedown request: how long one request may take.
     TAKEDOWN_RECHECK_TIMEOUT_SECONDS = 10.0
+    # The re-check never reaches private or loopback addresses unless this is set (tests only).
+    TAKEDOWN_RECHECK_ALLOW_PRIVATE = False
 
     # Cross-border referrals: the portal's own country, hosting countries known for certain
     # hosts (host -> ISO 3166-1 alpha-2), and an optional WHOIS server ("host:port") asked for
@@ -245,3 +264,16 @@ def resolve_storage_defaults(config: dict[str, Any], instance_path: Path) -> Non
         config["EVIDENCE_STORE"] = f"file://{instance_path / 'evidence'}"
     if not config.get("AUDIT_ANCHOR_FILE"):
         config["AUDIT_ANCHOR_FILE"] = str(instance_path / "audit-anchors.jsonl")
+
+
+def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The layered settings without building the app (commands that need no secrets use it)."""
+    from flask import Config
+
+    env = os.environ if env is None else env
+    config = Config(str(instance_path))
+    config.from_object(DefaultConfig)
+    config.from_pyfile("config.py", silent=True)
+    config.update(environment_overrides(config, env))
+    resolve_storage_defaults(config, instance_path)
+    return dict(config)

@@ -12,8 +12,13 @@ import json
 import logging
 import logging.config
 import re
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+# The id of the request being served by this thread (set by ``portal.web.request_id``).
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 # Candidates only: each is checked with ``ipaddress`` so that times such as 12:30:45 survive.
@@ -59,16 +64,38 @@ class AnonymizingFilter(logging.Filter):
         return True
 
 
+class RequestIdFilter(logging.Filter):
+    """Tag a record with the id of the request it was logged in, when there is one.
+
+    Gunicorn writes its access line after the response, outside the request: it gets the id
+    from the ``X-Request-ID`` response header among the line's atoms.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        if request_id is None and record.name == "gunicorn.access":
+            atoms = record.args
+            if isinstance(atoms, Mapping):
+                value = atoms.get("{x-request-id}o")
+                request_id = value if isinstance(value, str) and value != "-" else None
+        if request_id is not None:
+            record.request_id = request_id
+        return True
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and a scrubbed traceback)."""
+    """One JSON object per line: time, level, logger, request id, message (scrubbed)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": scrub(record.getMessage()),
         }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        entry["message"] = scrub(record.getMessage())
         if record.exc_info:
             entry["exception"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
@@ -80,12 +107,16 @@ def logging_config(level: str = "INFO", stream: str = "ext://sys.stdout") -> dic
         "class": "logging.StreamHandler",
         "stream": stream,
         "formatter": "json",
-        "filters": ["anonymize"],
+        # The request id is read before the anonymizer may replace the record's arguments.
+        "filters": ["request_id", "anonymize"],
     }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"anonymize": {"()": AnonymizingFilter}},
+        "filters": {
+            "request_id": {"()": RequestIdFilter},
+            "anonymize": {"()": AnonymizingFilter},
+        },
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {"stdout": handler},
         "root": {"level": level, "handlers": ["stdout"]},
@@ -100,6 +131,7 @@ def file_handler(path: str) -> logging.Handler:
     """A JSON file handler with the anonymizing filter (used by tests and ad-hoc runs)."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     handler.addFilter(AnonymizingFilter())
     return handler
 

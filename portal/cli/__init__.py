@@ -6,7 +6,9 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from portal.cli.audit import audit_group
+from portal.cli.backup import backup_command, restore_command
 from portal.cli.case_file import case_file_group
+from portal.cli.db import db_group
 from portal.cli.keys import keys_group
 from portal.cli.limits import limits_command
 from portal.cli.officers import officers_group
@@ -14,6 +16,7 @@ from portal.cli.partners import partners_group
 from portal.cli.retention import retention_group
 from portal.cli.setup import demo_code_command, demo_command, init_command
 from portal.cli.stats import stats_group
+from portal.cli.worker import run_command, worker_command
 
 
 def _make_app() -> Flask:
@@ -34,6 +37,11 @@ COMMANDS = [
     retention_group,
     case_file_group,
     limits_command,
+    db_group,
+    worker_command,
+    run_command,
+    backup_command,
+    restore_command,
 ]
 
 

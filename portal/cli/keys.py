@@ -47,7 +47,7 @@ def rotate_command(resume: bool) -> None:
         created = True
         click.echo(f"Created master key {kid} (0600) and made it active.")
     keyring = Keyring.load(instance, os.environ)
-    # New requests of this process use the new key too.
+    # Later commands of this process use the new key at once.
     current_app.extensions["keyring"] = keyring
     session = get_session()
     result = rewrap_all(session, keyring)
@@ -71,7 +71,13 @@ def rotate_command(resume: bool) -> None:
     old = [kid for kid in keyring.key_ids if kid != keyring.active_id]
     if old:
         click.echo(f"Old keys no longer needed: {', '.join(old)} (`portal keys retire KID`).")
-    click.echo("Other running app servers pick up the new key when restarted.")
+    if _env_keys_in_use(os.environ):
+        click.echo("Restart the app servers and workers with the new PORTAL_MASTER_KEYS.")
+    else:
+        click.echo(
+            "Running app servers and workers use the new key from their next request or job "
+            f"(they watch {instance / 'keys'}); no restart needed."
+        )
 
 
 @keys_group.command("retire")

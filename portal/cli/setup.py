@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 import pyotp
 from flask.cli import with_appcontext
+from sqlalchemy.engine import make_url
 
-from portal.config import instance_path_from_env
-from portal.crypto.instance_secrets import ensure_secrets
+from portal.config import instance_path_from_env, load_config
+from portal.crypto.instance_secrets import SECRET_NAMES, SECRETS_DIRNAME, ensure_secrets
 from portal.crypto.keyring import Keyring, MissingMasterKey, create_master_key
-from portal.db import get_session
+from portal.db import get_session, make_engine
 from portal.domain.receipts import format_receipt
 from portal.services import schema
 from portal.services.demo import DEMO_ACCOUNTS, run_demo
@@ -26,8 +28,9 @@ def init_command() -> None:
     from portal import create_app
 
     instance = instance_path_from_env()
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     click.echo(f"Instance directory: {instance}")
+    _refuse_new_keys_beside_existing_data(instance)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in ensure_secrets(instance):
         click.echo(f"  created secret {name} (0600)")
     try:
@@ -57,6 +60,49 @@ def init_command() -> None:
         click.echo(f"  reference data: {summary}")
     click.echo(f"Static files, for the reverse proxy's /static/: {app.static_folder}")
     click.echo("Ready.")
+
+
+def _missing_key_material(instance: Path) -> list[str]:
+    """What ``init`` would create: secrets or master key absent from instance and environment."""
+    missing = [
+        name
+        for name, variable in SECRET_NAMES.items()
+        if not os.environ.get(variable) and not (instance / SECRETS_DIRNAME / name).exists()
+    ]
+    try:
+        Keyring.load(instance, os.environ)
+    except MissingMasterKey:
+        missing.append("master key")
+    return missing
+
+
+def _refuse_new_keys_beside_existing_data(instance: Path) -> None:
+    """Stop before inventing keys for a database whose data was sealed under other keys.
+
+    Run from the wrong directory, ``init`` would otherwise create a new master key and peppers
+    next to a database it cannot read: receipts stop matching and evidence stops decrypting.
+    """
+    missing = _missing_key_material(instance)
+    if not missing:
+        return
+    url = make_url(load_config(instance)["DATABASE_URL"])
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return  # connecting would create the file
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        counts = schema.data_counts(engine)
+    finally:
+        engine.dispose()
+    if not any(counts.values()):
+        return
+    held = ", ".join(f"{count} {table}" for table, count in counts.items() if count)
+    raise click.ClickException(
+        f"The database {engine.url.render_as_string(hide_password=True)} already holds data "
+        f"({held}), but {instance} has no {', '.join(missing)}. New keys would not read it, "
+        "so nothing was created. Run from the instance directory that belongs to this database "
+        "(or set PORTAL_INSTANCE_PATH), give the keys by environment, or restore them with "
+        "`portal restore`."
+    )
 
 
 @click.command("demo")

@@ -55,6 +55,7 @@ import os
 import re
 import secrets
 import struct
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,15 +177,66 @@ class Keyring:
                 raise KeyringError(f"Master key {kid!r} must be {KEY_SIZE} bytes.")
         if active_id not in keys:
             raise _missing(f"The active master key {active_id!r} is not available.")
-        self._ciphers = {kid: AESGCM(bytes(key)) for kid, key in keys.items()}
-        self.active_id = active_id
+        # One attribute holds both, so a reload swaps them together for concurrent readers.
+        self._state: tuple[dict[str, AESGCM], str] = (
+            {kid: AESGCM(bytes(key)) for kid, key in keys.items()},
+            active_id,
+        )
+        self._source: Path | None = None
+        self._env: dict[str, str] = {}
+        self._stamp: tuple[int, ...] | None = None
+        self._reload_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Keyring(key_ids={self.key_ids!r}, active_id={self.active_id!r})"
 
     @property
+    def active_id(self) -> str:
+        return self._state[1]
+
+    @property
+    def _ciphers(self) -> dict[str, AESGCM]:
+        return self._state[0]
+
+    @property
     def key_ids(self) -> tuple[str, ...]:
         return tuple(sorted(self._ciphers))
+
+    # Reloading from the instance directory (key rotation without a restart)
+
+    def follow(self, instance_path: Path, env: Mapping[str, str] | None = None) -> Keyring:
+        """Reload from ``<instance>/keys`` whenever ``ACTIVE`` or the key files change.
+
+        ``portal keys rotate`` writes the new key file, then replaces ``ACTIVE``; every process
+        holding this keyring sees the change at its next ``reload_if_changed`` (the app calls it
+        once per request: two ``stat`` calls) or when it meets a key id it does not hold.
+        """
+        self._source = Path(instance_path) / KEYS_DIRNAME
+        # Reloads honour PORTAL_ACTIVE_KEY_ID as the first load did.
+        self._env = {ENV_ACTIVE_KEY_ID: (env or {}).get(ENV_ACTIVE_KEY_ID, "")}
+        self._stamp = _keys_stamp(self._source)
+        return self
+
+    def reload_if_changed(self) -> bool:
+        """Reload the key files if they changed since the last load; return whether it did.
+
+        A key file caught half-written, or any other unreadable state, leaves the keys in use
+        unchanged; the next call tries again.
+        """
+        source = self._source
+        if source is None or _keys_stamp(source) == self._stamp:
+            return False
+        with self._reload_lock:
+            stamp = _keys_stamp(source)
+            if stamp == self._stamp:
+                return False
+            try:
+                fresh = Keyring.load(source.parent, self._env)
+            except KeyringError:
+                return False
+            self._state = fresh._state
+            self._stamp = stamp
+            return True
 
     @classmethod
     def load(cls, instance_path: Path, env: Mapping[str, str]) -> Keyring:
@@ -222,17 +274,25 @@ class Keyring:
         return cls(keys, active_id)
 
     def _cipher(self, kid: str) -> AESGCM:
-        try:
-            return self._ciphers[kid]
-        except KeyError:
-            raise UnknownKeyId(f"Master key {kid!r} is not loaded (retired or missing).") from None
+        cipher = self._ciphers.get(kid)
+        if cipher is None and self.reload_if_changed():
+            # Sealed by another process under a key created after this one loaded its keys.
+            cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise UnknownKeyId(f"Master key {kid!r} is not loaded (retired or missing).")
+        return cipher
+
+    def _active(self) -> tuple[str, AESGCM]:
+        ciphers, active_id = self._state
+        return active_id, ciphers[active_id]
 
     # Envelope encryption of per-file keys
 
     def wrap_key(self, file_key: bytes, aad: bytes) -> WrappedKey:
         nonce = os.urandom(NONCE_SIZE)
-        sealed = self._cipher(self.active_id).encrypt(nonce, file_key, _WRAP_DOMAIN + aad)
-        return WrappedKey(self.active_id, nonce + sealed)
+        active_id, cipher = self._active()
+        sealed = cipher.encrypt(nonce, file_key, _WRAP_DOMAIN + aad)
+        return WrappedKey(active_id, nonce + sealed)
 
     def unwrap_key(self, key_id: str, blob: bytes, aad: bytes) -> bytes:
         cipher = self._cipher(key_id)
@@ -249,12 +309,11 @@ class Keyring:
     # Field encryption for short database values
 
     def encrypt_field(self, plaintext: str, context: str) -> bytes:
-        kid = self.active_id.encode("ascii")
+        active_id, cipher = self._active()
+        kid = active_id.encode("ascii")
         prefix = bytes((FIELD_VERSION, len(kid))) + kid
         nonce = os.urandom(NONCE_SIZE)
-        sealed = self._cipher(self.active_id).encrypt(
-            nonce, plaintext.encode("utf-8"), _field_aad(prefix, context)
-        )
+        sealed = cipher.encrypt(nonce, plaintext.encode("utf-8"), _field_aad(prefix, context))
         return prefix + nonce + sealed
 
     def decrypt_field(self, token: bytes, context: str) -> str:
@@ -296,6 +355,45 @@ def _parse_field_token(token: bytes) -> tuple[str, bytes, bytes]:
 
 
 # Master key files
+
+
+def export_master_keys(instance_path: Path, env: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The master keys as stored (``kid -> base64url``) and the active id, for a backup."""
+    ring = Keyring.load(instance_path, env)
+    texts: dict[str, str] = {}
+    if env.get(ENV_MASTER_KEYS, "").strip():
+        for item in env[ENV_MASTER_KEYS].split(","):
+            kid, _, text = item.strip().partition(":")
+            if kid:
+                texts[kid] = text.strip()
+    else:
+        for kid in ring.key_ids:
+            path = Path(instance_path) / KEYS_DIRNAME / f"{kid}{KEY_FILE_SUFFIX}"
+            texts[kid] = path.read_text("ascii").strip()
+    return texts, ring.active_id
+
+
+def import_master_keys(instance_path: Path, keys: Mapping[str, str], active_id: str) -> None:
+    """Write key files (0600, never over an existing one) and name the active key."""
+    keys_dir = _keys_dir(instance_path)
+    for kid, text in keys.items():
+        _parse_key(_check_key_id(kid), text, "the imported keys")
+        write_new_private_file(keys_dir / f"{kid}{KEY_FILE_SUFFIX}", (text + "\n").encode("ascii"))
+    fsync_dir(keys_dir)
+    set_active_key(instance_path, active_id)
+
+
+def _keys_stamp(keys_dir: Path) -> tuple[int, ...]:
+    """What changes when a key file is added or removed, or ``ACTIVE`` is replaced."""
+    stamp: list[int] = []
+    for path in (keys_dir, keys_dir / ACTIVE_FILENAME):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            stamp += [0, 0]
+        else:
+            stamp += [info.st_mtime_ns, info.st_ino]
+    return tuple(stamp)
 
 
 def _keys_dir(instance_path: Path) -> Path:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from portal.config import resource_dir
 from portal.crypto.blind_index import BlindIndexer
@@ -63,3 +63,34 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+# Tables whose rows only people put there (reference data is loaded by ``portal init``).
+DATA_TABLES = ("reports", "officers", "audit_events", "evidence")
+
+
+def data_counts(engine: Engine) -> dict[str, int]:
+    """Rows in the tables that hold real data; all zero for a missing or empty schema."""
+    from sqlalchemy import func, inspect, select, table
+
+    present = set(inspect(engine).get_table_names())
+    counts: dict[str, int] = dict.fromkeys(DATA_TABLES, 0)
+    with engine.connect() as connection:
+        for name in DATA_TABLES:
+            if name in present:
+                query = select(func.count()).select_from(table(name))
+                counts[name] = int(connection.execute(query).scalar_one())
+    return counts
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision seen by an open connection (inside its transaction)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

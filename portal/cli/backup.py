@@ -1,0 +1,218 @@
+"""``portal backup`` and ``portal restore``: data and keys, written to two separate places."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from portal.config import instance_path_from_env, load_config
+from portal.crypto.instance_secrets import SECRET_NAMES, SECRETS_DIRNAME
+from portal.crypto.keyring import (
+    Keyring,
+    KeyringError,
+    MissingMasterKey,
+    export_master_keys,
+    import_master_keys,
+    write_new_private_file,
+)
+from portal.db import make_engine
+from portal.models import utcnow
+from portal.services.backup import (
+    BackupError,
+    KeyMaterial,
+    KeysMissing,
+    create_backup,
+    restore_backup,
+)
+from portal.storage.blobs import open_store
+
+KEYS_WARNING = """\
+KEEP THE TWO FILES APART.
+  {archive}
+      the database and every evidence file, encrypted: useless without the keys file.
+  {keys}
+      the master keys and secrets that decrypt them: whoever holds it AND the archive reads
+      every report and every piece of evidence.
+Store the keys file on another medium, under other custodians (a secrets vault, an offline
+encrypted drive in a safe), never next to the archive or in the same backup job. Without it
+the archive cannot be restored: keep at least two copies. Keys change with `portal keys rotate`:
+take a new backup (and keep its keys file) after every rotation."""
+
+
+def _open_store(config: dict[str, object]):  # type: ignore[no-untyped-def]
+    return open_store(
+        str(config["EVIDENCE_STORE"]),
+        s3_endpoint_url=config.get("S3_ENDPOINT_URL"),  # type: ignore[arg-type]
+        s3_region=config.get("S3_REGION"),  # type: ignore[arg-type]
+    )
+
+
+def _current_keys(instance: Path) -> KeyMaterial:
+    secrets: dict[str, str] = {}
+    for name, variable in SECRET_NAMES.items():
+        if os.environ.get(variable):
+            secrets[name] = os.environ[variable]
+            continue
+        path = instance / SECRETS_DIRNAME / name
+        if not path.is_file():
+            raise click.ClickException(f"Secret {name} is missing ({path}); nothing to back up.")
+        secrets[name] = path.read_text("ascii").strip()
+    try:
+        master_keys, active = export_master_keys(instance, os.environ)
+    except KeyringError as error:
+        raise click.ClickException(str(error)) from error
+    return KeyMaterial(secrets=secrets, master_keys=master_keys, active_id=active)
+
+
+@click.command("backup")
+@click.option(
+    "--output",
+    "archive",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive to write (database and encrypted evidence).",
+)
+@click.option(
+    "--keys-output",
+    "keys_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The keys file to write: in another directory, kept apart from the archive.",
+)
+def backup_command(archive: Path, keys_file: Path) -> None:
+    """Back up the database, the evidence store and, separately, the keys that read them."""
+    instance = instance_path_from_env()
+    config = load_config(instance)
+    engine = make_engine(str(config["DATABASE_URL"]))
+    try:
+        summary = create_backup(
+            engine,
+            _open_store(config),
+            _current_keys(instance),
+            archive,
+            keys_file,
+            now=utcnow(),
+        )
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        engine.dispose()
+    rows = sum(summary.tables.values())
+    click.echo(
+        f"Backed up {rows} rows of {len(summary.tables)} tables (revision {summary.revision}) "
+        f"and {summary.evidence_files} evidence file(s), {summary.evidence_bytes} bytes, "
+        f"to {summary.archive} (0600)."
+    )
+    if summary.missing_blobs:
+        click.echo(
+            f"  {len(summary.missing_blobs)} evidence blob(s) named by the database were no "
+            "longer in the store (purged while the backup ran)."
+        )
+    click.echo(
+        f"Wrote the keys ({', '.join(summary.key_ids) or 'none used yet'}) "
+        f"to {summary.keys_file} (0600)."
+    )
+    click.echo("")
+    click.echo(KEYS_WARNING.format(archive=summary.archive, keys=summary.keys_file))
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The keys file written with the backup (or after a later rotation).",
+)
+def restore_command(archive: Path, keys_file: Path | None) -> None:
+    """Restore a backup into a new instance: empty database, empty store, no keys yet."""
+    instance = instance_path_from_env()
+    if keys_file is None:
+        raise click.ClickException(
+            "A restore needs the keys file written with the backup (--keys): without it no "
+            "evidence, field or receipt can be read. Nothing was restored."
+        )
+    try:
+        keys = KeyMaterial.from_file(keys_file)
+    except KeysMissing as error:
+        raise click.ClickException(str(error)) from error
+    _refuse_existing_keys(instance)
+    config = load_config(instance)
+    engine = make_engine(str(config["DATABASE_URL"]))
+    try:
+        summary = restore_backup(engine, _open_store(config), archive, keys)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        engine.dispose()
+    _write_keys(instance, keys)
+    rows = sum(summary.tables.values())
+    click.echo(
+        f"Restored {rows} rows of {len(summary.tables)} tables and {summary.evidence_files} "
+        f"evidence file(s); database at {summary.revision}."
+    )
+    click.echo(f"Wrote the secrets and master keys into {instance} (0600).")
+    _verify(instance)
+
+
+def _refuse_existing_keys(instance: Path) -> None:
+    existing = [name for name in SECRET_NAMES if (instance / SECRETS_DIRNAME / name).exists()]
+    try:
+        Keyring.load(instance, {})
+        existing.append("master keys")
+    except MissingMasterKey:
+        pass
+    if existing:
+        raise click.ClickException(
+            f"{instance} already has {', '.join(existing)}: restore into a new instance "
+            "directory (do not run `portal init` first). Nothing was restored."
+        )
+
+
+def _write_keys(instance: Path, keys: KeyMaterial) -> None:
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory = instance / SECRETS_DIRNAME
+    directory.mkdir(mode=0o700, exist_ok=True)
+    for name, value in keys.secrets.items():
+        write_new_private_file(directory / name, value.encode("ascii"))
+    import_master_keys(instance, keys.master_keys, keys.active_id)
+
+
+def _verify(instance: Path) -> None:
+    """Read back what was restored: every evidence file decrypted and hashed, the audit chain."""
+    from portal import create_app
+    from portal.evidence import custody
+    from portal.evidence.intake import IntegrityFailure
+    from portal.models import Evidence
+    from portal.services import audit
+
+    app = create_app()
+    try:
+        factory = app.extensions["db_sessionmaker"]
+        with factory() as session:
+            failures = 0
+            rows = session.scalars(select(Evidence).order_by(Evidence.id)).all()
+            for row in rows:
+                try:
+                    custody.verify(
+                        app.extensions["blob_store"], app.extensions["keyring"], row.report, row
+                    )
+                except IntegrityFailure as error:
+                    failures += 1
+                    click.echo(f"  evidence {row.id}: {error}", err=True)
+            chain = audit.verify(session)
+    finally:
+        app.extensions["db_engine"].dispose()
+    click.echo(
+        f"Verified {len(rows) - failures} of {len(rows)} evidence file(s): "
+        "decrypted, SHA-256 intact."
+    )
+    if chain.ok:
+        click.echo(f"Audit chain intact: {chain.checked} entries verified.")
+    else:
+        click.echo(f"Audit chain BROKEN: {chain.problem}.", err=True)
+    if failures or not chain.ok:
+        raise SystemExit(1)
