@@ -21,7 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from portal.crypto.keyring import Keyring, KeyringError
 from portal.crypto.keyring import retire_master_key as delete_key_file
 from portal.evidence.intake import filename_context, wrap_aad
-from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report
+from portal.models import Evidence, Message, Officer, PendingUpload, ReceiptHandoff, Report
 from portal.services import audit
 from portal.services.handoff import receipt_context
 from portal.services.reports import field_context, message_context
@@ -57,6 +57,15 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     ),
     EncryptedColumn("report.answers", Report, Report.answers_enc, _report_column("answers")),
     EncryptedColumn("report.contact", Report, Report.contact_enc, _report_column("contact")),
+    EncryptedColumn(
+        "report.notify_email", Report, Report.notify_email_enc, _report_column("notify_email")
+    ),
+    EncryptedColumn(
+        "pending_upload.filename",
+        PendingUpload,
+        PendingUpload.filename_enc,
+        lambda _session, row: filename_context(row.reference, row.blob_key),
+    ),
     EncryptedColumn(
         "message.body",
         Message,
@@ -99,6 +108,7 @@ def _primary_key(model: type[Any]) -> InstrumentedAttribute[Any]:
         Evidence: Evidence.id,
         Officer: Officer.id,
         ReceiptHandoff: ReceiptHandoff.token_hash,
+        PendingUpload: PendingUpload.id,
     }[model]
 
 
@@ -130,6 +140,16 @@ def rewrap_all(session: Session, keyring: Keyring) -> RotationReport:
             row.key_id, row.wrapped_key = wrapped.key_id, wrapped.blob
             result.rewrapped_keys += 1
         session.commit()
+    for rows in _batches(session, PendingUpload):
+        for row in rows:
+            if row.key_id == active:
+                continue
+            wrapped = keyring.rewrap(
+                row.key_id, row.wrapped_key, wrap_aad(row.reference, row.blob_key)
+            )
+            row.key_id, row.wrapped_key = wrapped.key_id, wrapped.blob
+            result.rewrapped_keys += 1
+        session.commit()
     for spec in ENCRYPTED_COLUMNS:
         count = 0
         for rows in _batches(session, spec.model):
@@ -149,6 +169,8 @@ def key_usage(session: Session) -> dict[str, int]:
     """How many file keys and field tokens each master key id still seals."""
     usage: dict[str, int] = {}
     for kid in session.scalars(select(Evidence.key_id)):
+        usage[kid] = usage.get(kid, 0) + 1
+    for kid in session.scalars(select(PendingUpload.key_id)):
         usage[kid] = usage.get(kid, 0) + 1
     for spec in ENCRYPTED_COLUMNS:
         for token in session.scalars(select(spec.column).where(spec.column.is_not(None))):

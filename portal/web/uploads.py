@@ -30,8 +30,9 @@ from portal.evidence.intake import (
     Limits,
     StagedFile,
 )
+from portal.services.evidence import pending_reference
 from portal.services.reports import new_reference, report_for_followup
-from portal.web.citizen.followup_session import FOLLOWUP_KEY
+from portal.web.citizen.followup_session import FOLLOWUP_KEY, PENDING_KEY
 from portal.web.context import blob_store, keyring
 
 
@@ -81,7 +82,9 @@ class EvidenceRequest(Request):
 
 # Endpoints that accept evidence, and how each finds the reference its files are bound to.
 def _new_report_reference() -> str:
-    return new_reference(get_session())
+    # Files already held for this form: new ones join the same (future) report.
+    db = get_session()
+    return pending_reference(db, session.get(PENDING_KEY)) or new_reference(db)
 
 
 def _followup_reference() -> str | None:
