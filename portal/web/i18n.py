@@ -108,6 +108,17 @@ def media_type_name(media_type: str | None) -> str:
     return media_type or ""
 
 
+def language_name(code: str | None) -> str:
+    """A language's name in the reader's language ("arabe" for a French reader)."""
+    if not code:
+        return ""
+    try:
+        name = Locale.parse(code).get_display_name(Locale.parse(current_language()))
+    except (ValueError, LookupError):
+        return code
+    return name or code
+
+
 def init_app(app: Flask) -> None:
     # Flask-Babel's filters write dates in the bare language's conventions; these replace them
     # with Morocco's (registered after Flask-Babel, so they win).
@@ -118,6 +129,7 @@ def init_app(app: Flask) -> None:
         numberformat=format_number,
         sizeformat=format_size,
         mediatype=media_type_name,
+        language_name=language_name,
     )
 
     @app.context_processor
