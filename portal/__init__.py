@@ -121,11 +121,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
-    from portal.web.ratelimit import refusal_page
+    from portal.web.ratelimit import current_wait, refusal_page
 
     def handle_http_error(error: HTTPException) -> tuple[str, int]:
         if error.code == 429:
-            return refusal_page(), 429
+            return refusal_page(current_wait()), 429
         return render_template("error.html", error=error), error.code or 500
 
     app.register_error_handler(HTTPException, handle_http_error)

@@ -7,14 +7,14 @@ time, whatever language the reader chose.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Flask, current_app, request
-from flask_babel import get_locale, get_timezone, to_user_timezone
+from flask_babel import format_timedelta, get_locale, get_timezone, to_user_timezone
 from flask_babel import gettext as _
 
 LANGUAGE_COOKIE = "lang"
@@ -106,6 +106,12 @@ def media_type_name(media_type: str | None) -> str:
     if kind == "audio" and subtype:
         return _("%(format)s sound recording", format=label)
     return media_type or ""
+
+
+def wait_in_words(seconds: int) -> str:
+    """How long a refused reporter must wait, in their language ("in 1 hour", "dans 40 minutes")."""
+    minutes = max(1, -(-seconds // 60))  # whole minutes, rounded up: never promise too early
+    return format_timedelta(timedelta(minutes=minutes), threshold=1.0, add_direction=True)
 
 
 def language_name(code: str | None) -> str:

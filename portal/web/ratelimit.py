@@ -32,7 +32,7 @@ from flask import Flask, current_app, redirect, render_template, request, sessio
 from flask_limiter import Limiter
 
 from portal.web import pow as proof_of_work
-from portal.web.i18n import current_language
+from portal.web.i18n import current_language, wait_in_words
 
 log = logging.getLogger(__name__)
 
@@ -417,10 +417,17 @@ def _refuse_early() -> Any:
 
 def refusal(wait_seconds: int) -> tuple[str, int, dict[str, str]]:
     """The answer to a refused request: the refusal page, 429, and when to come back."""
-    return refusal_page(), 429, {"Retry-After": str(wait_seconds)}
+    return refusal_page(wait_seconds), 429, {"Retry-After": str(wait_seconds)}
 
 
-def refusal_page() -> str:
+def current_wait() -> int | None:
+    """Seconds until the limit that refused this request lets it through (route decorators)."""
+    limit = getattr(limiter, "current_limit", None)
+    reset_at = getattr(limit, "reset_at", None)
+    return _retry_after(reset_at) if reset_at else None
+
+
+def refusal_page(wait_seconds: int | None = None) -> str:
     """The translated "Too many attempts" page, rendered once per language on flooded paths.
 
     A flood is mostly refused requests: serving them a page rendered earlier keeps each one
@@ -429,19 +436,21 @@ def refusal_page() -> str:
     """
     from werkzeug.exceptions import TooManyRequests
 
+    # The real wait, in words ("in 1 hour"): coarse enough that few pages are kept per path.
+    wait = wait_in_words(wait_seconds) if wait_seconds else None
     endpoint = request.endpoint or ""
     flooded = _endpoints_by_role.get("report", set()) | _endpoints_by_role.get("followup", set())
     # Only the fixed paths a flood aims at are kept: a client choosing paths cannot fill the
     # cache with pages of its own making.
     if session.get("_flashes") or endpoint not in flooded:
-        return render_template("error.html", error=TooManyRequests())
+        return render_template("error.html", error=TooManyRequests(), wait=wait)
     pages: dict[tuple[str, str], str] = current_app.extensions.setdefault(
         "portal.refusal_pages", {}
     )
-    key = (current_language(), request.path)
+    key = (current_language(), request.path, wait or "")
     page = pages.get(key)
     if page is None:
-        page = render_template("error.html", error=TooManyRequests())
+        page = render_template("error.html", error=TooManyRequests(), wait=wait)
         pages[key] = page
     return page
 
