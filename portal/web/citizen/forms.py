@@ -198,7 +198,8 @@ class ReportForm(FlaskForm):
     )
     notify_email = EmailField(
         _l("E-mail address for the notice"),
-        validators=[Optional(), Length(max=200)],
+        # No Optional(): it would stop the check that an opted-in reporter gave an address.
+        validators=[Length(max=200)],
         render_kw={"dir": "ltr", "autocomplete": "email", "inputmode": "email"},
     )
     # Files kept from an earlier try of this form (portal.services.evidence.hold).
