@@ -20,7 +20,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.received: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         self.received.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
         return "250 OK"
 
@@ -95,6 +95,6 @@ def test_relay_from_configuration(app):
             "SMTP_PORT": 587,
             "SMTP_STARTTLS": True,
             "NOTICE_SENDER": "avis@portal.test",
-        }  # fmt: skip
+        }
     )
     assert relay == SmtpRelay("relay.internal", 587, "avis@portal.test", starttls=True)
