@@ -177,7 +177,7 @@ def test_quick_exit_is_always_in_reach_and_ends_the_follow_up(
     # At the bottom of the long page the button is still on screen, and big enough to tap.
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     box = page.locator("#quick-exit").bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"]
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
     assert box["height"] >= 44
     save_screenshot(page, f"quick-exit-bottom-ar-360-{'js' if javascript else 'nojs'}")
     page.locator("#quick-exit").tap()
