@@ -188,13 +188,6 @@ def no_files_message() -> str:
     )
 
 
-def choose_again_message() -> str:
-    return _(
-        "Your files were not kept while the form needs correcting: please choose them again "
-        "before sending."
-    )
-
-
 @dataclass
 class Upload:
     """The files a request sent in one form field, once the body has been read."""
