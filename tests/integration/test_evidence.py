@@ -450,3 +450,21 @@ def test_child_exploitation_follow_up_takes_no_files(app, client, db):
     assert response.status_code == 400
     assert "please do not send any file" in response.get_data(as_text=True)
     assert_nothing_kept(app, db)
+
+
+def test_held_files_of_a_form_never_sent_again_are_purged(app, client, db):
+    submit_report(client, urls="", evidence=files((jpeg(), "held.jpg")))
+    held = assert_only_held(app, db, 1)
+    # Still held: the orphan sweep leaves it alone, even past its grace period.
+    app.config["EVIDENCE_ORPHAN_GRACE_HOURS"] = 0
+    assert app.test_cli_runner().invoke(args=["retention", "purge"]).exit_code == 0
+    db.expire_all()
+    assert_only_held(app, db, 1)
+    held[0].expires_at = held[0].created_at
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["retention", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "unsent report forms removed: 1" in result.output
+    db.expire_all()
+    assert_nothing_kept(app, db)
+    assert db.scalars(select(PendingUpload)).all() == []
