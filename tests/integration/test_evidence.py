@@ -177,7 +177,7 @@ def test_refused_file_names_the_file_and_keeps_the_form(app, client, db, content
     assert db.scalars(select(Report)).all() == []
     held = assert_only_held(app, db, 1)
     assert f'id="keep-file-{held[0].id}" checked' in page
-    assert re.search(r'<bdi class="file-name">good\.jpg</bdi>', page)
+    assert re.search(r'<bdi class="file-name" dir="auto">good\.jpg</bdi>', page)
 
 
 ACCEPTED = {
