@@ -220,6 +220,14 @@ class Upload:
                 messages.append(_problem_message(staged, staged.intake.limits))
         return messages
 
+    def limit_to(self, room: int) -> list[str]:
+        """Refuse accepted files beyond ``room`` (files already held count towards the limit)."""
+        messages: list[str] = []
+        for staged in self.accepted[max(room, 0) :]:
+            staged.refuse(TOO_MANY)
+            messages.append(_problem_message(staged, staged.intake.limits))
+        return messages
+
     def discard(self) -> None:
         for staged in self.files:
             staged.refuse("discarded")

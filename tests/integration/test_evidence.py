@@ -468,3 +468,22 @@ def test_held_files_of_a_form_never_sent_again_are_purged(app, client, db):
     db.expire_all()
     assert_nothing_kept(app, db)
     assert db.scalars(select(PendingUpload)).all() == []
+
+
+def test_held_and_new_files_together_stay_within_the_file_limit(app, client, db):
+    limit = app.config["EVIDENCE_MAX_FILES"]
+    response = submit_report(
+        client, urls="", evidence=files(*((jpeg(), f"held-{n}.jpg") for n in range(limit - 1)))
+    )
+    assert_only_held(app, db, limit - 1)
+    data = valid_report(
+        csrf_token=csrf_token(client, "/report"),
+        evidence=files((jpeg(), "fits.jpg"), (jpeg(), "one-too-many.jpg")),
+        **_held_form(response.get_data(as_text=True)),
+    )
+    response = client.post("/report", data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert f"at most {limit} files" in page and "one-too-many.jpg" in page
+    assert db.scalars(select(Report)).all() == []
+    assert_only_held(app, db, limit)

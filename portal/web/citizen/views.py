@@ -115,6 +115,13 @@ def submit_report() -> ResponseReturnValue:
     valid = form.validate()
     files_allowed = form.category.data not in NO_FILE_CATEGORIES
     file_problems = upload.check(files_allowed=files_allowed)
+    if files_allowed and pending_token:
+        # Files held from earlier tries count towards the same per-report limit.
+        keep = _kept_choice()
+        held = evidence_service.held_files(db, pending_token, keyring=keyring())
+        kept = [file for file in held if keep is None or file.id in keep]
+        room = int(current_app.config["EVIDENCE_MAX_FILES"]) - len(kept)
+        file_problems += upload.limit_to(room)
     if not files_allowed:
         evidence_service.discard_pending(db, session.pop(PENDING_KEY, None), store=store)
         db.commit()
