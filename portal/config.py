@@ -54,7 +54,7 @@ class DefaultConfig:
     AUDIT_ANCHOR_FILE: str | None = None
 
     # Languages: Arabic first; the reporter chooses with a visible switcher.
-    LANGUAGES = ("ar", "fr", "en")
+    LANGUAGES = ("ar", "fr", "en", "es")
     BABEL_DEFAULT_LOCALE = "ar"
     BABEL_DEFAULT_TIMEZONE = "Africa/Casablanca"
 
@@ -77,8 +77,20 @@ class DefaultConfig:
     RECEIPT_ARGON2_MEMORY_KIB = 19_456
     RECEIPT_ARGON2_PARALLELISM = 1
 
-    # Reporter follow-up session: short, server-side, never the receipt itself.
+    # Reporter follow-up session: short, server-side, never the receipt itself. It ends after
+    # this many minutes without a request, and in any case this long after the receipt was given.
     FOLLOWUP_SESSION_MINUTES = 20
+    FOLLOWUP_SESSION_MAX_MINUTES = 240
+
+    # Opt-in, content-free e-mail notice ("there is news; come back with your receipt").
+    # None: no notice is sent. The relay is reached on the private network, without TLS
+    # unless SMTP_STARTTLS is set.
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 25
+    SMTP_STARTTLS = False
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    NOTICE_SENDER = "no-reply@e-report.invalid"
 
     # Staff sessions.
     STAFF_IDLE_TIMEOUT_MINUTES = 30

@@ -220,6 +220,10 @@ class Report(Base):
     minor_involved: Mapped[bool] = mapped_column(Boolean, default=False)
     threat_to_life: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The interface language the reporter wrote in (officers are asked to answer in it).
+    language: Mapped[str | None] = mapped_column(String(8))
+    # Opt-in address for a content-free "there is news" notice, encrypted like the contact.
+    notify_email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     subdivision_id: Mapped[int | None] = mapped_column(ForeignKey("subdivisions.id"))
     # The reporter's region (None abroad), kept for per-region statistics.
@@ -365,6 +369,30 @@ class FollowUpSession(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PendingUpload(Base):
+    """An accepted evidence file held for a report form that came back for correction.
+
+    The blob is already encrypted in the store, bound to the reference the report will take;
+    the row is found by the hash of a random token kept in the reporter's session and repeated
+    in the form, and it expires after minutes if the form is never sent again.
+    """
+
+    __tablename__ = "pending_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), index=True)
+    reference: Mapped[str] = mapped_column(String(16))
+    blob_key: Mapped[str] = mapped_column(String(32), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sniffed_type: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(40))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ReceiptHandoff(Base):

@@ -1,7 +1,7 @@
 """campaigns: traces, image hashes and campaign membership
 
 Revision ID: 0008_campaigns
-Revises: 0005_keyed_audit_private_urls
+Revises: 0006
 Create Date: 2026-12-04 14:30:00.000000
 
 Reports are linked by the traces an offender leaves (blind indexes of phone numbers, accounts,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_campaigns"
-down_revision = "0005_keyed_audit_private_urls"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from portal.db import get_session
 from portal.evidence import orphans
+from portal.services import evidence as evidence_service
 from portal.services.retention import PurgeResult, purge
 from portal.web.context import blob_store
 
@@ -56,6 +57,11 @@ def purge_command(dry_run: bool) -> None:
     result = purge(session, store, retention_days, dry_run=dry_run)
     for line in _describe(result, retention_days):
         click.echo(line)
+    if not dry_run:
+        # Files held for a report form that never came back: rows first, then their blobs.
+        held = evidence_service.purge_expired_pending(session, store=store)
+        session.commit()
+        click.echo(f"Expired files held for unsent report forms removed: {held}")
     grace = float(current_app.config["EVIDENCE_ORPHAN_GRACE_HOURS"]) * 3600
     click.echo(orphans.describe(orphans.sweep(session, store, grace, dry_run=dry_run)))
     if result.blob_failures:

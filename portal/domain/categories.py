@@ -57,6 +57,26 @@ CLOSURE_REASONS: dict[str, object] = {
     "insufficient_information": _l("Not enough information"),
 }
 
+# The same reasons in the reporter's terms: what happened and why, without police jargon.
+CLOSURE_REASONS_FOR_REPORTER: dict[str, object] = {
+    "no_offence": _l(
+        "The officers examined your report and found nothing that the law allows them to act on."
+    ),
+    "duplicate": _l(
+        "The same content had already been reported: your report was joined to that case, "
+        "which goes on."
+    ),
+    "outside_jurisdiction": _l(
+        "This matter is outside what the Moroccan police can act on, for example because the "
+        "content and the people involved are abroad."
+    ),
+    "content_removed": _l("The content you reported has been removed."),
+    "insufficient_information": _l(
+        "There was not enough information to go further. If you learn more, you can make a new "
+        "report with the new details."
+    ),
+}
+
 PRIORITIES: dict[str, object] = {
     "urgent": _l("Urgent"),
     "high": _l("High"),

@@ -29,6 +29,8 @@ ABROAD = "ABROAD"
 
 LANGUAGES = ("ar", "fr", "en")
 DEFAULT_LANGUAGE = "ar"
+# Languages without names of their own in the data: Spanish writes Moroccan places as French does.
+NAME_FALLBACKS = {"es": "fr"}
 
 
 class UnknownTerritory(LookupError):
@@ -42,6 +44,7 @@ class UnknownTerritory(LookupError):
 def _language(lang: str) -> str:
     """Reduce a locale such as ``fr_FR`` to a supported language, defaulting to Arabic."""
     short = lang.replace("-", "_").split("_", 1)[0].lower()
+    short = NAME_FALLBACKS.get(short, short)
     return short if short in LANGUAGES else DEFAULT_LANGUAGE
 
 

@@ -17,7 +17,7 @@ from itertools import islice
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Evidence
+from portal.models import Evidence, PendingUpload
 from portal.storage.blobs import BlobStore
 
 _BATCH = 500
@@ -37,10 +37,13 @@ def _batches(keys: Iterable[str]) -> Iterator[list[str]]:
 
 
 def find_orphan_blobs(session: Session, store: BlobStore, grace_seconds: float) -> list[str]:
-    """Blobs older than the grace period that no evidence row names."""
+    """Blobs older than the grace period that no evidence row (or held upload) names."""
     orphans: list[str] = []
     for batch in _batches(store.stale_keys(grace_seconds)):
         named = set(session.scalars(select(Evidence.blob_key).where(Evidence.blob_key.in_(batch))))
+        named |= set(
+            session.scalars(select(PendingUpload.blob_key).where(PendingUpload.blob_key.in_(batch)))
+        )
         orphans.extend(key for key in batch if key not in named)
     return orphans
 

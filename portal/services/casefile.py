@@ -71,7 +71,7 @@ class CaseFile:
     evidence_names: dict[int, str] = field(default_factory=dict)
 
 
-def _answers(report: Report, keyring: Keyring) -> list[Answer]:
+def answers_of(report: Report, keyring: Keyring) -> list[Answer]:
     raw = decrypt_json(keyring, report.answers_enc, field_context(report.reference, "answers"))
     if not isinstance(raw, dict):
         return []
@@ -157,7 +157,7 @@ def load_case_file(
         description=keyring.decrypt_field(
             report.description_enc, field_context(report.reference, "description")
         ),
-        answers=_answers(report, keyring),
+        answers=answers_of(report, keyring),
         contact=contact if isinstance(contact, dict) else None,
         timeline=_timeline(report, keyring),
         cluster=cluster_for(session, officer, report),

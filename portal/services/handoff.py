@@ -1,4 +1,10 @@
-"""Hand a new receipt from the submitting POST to the page that shows it, exactly once."""
+"""Hand a new receipt from the submitting POST to the page that shows it.
+
+The receipt waits encrypted in a row found by the hash of a random token held in the reporter's
+session (never the receipt itself, never in a URL). The receipt page and its "save as a file"
+download read it while the reporter copies it down, so a reload does not lose it; it is deleted
+when the reporter says they have kept it, at quick exit, or after ``HANDOFF_MINUTES``.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ HANDOFF_MINUTES = 10
 class ShownReceipt:
     reference: str
     receipt: str
+    priority: str
 
 
 def receipt_context(hashed_token: str) -> str:
@@ -45,10 +52,10 @@ def stash_receipt(
     return token
 
 
-def take_receipt(
+def show_receipt(
     session: Session, token: str | None, *, keyring: Keyring, now: datetime | None = None
 ) -> ShownReceipt | None:
-    """Return the receipt and delete it; None if already shown, expired or unknown."""
+    """The waiting receipt, kept for a reload; None once forgotten, expired or unknown."""
     if not token:
         return None
     now = now or utcnow()
@@ -56,11 +63,19 @@ def take_receipt(
     row = session.get(ReceiptHandoff, hashed)
     if row is None:
         return None
-    session.delete(row)
     if row.expires_at < now:
+        session.delete(row)
         return None
     report = session.get(Report, row.report_id)
     if report is None:
         return None
     receipt = keyring.decrypt_field(row.receipt_enc, receipt_context(hashed))
-    return ShownReceipt(reference=report.reference, receipt=receipt)
+    return ShownReceipt(reference=report.reference, receipt=receipt, priority=report.priority)
+
+
+def forget_receipt(session: Session, token: str | None) -> None:
+    """The reporter has kept the receipt (or left): it can no longer be shown."""
+    if token:
+        session.execute(
+            delete(ReceiptHandoff).where(ReceiptHandoff.token_hash == token_hash(token))
+        )

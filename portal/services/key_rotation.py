@@ -28,6 +28,7 @@ from portal.models import (
     ImageHash,
     Message,
     Officer,
+    PendingUpload,
     ReceiptHandoff,
     Referral,
     Report,
@@ -87,6 +88,15 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
             _url_column(column),
         )
         for column in ("original", "normalized", "host")
+    ),
+    EncryptedColumn(
+        "report.notify_email", Report, Report.notify_email_enc, _report_column("notify_email")
+    ),
+    EncryptedColumn(
+        "pending_upload.filename",
+        PendingUpload,
+        PendingUpload.filename_enc,
+        lambda _session, row: filename_context(row.reference, row.blob_key),
     ),
     EncryptedColumn(
         "message.body",
@@ -183,6 +193,16 @@ def rewrap_all(session: Session, keyring: Keyring) -> RotationReport:
             row.key_id, row.wrapped_key = wrapped.key_id, wrapped.blob
             result.rewrapped_keys += 1
         session.commit()
+    for rows in _batches(session, PendingUpload):
+        for row in rows:
+            if row.key_id == active:
+                continue
+            wrapped = keyring.rewrap(
+                row.key_id, row.wrapped_key, wrap_aad(row.reference, row.blob_key)
+            )
+            row.key_id, row.wrapped_key = wrapped.key_id, wrapped.blob
+            result.rewrapped_keys += 1
+        session.commit()
     for spec in ENCRYPTED_COLUMNS:
         count = 0
         for rows in _batches(session, spec.model):
@@ -202,6 +222,8 @@ def key_usage(session: Session) -> dict[str, int]:
     """How many file keys and field tokens each master key id still seals."""
     usage: dict[str, int] = {}
     for kid in session.scalars(select(Evidence.key_id)):
+        usage[kid] = usage.get(kid, 0) + 1
+    for kid in session.scalars(select(PendingUpload.key_id)):
         usage[kid] = usage.get(kid, 0) + 1
     for spec in ENCRYPTED_COLUMNS:
         for token in session.scalars(select(spec.column).where(spec.column.is_not(None))):

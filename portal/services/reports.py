@@ -43,6 +43,10 @@ class ReportSubmission:
     seen_on: date | None = None
     answers: dict[str, str] = field(default_factory=dict)
     contact: dict[str, str] | None = None
+    # The interface language the reporter used (officers answer in it).
+    language: str | None = None
+    # An address for the opt-in, content-free "there is news" notice.
+    notify_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,12 @@ def submit_report(
         contact_enc=encrypt_json(keyring, submission.contact, field_context(reference, "contact"))
         if submission.contact
         else None,
+        language=submission.language,
+        notify_email_enc=keyring.encrypt_field(
+            submission.notify_email, field_context(reference, "notify_email")
+        )
+        if submission.notify_email
+        else None,
         subdivision_id=subdivision.id if subdivision else None,
         region_id=subdivision.region_id if subdivision else None,
         abroad=submission.subdivision_code is None,
@@ -226,21 +236,52 @@ def find_by_receipt(session: Session, receipt_digits: str, hasher: ReceiptHasher
 
 
 def open_followup_session(
-    session: Session, report: Report, *, minutes: int, now: datetime | None = None
+    session: Session,
+    report: Report,
+    *,
+    minutes: int,
+    max_minutes: int | None = None,
+    now: datetime | None = None,
 ) -> str:
-    """A random token for the reporter's cookie; only its hash is stored, never the receipt."""
+    """A random token for the reporter's cookie; only its hash is stored, never the receipt.
+
+    The session lasts ``minutes`` after the last request that used it (``touch_followup_session``)
+    and never longer than ``max_minutes`` after it was opened.
+    """
     now = now or utcnow()
     session.execute(delete(FollowUpSession).where(FollowUpSession.expires_at < now))
     token = secrets.token_urlsafe(32)
+    idle = timedelta(minutes=minutes)
+    cap = timedelta(minutes=max_minutes) if max_minutes else idle
     session.add(
         FollowUpSession(
             token_hash=token_hash(token),
             report_id=report.id,
             created_at=now,
-            expires_at=now + timedelta(minutes=minutes),
+            expires_at=now + min(idle, cap),
         )
     )
     return token
+
+
+def touch_followup_session(
+    session: Session,
+    token: str | None,
+    *,
+    minutes: int,
+    max_minutes: int,
+    now: datetime | None = None,
+) -> None:
+    """Activity: the session now ends ``minutes`` from ``now``, within its absolute cap."""
+    if not token:
+        return
+    now = now or utcnow()
+    row = session.get(FollowUpSession, token_hash(token))
+    if row is None or row.expires_at < now:
+        return
+    row.expires_at = min(
+        now + timedelta(minutes=minutes), row.created_at + timedelta(minutes=max_minutes)
+    )
 
 
 def report_for_followup(

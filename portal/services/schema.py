@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from alembic import command
@@ -40,11 +42,30 @@ class MigrationSecrets:
     audit_key: bytes
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for migrations. On SQLite, foreign keys are off meanwhile:
+    a batch migration rebuilds a table by copying it and dropping the old one, and with foreign
+    keys on that drop would cascade and delete the rows that point to it."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # ends SQLAlchemy's autobegun transaction (no BEGIN was sent)
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def upgrade(
     engine: Engine, revision: str = "head", *, secrets: MigrationSecrets | None = None
 ) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         config.attributes["connection"] = connection
         config.attributes[SECRETS_ATTRIBUTE] = secrets
         command.upgrade(config, revision)
@@ -52,7 +73,7 @@ def upgrade(
 
 def downgrade(engine: Engine, revision: str, *, secrets: MigrationSecrets | None = None) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         config.attributes["connection"] = connection
         config.attributes[SECRETS_ATTRIBUTE] = secrets
         command.downgrade(config, revision)

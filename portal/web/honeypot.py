@@ -19,22 +19,25 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import current_app, redirect, request, session, url_for
-from limits.storage import MemoryStorage
 
-from portal.domain.receipts import generate_receipt, generate_reference
-from portal.services.handoff import HANDOFF_MINUTES, ShownReceipt
+from portal.domain.receipts import (
+    RECEIPT_DIGITS,
+    REFERENCE_ALPHABET,
+    REFERENCE_BODY_LENGTH,
+    REFERENCE_PREFIX,
+    generate_receipt,
+)
+from portal.services.handoff import ShownReceipt
 from portal.web import pow as proof_of_work
 from portal.web.context import receipt_hasher
-from portal.web.ratelimit import charge_accepted_report, limiter, refusal
+from portal.web.ratelimit import charge_accepted_report, refusal
 
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 HANDOFF_KEY = "receipt_handoff"
 _RANDOM_BYTES = 16
-_SHOWN_NAMESPACE = "portal:decoy-shown:"
 # Where showings are counted when rate limits are off (a single development process).
-_local_store = MemoryStorage()
 
 
 def _mac(nonce: bytes) -> bytes:
@@ -57,22 +60,25 @@ def _is_decoy(token: str) -> bool:
     return hmac.compare_digest(raw[_RANDOM_BYTES:], _mac(raw[:_RANDOM_BYTES]))
 
 
-def _first_showing(token: str) -> bool:
-    """Whether this decoy is asked for the first time (a replayed cookie gets "gone", as a real
-    receipt would). Counted in the rate-limit store, which every worker shares."""
-    store = limiter.storage if limiter.enabled else _local_store
-    key = _SHOWN_NAMESPACE + hashlib.sha256(token.encode()).hexdigest()
-    try:
-        return int(store.incr(key, HANDOFF_MINUTES * 60)) == 1
-    except Exception:
-        return True
-
-
 def take_decoy(token: str | None) -> ShownReceipt | None:
-    """The decoy receipt for a handoff token made by ``guard``; None for any other token."""
-    if not token or not _is_decoy(token) or not _first_showing(token):
+    """The decoy receipt for a handoff token made by ``guard``; None for any other token.
+
+    Like a real receipt it is shown again on a reload (until the reporter's "kept" button,
+    quick exit or the handoff's expiry): its values are derived from the token, so a reload
+    shows the same ones. They name no report and open nothing.
+    """
+    if not token or not _is_decoy(token):
         return None
-    return ShownReceipt(reference=generate_reference(), receipt=generate_receipt())
+    seed = hmac.new(_mac(b"values"), token.encode(), hashlib.sha256).digest()
+    number = int.from_bytes(seed, "big")
+    receipt = f"{number % 10**RECEIPT_DIGITS:0{RECEIPT_DIGITS}d}"
+    number //= 10**RECEIPT_DIGITS
+    body = ""
+    for _ in range(REFERENCE_BODY_LENGTH):
+        number, index = divmod(number, len(REFERENCE_ALPHABET))
+        body += REFERENCE_ALPHABET[index]
+    reference = f"{REFERENCE_PREFIX}-{body[:4]}-{body[4:]}"
+    return ShownReceipt(reference=reference, receipt=receipt, priority="normal")
 
 
 def guard(view: F) -> F:

@@ -7,20 +7,21 @@ time, whatever language the reader chose.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Flask, current_app, request
-from flask_babel import get_locale, get_timezone, to_user_timezone
+from flask_babel import format_timedelta, get_locale, get_timezone, to_user_timezone
+from flask_babel import gettext as _
 
 LANGUAGE_COOKIE = "lang"
 RTL_LANGUAGES = frozenset({"ar"})
 # The regional variant used to write dates and numbers for each language.
-REGIONAL_FORMATS = {"ar": "ar_MA", "fr": "fr_MA", "en": "en"}
-LANGUAGE_NAMES = (("ar", "العربية"), ("fr", "Français"), ("en", "English"))
+REGIONAL_FORMATS = {"ar": "ar_MA", "fr": "fr_MA", "en": "en", "es": "es"}
+LANGUAGE_NAMES = (("ar", "العربية"), ("fr", "Français"), ("en", "English"), ("es", "Español"))
 
 
 def select_locale() -> str:
@@ -77,6 +78,53 @@ def format_number(value: int | float | Decimal | None) -> str:
     return babel_numbers.format_decimal(value, locale=formatting_locale())
 
 
+def format_size(value: int | None) -> str:
+    """A file size in the reader's language: "16,7 ko" in French, "16.7 kB" in English."""
+    if value is None:
+        return ""
+    for limit, unit in ((1024**3, _("GB")), (1024**2, _("MB")), (1024, _("kB"))):
+        if value >= limit:
+            amount = babel_numbers.format_decimal(
+                round(value / limit, 1), format="#,##0.#", locale=formatting_locale()
+            )
+            return _("%(amount)s %(unit)s", amount=amount, unit=unit)
+    return _("%(amount)s bytes", amount=format_number(value))
+
+
+def media_type_name(media_type: str | None) -> str:
+    """A file type as a person says it ("PNG image"), translated; the raw type otherwise."""
+    kind, _slash, subtype = (media_type or "").partition("/")
+    label = subtype.upper().replace("QUICKTIME", "MOV").replace("MPEG", "MP3")
+    if media_type == "application/pdf":
+        return _("PDF document")
+    if media_type == "text/plain":
+        return _("Text file")
+    if kind == "image" and subtype:
+        return _("%(format)s image", format=label)
+    if kind == "video" and subtype:
+        return _("%(format)s video", format=label)
+    if kind == "audio" and subtype:
+        return _("%(format)s sound recording", format=label)
+    return media_type or ""
+
+
+def wait_in_words(seconds: int) -> str:
+    """How long a refused reporter must wait, in their language ("in 1 hour", "dans 40 minutes")."""
+    minutes = max(1, -(-seconds // 60))  # whole minutes, rounded up: never promise too early
+    return format_timedelta(timedelta(minutes=minutes), threshold=1.0, add_direction=True)
+
+
+def language_name(code: str | None) -> str:
+    """A language's name in the reader's language ("arabe" for a French reader)."""
+    if not code:
+        return ""
+    try:
+        name = Locale.parse(code).get_display_name(Locale.parse(current_language()))
+    except (ValueError, LookupError):
+        return code
+    return name or code
+
+
 def init_app(app: Flask) -> None:
     # Flask-Babel's filters write dates in the bare language's conventions; these replace them
     # with Morocco's (registered after Flask-Babel, so they win).
@@ -85,6 +133,9 @@ def init_app(app: Flask) -> None:
         dateformat=format_date,
         timeformat=format_time,
         numberformat=format_number,
+        sizeformat=format_size,
+        mediatype=media_type_name,
+        language_name=language_name,
     )
 
     @app.context_processor

@@ -30,8 +30,9 @@ from portal.evidence.intake import (
     Limits,
     StagedFile,
 )
+from portal.services.evidence import pending_reference
 from portal.services.reports import new_reference, report_for_followup
-from portal.web.citizen.followup_session import FOLLOWUP_KEY
+from portal.web.citizen.followup_session import FOLLOWUP_KEY, PENDING_KEY
 from portal.web.context import blob_store, keyring
 
 
@@ -81,7 +82,9 @@ class EvidenceRequest(Request):
 
 # Endpoints that accept evidence, and how each finds the reference its files are bound to.
 def _new_report_reference() -> str:
-    return new_reference(get_session())
+    # Files already held for this form: new ones join the same (future) report.
+    db = get_session()
+    return pending_reference(db, session.get(PENDING_KEY)) or new_reference(db)
 
 
 def _followup_reference() -> str | None:
@@ -185,13 +188,6 @@ def no_files_message() -> str:
     )
 
 
-def choose_again_message() -> str:
-    return _(
-        "Your files were not kept while the form needs correcting: please choose them again "
-        "before sending."
-    )
-
-
 @dataclass
 class Upload:
     """The files a request sent in one form field, once the body has been read."""
@@ -222,6 +218,14 @@ class Upload:
             staged.finish()
             if staged.problem is not None and staged.problem != NO_FILES_ALLOWED:
                 messages.append(_problem_message(staged, staged.intake.limits))
+        return messages
+
+    def limit_to(self, room: int) -> list[str]:
+        """Refuse accepted files beyond ``room`` (files already held count towards the limit)."""
+        messages: list[str] = []
+        for staged in self.accepted[max(room, 0) :]:
+            staged.refuse(TOO_MANY)
+            messages.append(_problem_message(staged, staged.intake.limits))
         return messages
 
     def discard(self) -> None:

@@ -2,12 +2,21 @@
 (function () {
   "use strict";
 
-  // Quick exit: leave at once, and keep this page out of the back button's history.
+  // Quick exit: hide the page, forget what it holds, and leave through /exit (which ends the
+  // follow-up on the server) without adding this page to the back button's history.
   var exit = document.getElementById("quick-exit");
+  var leaving = false;
   function leave(event) {
     if (event) { event.preventDefault(); }
+    leaving = true;
     document.body.style.visibility = "hidden";
-    window.location.replace(exit.getAttribute("data-target") || exit.href);
+    try {
+      var forms = document.forms;
+      for (var i = 0; i < forms.length; i++) { forms[i].reset(); }
+      if (window.sessionStorage) { window.sessionStorage.clear(); }
+      if (window.localStorage) { window.localStorage.clear(); }
+    } catch (ignored) { /* storage may be disabled: leaving matters more */ }
+    window.location.replace(exit.href);
   }
   if (exit) {
     exit.addEventListener("click", leave);
@@ -17,6 +26,37 @@
       var now = Date.now();
       if (now - lastEscape < 800) { leave(); }
       lastEscape = now;
+    });
+  }
+
+  // Receipt page: a copy button, and a warning before leaving until the receipt was kept.
+  var receiptCard = document.querySelector("[data-leave-warning]");
+  if (receiptCard) {
+    var kept = false;
+    var copyButton = document.getElementById("copy-receipt");
+    var copyStatus = document.getElementById("copy-status");
+    var receiptText = document.getElementById("receipt");
+    if (copyButton && navigator.clipboard && navigator.clipboard.writeText) {
+      copyButton.hidden = false;
+      copyButton.addEventListener("click", function () {
+        var digits = receiptText.textContent.replace(/\s+/g, "");
+        navigator.clipboard.writeText(digits).then(function () {
+          kept = true;
+          copyStatus.textContent = copyButton.getAttribute("data-copied");
+        }, function () {
+          copyStatus.textContent = copyButton.getAttribute("data-failed");
+        });
+      });
+    }
+    var save = document.getElementById("save-receipt");
+    if (save) { save.addEventListener("click", function () { kept = true; }); }
+    var done = receiptCard.querySelector("form.receipt-done");
+    if (done) { done.addEventListener("submit", function () { kept = true; }); }
+    window.addEventListener("beforeunload", function (event) {
+      if (kept || leaving) { return; }
+      event.preventDefault();
+      event.returnValue = receiptCard.getAttribute("data-leave-warning");
+      return event.returnValue;
     });
   }
 

@@ -39,8 +39,8 @@ def test_no_view_looks_up_the_signed_in_staff_member_itself() -> None:
 
 
 def test_no_view_looks_up_the_follow_up_report_itself() -> None:
-    # Only the page that opens the session reads it (to show the receipt form without one).
-    assert _callers_of("report_for_followup") == ["citizen/views.py:follow_up"]
+    # Only portal.web.citizen.followup_session reads it (the decorator and the follow-up page).
+    assert _callers_of("report_for_followup") == []
 
 
 def test_every_staff_page_is_behind_the_decorator(app: Flask) -> None:

@@ -23,7 +23,7 @@ VIEWPORTS = {"360": PHONE, "1280": DESKTOP}
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
-@pytest.mark.parametrize("language", ["ar", "fr"])
+@pytest.mark.parametrize("language", ["ar", "fr", "es"])
 def test_key_pages_fit_the_screen_and_face_the_right_way(
     new_context: NewContext, language: str, width: str, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ running in the other direction (receipts, references, phone numbers), and brand 
 
 from __future__ import annotations
 
+import io
 import re
 from html.parser import HTMLParser
 
@@ -22,6 +23,7 @@ ALLOWED_LATIN = {
     "Facebook", "Instagram", "WhatsApp", "TikTok", "YouTube", "Twitter", "Telegram", "Snapchat",
     "http", "https", "PDF", "JPEG", "PNG", "GIF", "WebP", "HEIC", "MP4", "MOV", "WebM", "3GP",
     "MP3", "M4A", "OGG", "AMR", "WAV", "ZIP", "RAR", "UTF", "RIB", "IBAN", "USDT",
+    "Esc", "png", "jpg",
 }  # fmt: skip
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 SKIPPED_TAGS = {"script", "style", "template", "textarea", "noscript"}
@@ -115,6 +117,23 @@ def _pages(client: FlaskClient) -> dict[str, str]:
     pages["/report/receipt"] = client.get(response.headers["Location"]).get_data(as_text=True)
     assert open_follow_up(client, receipt).status_code == 303
     pages["/follow-up (open)"] = client.get("/follow-up").get_data(as_text=True)
+    token = csrf_token(client, "/follow-up")
+    kept = client.post(
+        "/follow-up/evidence",
+        data={
+            "csrf_token": token,
+            "evidence": [
+                (io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(3000)), "لقطة.png"),
+                (io.BytesIO(b"MZ" + bytes(600)), "ملف.jpg"),
+            ],
+        },
+        content_type="multipart/form-data",
+    )
+    pages["/follow-up (one file refused)"] = kept.get_data(as_text=True)
+    client.get("/exit")
+    pages["/follow-up (session ended)"] = client.post(
+        "/follow-up/reply", data={"csrf_token": csrf_token(client, "/follow-up"), "body": "x"}
+    ).get_data(as_text=True)
     return pages
 
 
@@ -129,6 +148,38 @@ def test_reporter_pages_in_arabic_show_no_latin_interface_text(
         words = latin_words(html)
         if words:
             offenders[path] = sorted(set(words))
+    assert offenders == {}
+
+
+# Words a Spanish page shares with the English one without being untranslated.
+SAME_IN_SPANISH = {
+    "No", "Normal", "Total", "Error", "Error:", "Español",
+    "English", "Français", "العربية", "PDF", "GB", "MB", "kB", "Instagram",
+}  # fmt: skip
+
+
+def _interface_chunks(html: str, language: str) -> set[str]:
+    # Place names are proper nouns written alike in both languages: the options are left out.
+    html = re.sub(r"<select.*?</select>", "", html, flags=re.S)
+    parser = VisibleText(language)
+    parser.feed(html)
+    return {chunk for chunk in parser.chunks if LATIN_WORD.search(chunk)}
+
+
+def test_reporter_pages_in_spanish_show_no_english_interface_text(app) -> None:
+    spanish, english = app.test_client(), app.test_client()
+    spanish.set_cookie("lang", "es")
+    english.set_cookie("lang", "en")
+    in_english = _pages(english)
+    in_spanish = _pages(spanish)
+    assert "Presentar una denuncia" in in_spanish["/"] and "Make a report" in in_english["/"]
+    offenders = {}
+    for path, html in in_spanish.items():
+        assert 'lang="es"' in html and 'dir="ltr"' in html, path
+        same = _interface_chunks(html, "es") & _interface_chunks(in_english[path], "en")
+        same = {c for c in same if c not in SAME_IN_SPANISH and "://" not in c and len(c) > 2}
+        if same:
+            offenders[path] = sorted(same)
     assert offenders == {}
 
 

@@ -11,7 +11,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from portal.cli.i18n_tools import TRANSLATIONS, Gap, catalogue_gaps, catalogue_path, load
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCALES = ("ar", "fr", "en")
+LOCALES = ("ar", "fr", "en", "es")
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]")
 
 

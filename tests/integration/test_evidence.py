@@ -16,9 +16,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal.evidence import custody, intake
-from portal.models import AuditEvent, Evidence, Report, ReportEvent
+from portal.models import AuditEvent, Evidence, PendingUpload, Report, ReportEvent
 from tests.support.evidence import (
     assert_nothing_kept,
+    assert_only_held,
     english_client,
     files,
     jpeg,
@@ -169,12 +170,14 @@ def test_refused_file_names_the_file_and_keeps_the_form(app, client, db, content
     page = response.get_data(as_text=True)
     assert message in page
     assert f"“{intake.display_filename(name)}”" in page
-    # What the reporter typed comes back; the good file is not kept either.
+    # What the reporter typed comes back, and the good file is kept, encrypted, for this form.
     assert "Unique description kept after refusal" in page
     assert re.search(r'<input checked[^>]*value="sextortion"', page)
     assert 'id="evidence-error"' in page
     assert db.scalars(select(Report)).all() == []
-    assert_nothing_kept(app, db)
+    held = assert_only_held(app, db, 1)
+    assert f'id="keep-file-{held[0].id}" checked' in page
+    assert re.search(r'<bdi class="file-name" dir="auto">good\.jpg</bdi>', page)
 
 
 ACCEPTED = {
@@ -232,15 +235,81 @@ def test_child_exploitation_report_without_files_goes_through(client, db):
     assert report_by_reference(db, reference).priority == "urgent"
 
 
-def test_invalid_form_drops_good_files_and_asks_to_choose_them_again(app, client, db):
+def _held_form(page: str) -> dict[str, object]:
+    """What the browser sends back about the held files: the token and the ticked boxes."""
+    token = re.search(r'name="pending_upload" type="hidden" value="([^"]+)"', page)
+    assert token, "the form does not carry its held files"
+    ids = re.findall(r'name="keep_file" value="(\d+)"[^>]*checked', page)
+    return {"pending_upload": token.group(1), "keep_file_shown": "1", "keep_file": ids}
+
+
+def test_invalid_form_keeps_good_files_without_choosing_them_again(app, client, db):
     response = submit_report(
         client, description="", urls="not a url", evidence=files((jpeg(), "proof.jpg"))
     )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "choose them again" in page
+    assert "you do not need to choose it again" in page
+    assert "proof.jpg" in page
     assert "not a url" in page
-    assert_nothing_kept(app, db)
+    assert_only_held(app, db, 1)
+
+
+def test_one_bad_and_two_good_files_then_the_corrected_form_keeps_the_good_ones(app, client, db):
+    good_jpeg, good_png = jpeg(5000), png(3000)
+    response = submit_report(
+        client,
+        evidence=files(
+            (good_jpeg, "screenshot.jpg"),
+            (b"MZ\x90\x00" + os.urandom(900), "photo.jpg"),
+            (good_png, "chat.png"),
+        ),
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "“photo.jpg” is a program" in page
+    assert "screenshot.jpg" in page and "chat.png" in page
+    assert_only_held(app, db, 2)
+    # Sent again without choosing anything: both good files come with the report.
+    data = valid_report(csrf_token=csrf_token(client, "/report"), **_held_form(page))
+    response = client.post("/report", data=data, content_type="multipart/form-data")
+    assert response.status_code == 303
+    report = db.scalars(select(Report)).one()
+    sizes = sorted(row.size for row in report.evidence)
+    assert sizes == sorted([len(good_jpeg), len(good_png)])
+    assert db.scalars(select(PendingUpload)).all() == []
+    assert sorted(stored_blobs(app)) == sorted(row.blob_key for row in report.evidence)
+    assert {row.source for row in report.evidence} == {"report"}
+
+
+def test_a_held_file_left_unticked_is_dropped_and_new_files_join_the_report(app, client, db):
+    response = submit_report(
+        client,
+        urls="",
+        evidence=files((jpeg(), "keep.jpg"), (jpeg(), "drop.jpg")),
+    )
+    page = response.get_data(as_text=True)
+    held = {row.id: row.blob_key for row in assert_only_held(app, db, 2)}
+    form = _held_form(page)
+    first, second = sorted(held)
+    form["keep_file"] = [str(first)]
+    data = valid_report(
+        csrf_token=csrf_token(client, "/report"), evidence=files((png(), "new.png")), **form
+    )
+    response = client.post("/report", data=data, content_type="multipart/form-data")
+    assert response.status_code == 303
+    report = db.scalars(select(Report)).one()
+    keys = {row.blob_key for row in report.evidence}
+    assert held[first] in keys and held[second] not in keys and len(keys) == 2
+    assert sorted(stored_blobs(app)) == sorted(keys)
+
+
+def test_held_files_belong_to_the_form_that_shows_them(app, client, db):
+    submit_report(client, urls="", evidence=files((jpeg(), "held.jpg")))
+    assert_only_held(app, db, 1)
+    # A form without the token (another tab, an old page) does not pick them up.
+    reference, _receipt = submit_and_get_receipt(client)
+    assert report_by_reference(db, reference).evidence == []
 
 
 def test_missing_csrf_token_keeps_no_upload(app, client, db):
@@ -344,14 +413,16 @@ def test_follow_up_evidence_refusal_is_shown_on_the_page(app, client, db):
 def test_follow_up_evidence_needs_csrf_and_a_session(app, client, db):
     _reference, receipt = submit_and_get_receipt(client)
     upload = {"evidence": files((jpeg(), "x.jpg"))}
-    # No follow-up session: 404, nothing stored.
+    # No follow-up session: the receipt is asked for again, the file is named, nothing stored.
     token = csrf_token(client, "/follow-up")
     response = client.post(
         "/follow-up/evidence",
         data={"csrf_token": token, **upload},
         content_type="multipart/form-data",
     )
-    assert response.status_code == 404
+    assert response.status_code == 401
+    page = response.get_data(as_text=True)
+    assert 'name="receipt"' in page and "x.jpg" in page
     # A session but no CSRF token: refused, nothing stored.
     open_follow_up(client, receipt)
     response = client.post(
@@ -379,3 +450,40 @@ def test_child_exploitation_follow_up_takes_no_files(app, client, db):
     assert response.status_code == 400
     assert "please do not send any file" in response.get_data(as_text=True)
     assert_nothing_kept(app, db)
+
+
+def test_held_files_of_a_form_never_sent_again_are_purged(app, client, db):
+    submit_report(client, urls="", evidence=files((jpeg(), "held.jpg")))
+    held = assert_only_held(app, db, 1)
+    # Still held: the orphan sweep leaves it alone, even past its grace period.
+    app.config["EVIDENCE_ORPHAN_GRACE_HOURS"] = 0
+    assert app.test_cli_runner().invoke(args=["retention", "purge"]).exit_code == 0
+    db.expire_all()
+    assert_only_held(app, db, 1)
+    held[0].expires_at = held[0].created_at
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["retention", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "unsent report forms removed: 1" in result.output
+    db.expire_all()
+    assert_nothing_kept(app, db)
+    assert db.scalars(select(PendingUpload)).all() == []
+
+
+def test_held_and_new_files_together_stay_within_the_file_limit(app, client, db):
+    limit = app.config["EVIDENCE_MAX_FILES"]
+    response = submit_report(
+        client, urls="", evidence=files(*((jpeg(), f"held-{n}.jpg") for n in range(limit - 1)))
+    )
+    assert_only_held(app, db, limit - 1)
+    data = valid_report(
+        csrf_token=csrf_token(client, "/report"),
+        evidence=files((jpeg(), "fits.jpg"), (jpeg(), "one-too-many.jpg")),
+        **_held_form(response.get_data(as_text=True)),
+    )
+    response = client.post("/report", data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert f"at most {limit} files" in page and "one-too-many.jpg" in page
+    assert db.scalars(select(Report)).all() == []
+    assert_only_held(app, db, limit)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.models import Report
 from tests.support.evidence import (
     assert_nothing_kept,
+    assert_only_held,
     english_client,
     files,
     jpeg,
@@ -73,7 +74,9 @@ def test_one_file_over_the_count_limit_is_refused(app, client, db):
     assert response.status_code == 413
     page = response.get_data(as_text=True)
     assert f"at most {MAX_FILES} files" in page and f"“{MAX_FILES}.jpg”" in page
-    assert_nothing_kept(app, db)
+    # The files within the limit are kept for the form, and it says so.
+    assert_only_held(app, db, MAX_FILES)
+    assert "you do not need to choose them again" in page
 
 
 def test_request_exactly_at_the_total_limit_is_accepted(client, db):
@@ -181,4 +184,4 @@ def test_parts_without_a_file_name_still_count_towards_the_file_limit(app, clien
     assert response.status_code == 413
     assert f"at most {MAX_FILES} files" in response.get_data(as_text=True)
     assert db.scalars(select(Report)).all() == []
-    assert_nothing_kept(app, db)
+    assert_only_held(app, db, MAX_FILES)

@@ -50,10 +50,25 @@ def test_submit_shows_receipt_once_and_routes_to_territory_unit(client, db, keyr
     assert b"instagram" not in row.original_enc + row.normalized_enc + row.host_enc
     assert db.scalars(select(AuditEvent.action)).all() == ["report.submitted"]
 
-    # The receipt page cannot be shown a second time.
+    # A reload does not lose it, and it can be saved as a small text file, never cached.
     again = client.get("/report/receipt")
-    assert again.status_code == 410
-    assert receipt not in again.get_data(as_text=True)
+    assert again.status_code == 200 and receipt in again.get_data(as_text=True)
+    saved = client.get("/report/receipt.txt")
+    assert saved.status_code == 200
+    assert saved.mimetype == "text/plain"
+    assert saved.headers["Content-Disposition"].startswith("attachment")
+    assert "no-store" in saved.headers["Cache-Control"]
+    text = saved.get_data(as_text=True)
+    assert receipt in text and reference in text
+    # Once the reporter says it is kept, it is gone for good: not in the page, not in the file.
+    done = client.post(
+        "/report/receipt/done", data={"csrf_token": csrf_token(client, "/report/receipt")}
+    )
+    assert done.status_code == 303
+    gone = client.get("/report/receipt")
+    assert gone.status_code == 410
+    assert receipt not in gone.get_data(as_text=True)
+    assert client.get("/report/receipt.txt").status_code == 410
 
 
 def test_receipt_never_in_url_or_cookie(client):
@@ -240,7 +255,7 @@ def test_optional_contact_is_encrypted_at_field_level(client, db, keyring):
     assert db.scalars(select(Report).where(Report.reference == anonymous)).one().contact_enc is None
 
 
-def test_receipt_waiting_to_be_shown_is_sealed_and_gone_once_shown(client, db):
+def test_receipt_waiting_to_be_shown_is_sealed_and_gone_once_kept(client, db):
     response = submit_report(client)
     assert response.status_code == 303
     # Between the POST and the receipt page: the database and the session hold it only sealed.
@@ -254,5 +269,6 @@ def test_receipt_waiting_to_be_shown_is_sealed_and_gone_once_shown(client, db):
     assert len(receipt) == 16
     assert receipt.encode() not in waiting.receipt_enc
     assert receipt not in json.dumps(session_data)
+    client.post("/report/receipt/done", data={"csrf_token": csrf_token(client, "/report/receipt")})
     db.expire_all()
     assert db.scalars(select(ReceiptHandoff)).all() == []

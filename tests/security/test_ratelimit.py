@@ -183,6 +183,25 @@ def test_receipt_brute_force_reaches_429(client: FlaskClient) -> None:
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
 
 
+@pytest.mark.parametrize(
+    ("language", "words"), [("en", "in 1 hour"), ("fr", "dans 1 heure"), ("es", "dentro de 1 hora")]
+)
+def test_the_refusal_page_says_the_real_wait_in_the_readers_language(
+    client: FlaskClient, language: str, words: str
+) -> None:
+    client.set_cookie("lang", language)
+    for n in range(5):
+        open_follow_up(client, f"{n:016d}")
+    token = csrf_token(client, "/follow-up")
+    refused = client.post("/follow-up", data={"csrf_token": token, "receipt": "1" * 16})
+    assert refused.status_code == 429
+    wait = int(refused.headers["Retry-After"])
+    assert 3000 < wait <= 3600
+    page = refused.get_data(as_text=True)
+    assert words in page
+    assert "wait a little" not in page
+
+
 def test_receipt_guessing_is_capped_for_the_whole_portal(
     app_config: dict[str, object],
 ) -> None:
@@ -430,7 +449,7 @@ def test_only_flooded_paths_keep_a_rendered_refusal(app_config: dict[str, object
     app.extensions["db_engine"].dispose()
     assert logins[-1] == 429
     # A client cannot grow the kept pages by choosing where it gets refused.
-    kept_paths = {path for _language, path in app.extensions["portal.refusal_pages"]}
+    kept_paths = {path for _language, path, _wait in app.extensions["portal.refusal_pages"]}
     assert kept_paths == {"/report"}
 
 

@@ -74,7 +74,7 @@ def live_server(
         app.extensions["db_engine"].dispose()
 
 
-BROWSER_LOCALES = {"ar": "ar-MA", "fr": "fr-MA", "en": "en-GB"}
+BROWSER_LOCALES = {"ar": "ar-MA", "fr": "fr-MA", "en": "en-GB", "es": "es-ES"}
 
 
 class _SharedChromium:

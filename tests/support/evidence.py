@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Evidence, Report
+from portal.models import Evidence, PendingUpload, Report
 from portal.storage.blobs import INCOMING_DIRNAME, FileBlobStore
 
 KiB = 1024
@@ -66,6 +66,16 @@ def assert_nothing_kept(app: Flask, db: Session) -> None:
     assert stored_blobs(app) == []
     assert partial_uploads(app) == []
     assert db.scalars(select(Evidence)).all() == []
+
+
+def assert_only_held(app: Flask, db: Session, count: int) -> list[PendingUpload]:
+    """The accepted files wait, encrypted, for the form to come back; nothing else is kept."""
+    held = list(db.scalars(select(PendingUpload)))
+    assert len(held) == count
+    assert sorted(stored_blobs(app)) == sorted(row.blob_key for row in held)
+    assert partial_uploads(app) == []
+    assert db.scalars(select(Evidence)).all() == []
+    return held
 
 
 def report_by_reference(db: Session, reference: str) -> Report:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,8 @@ from wtforms import (
     DecimalField,
     EmailField,
     Field,
+    FieldList,
+    HiddenField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -48,6 +51,9 @@ URL_ERRORS = {
     "credentials": _l("Please remove the user name or password from this address."),
     "malformed": _l("This does not look like a web address."),
 }
+
+# A plausible address (one @, a dot in the domain, no spaces); the mail server has the last word.
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 YES_NO = [("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("I don't know"))]
 
@@ -128,6 +134,8 @@ class ReportForm(FlaskForm):
     urls = TextAreaField(
         _l("Web addresses of the content"),
         description=_l("One address per line, as copied from the browser or the app (up to 20)."),
+        # Web addresses read left to right, even on a right-to-left page.
+        render_kw={"dir": "ltr", "spellcheck": "false", "autocapitalize": "off"},
     )
     platform = SelectField(
         _l("Where did you see it?"),
@@ -146,6 +154,7 @@ class ReportForm(FlaskForm):
             DataRequired(_l("Please describe briefly what happened.")),
             Length(max=10_000, message=_l("Please keep the description under 10,000 characters.")),
         ],
+        render_kw={"dir": "auto"},
     )
     territory = SelectField(
         _l("Where do you live?"),
@@ -167,12 +176,41 @@ class ReportForm(FlaskForm):
         _l("Screenshots, photos, videos or voice notes (optional)"),
         description=_l("Photos, PDF, videos, sound recordings or plain text."),
     )
-    contact_name = StringField(_l("Name or nickname"), validators=[Optional(), Length(max=120)])
-    contact_phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=40)])
-    contact_email = EmailField(_l("E-mail address"), validators=[Optional(), Length(max=200)])
-    contact_safe_time = StringField(
-        _l("When is it safe to contact you?"), validators=[Optional(), Length(max=200)]
+    contact_name = StringField(
+        _l("Name or nickname"),
+        validators=[Optional(), Length(max=120)],
+        render_kw={"dir": "auto"},
     )
+    contact_phone = StringField(
+        _l("Phone number"),
+        validators=[Optional(), Length(max=40)],
+        render_kw={"dir": "ltr", "inputmode": "tel"},
+    )
+    contact_email = EmailField(
+        _l("E-mail address"), validators=[Optional(), Length(max=200)], render_kw={"dir": "ltr"}
+    )
+    contact_safe_time = StringField(
+        _l("When is it safe to contact you?"),
+        validators=[Optional(), Length(max=200)],
+        render_kw={"dir": "auto"},
+    )
+    notify_opt_in = BooleanField(
+        _l("Send me an e-mail when there is news about my report"),
+        description=_l(
+            "The e-mail only says that there is news and that you can come back with your "
+            "receipt: never the reference, the category or any message. But anyone who can read "
+            "this mailbox will learn that you made a report. Leave this unticked if someone else "
+            "may read your e-mails."
+        ),
+    )
+    notify_email = EmailField(
+        _l("E-mail address for the notice"),
+        # No Optional(): it would stop the check that an opted-in reporter gave an address.
+        validators=[Length(max=200)],
+        render_kw={"dir": "ltr", "autocomplete": "email", "inputmode": "email"},
+    )
+    # Files kept from an earlier try of this form (portal.services.evidence.hold).
+    pending_upload = HiddenField()
     good_faith = BooleanField(
         _l("I declare in good faith that this report is true to the best of my knowledge."),
         validators=[DataRequired(_l("Please confirm that you are reporting in good faith."))],
@@ -198,6 +236,17 @@ class ReportForm(FlaskForm):
         if not field.data or field.data not in valid:
             raise ValidationError(str(_l("Choose your prefecture or province.")))
 
+    def validate_notify_email(self, field: Field) -> None:
+        if not self.notify_opt_in.data:
+            return
+        value = (field.data or "").strip()
+        if not value:
+            raise ValidationError(
+                str(_l("Give the e-mail address for the notice, or untick the box."))
+            )
+        if not _EMAIL.fullmatch(value):
+            raise ValidationError(str(_l("This does not look like an e-mail address.")))
+
     def validate_seen_on(self, field: Field) -> None:
         if field.data and field.data > date.today():
             raise ValidationError(str(_l("This date is in the future.")))
@@ -216,7 +265,7 @@ class ReportForm(FlaskForm):
             result[question.name] = str(value)
         return result
 
-    def submission(self) -> ReportSubmission:
+    def submission(self, language: str | None = None) -> ReportSubmission:
         """What the reporter sent, in the terms of the report service (after validation)."""
         territory = self.territory.data
         return ReportSubmission(
@@ -229,6 +278,10 @@ class ReportForm(FlaskForm):
             seen_on=self.seen_on.data,
             answers=self.answers(),
             contact=self.contact(),
+            language=language,
+            notify_email=(self.notify_email.data or "").strip() or None
+            if self.notify_opt_in.data
+            else None,
         )
 
     def contact(self) -> dict[str, str] | None:
@@ -258,7 +311,7 @@ def _question_field(question: Question) -> Field:
         )
     if kind == "date":
         return DateField(label, validators=[Optional()], format="%Y-%m-%d")
-    return StringField(label, validators=[Optional(), Length(max=300)])
+    return StringField(label, validators=[Optional(), Length(max=300)], render_kw={"dir": "auto"})
 
 
 for _question in all_questions().values():
@@ -270,15 +323,25 @@ class ReceiptForm(FlaskForm):
         _l("Your receipt"),
         description=_l("The 16 digits you were given when you sent your report."),
         validators=[DataRequired(_l("Enter the 16 digits of your receipt."))],
+        render_kw={"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"},
     )
     # Needed only while many wrong receipts are tried (portal.web.ratelimit); solved meanwhile.
     pow_challenge = ChallengeField()
     pow_solution = SolutionField()
+    # A message typed when the follow-up session had ended: kept in the page, never stored.
+    draft = TextAreaField(
+        _l("Your message, not sent yet"),
+        validators=[Optional(), Length(max=5000)],
+        render_kw={"dir": "auto"},
+    )
+    # Names of files chosen when the session had ended, to remind the reporter to choose them.
+    file_names = FieldList(HiddenField(), max_entries=20)
 
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(
         _l("Your message"),
+        render_kw={"dir": "auto"},
         validators=[
             DataRequired(_l("Write a message before sending.")),
             Length(max=5000, message=_l("Please keep the message under 5,000 characters.")),

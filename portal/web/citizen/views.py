@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Response,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -13,24 +16,40 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.db import get_session
-from portal.domain.categories import CATEGORIES, NO_FILE_CATEGORIES, QUESTIONS, STATUSES
+from portal.domain.categories import (
+    CATEGORIES,
+    CLOSURE_REASONS_FOR_REPORTER,
+    NO_FILE_CATEGORIES,
+    PLATFORMS,
+    QUESTIONS,
+    STATUSES,
+    all_questions,
+)
 from portal.domain.guidance import TOPICS
 from portal.domain.receipts import format_receipt, parse_receipt
 from portal.models import Report
 from portal.services import evidence as evidence_service
-from portal.services import handoff, reports
+from portal.services import handoff, reporter_view, reports
 from portal.web import honeypot, linking, ratelimit, uploads
 from portal.web import pow as proof_of_work
 from portal.web.citizen.blueprint import bp
-from portal.web.citizen.followup_session import FOLLOWUP_KEY, reporter_required
+from portal.web.citizen.followup_session import (
+    FOLLOWUP_KEY,
+    HANDOFF_KEY,
+    PENDING_KEY,
+    current_followup_report,
+    followup_minutes,
+    reporter_required,
+)
 from portal.web.citizen.forms import ReceiptForm, ReplyForm, ReportForm
-from portal.web.context import blind_indexer, keyring, receipt_hasher
+from portal.web.context import blind_indexer, blob_store, keyring, receipt_hasher
 from portal.web.headers import is_local_path
-from portal.web.i18n import LANGUAGE_COOKIE
+from portal.web.i18n import LANGUAGE_COOKIE, current_language
 from portal.web.ratelimit import global_key, limiter, network_key, setting
 
 RECEIPT_NOT_FOUND = _l(
@@ -41,7 +60,6 @@ PROOF_OF_WORK_NEEDED = _l(
     " short check first. Wait a few seconds, then send your receipt again. This check needs"
     " JavaScript; without it, please try again in an hour."
 )
-HANDOFF_KEY = honeypot.HANDOFF_KEY
 
 
 @bp.get("/")
@@ -68,13 +86,16 @@ def set_language(code: str) -> ResponseReturnValue:
     return response
 
 
-def _render_report_form(form: ReportForm, status: int = 200) -> ResponseReturnValue:
+def _render_report_form(
+    form: ReportForm, status: int = 200, **extra: object
+) -> ResponseReturnValue:
     return (
         render_template(
             "citizen/report.html",
             form=form,
             questions=QUESTIONS,
             no_file_categories=NO_FILE_CATEGORIES,
+            **extra,
         ),
         status,
     )
@@ -83,6 +104,13 @@ def _render_report_form(form: ReportForm, status: int = 200) -> ResponseReturnVa
 @bp.get("/report")
 def report_form() -> ResponseReturnValue:
     return _render_report_form(ReportForm())
+
+
+def _kept_choice() -> set[int] | None:
+    """The held files still ticked in the form (None when the form offered none)."""
+    if "keep_file_shown" not in request.form:
+        return None
+    return {int(value) for value in request.form.getlist("keep_file") if value.isdigit()}
 
 
 @bp.post("/report")
@@ -115,50 +143,130 @@ def report_form() -> ResponseReturnValue:
 def submit_report() -> ResponseReturnValue:
     form = ReportForm()
     upload = uploads.current_upload()
+    db = get_session()
+    store = blob_store()
+    # Files held from an earlier try count only for the form that shows them.
+    pending_token = session.get(PENDING_KEY)
+    if not pending_token or form.pending_upload.data != pending_token:
+        pending_token = None
     valid = form.validate()
-    file_problems = upload.check(files_allowed=form.category.data not in NO_FILE_CATEGORIES)
+    files_allowed = form.category.data not in NO_FILE_CATEGORIES
+    file_problems = upload.check(files_allowed=files_allowed)
+    if files_allowed and pending_token:
+        # Files held from earlier tries count towards the same per-report limit.
+        keep = _kept_choice()
+        held = evidence_service.held_files(db, pending_token, keyring=keyring())
+        kept = [file for file in held if keep is None or file.id in keep]
+        room = int(current_app.config["EVIDENCE_MAX_FILES"]) - len(kept)
+        file_problems += upload.limit_to(room)
+    if not files_allowed:
+        evidence_service.discard_pending(db, session.pop(PENDING_KEY, None), store=store)
+        db.commit()
+        pending_token = None
     if not valid or file_problems:
-        if upload.accepted and not file_problems:
-            file_problems = [uploads.choose_again_message()]
-        upload.discard()
-        form.evidence.errors = [*form.evidence.errors, *file_problems]
-        return _render_report_form(form, uploads.form_status(upload))
+        return _report_needs_correction(form, upload, file_problems, pending_token)
     wait = ratelimit.charge_accepted_report()
     if wait is not None:
         upload.discard()
         return ratelimit.refusal(wait)
-    db = get_session()
-    submission = form.submission()
+    reference = upload.reference or evidence_service.pending_reference(db, pending_token)
+    submission = form.submission(language=current_language())
     report, submitted = reports.submit_report(
         db,
         submission,
         keyring=keyring(),
         hasher=receipt_hasher(),
         indexer=blind_indexer(),
-        reference=upload.reference,
+        reference=reference,
     )
-    rows = evidence_service.attach(db, report, upload.accepted, source="report", keyring=keyring())
-    linking.link_submission(db, report, submission.answers, submission.urls, rows, upload.accepted)
+    held = evidence_service.claim_pending(
+        db, pending_token, report.reference, keep=_kept_choice(), store=store
+    )
+    rows = evidence_service.attach(
+        db, report, upload.accepted, source="report", keyring=keyring(), pending_rows=held
+    )
+    # The rows of files held from an earlier try come first; only new files carry image hashes.
+    new_rows = rows[len(held) :]
+    linking.link_submission(
+        db, report, submission.answers, submission.urls, new_rows, upload.accepted
+    )
     token = handoff.stash_receipt(db, report, submitted.receipt, keyring=keyring())
     db.commit()
+    session.pop(PENDING_KEY, None)
     session[HANDOFF_KEY] = token
     return redirect(url_for("citizen.receipt"), code=303)
 
 
-@bp.get("/report/receipt")
-def receipt() -> ResponseReturnValue:
-    token = session.pop(HANDOFF_KEY, None)
+def _report_needs_correction(
+    form: ReportForm, upload: uploads.Upload, file_problems: list[str], pending_token: str | None
+) -> ResponseReturnValue:
+    """Send the form back with everything typed, keeping every file that was accepted."""
     db = get_session()
-    shown = handoff.take_receipt(db, token, keyring=keyring())
+    accepted = upload.accepted
+    if accepted:
+        # A refused file never costs the accepted ones: they wait, encrypted, for this form.
+        token = pending_token or evidence_service.new_pending_token()
+        evidence_service.purge_expired_pending(db, store=blob_store())
+        evidence_service.hold(db, token, accepted, keyring=keyring())
+        db.commit()
+        session[PENDING_KEY] = pending_token = token
+    form.pending_upload.data = pending_token or ""
+    held = evidence_service.held_files(db, pending_token, keyring=keyring())
+    form.evidence.errors = [*form.evidence.errors, *file_problems]
+    return _render_report_form(form, uploads.form_status(upload), held_files=held)
+
+
+def _receipt_or_gone(template: str = "citizen/receipt.html") -> ResponseReturnValue:
+    db = get_session()
+    token = session.get(HANDOFF_KEY)
+    shown = handoff.show_receipt(db, token, keyring=keyring())
     db.commit()
-    # A bot's discarded submission gets its one showing too (see portal.web.honeypot).
+    # A bot's discarded submission gets a receipt page like a real one (portal.web.honeypot).
     shown = shown or honeypot.take_decoy(token)
     if shown is None:
-        # Shown once only: a reload or a shared link shows nothing.
+        session.pop(HANDOFF_KEY, None)
         return render_template("citizen/receipt_gone.html"), 410
+    hours = current_app.config["SLA_FIRST_RESPONSE_HOURS"].get(shown.priority)
     return render_template(
-        "citizen/receipt.html", reference=shown.reference, receipt=format_receipt(shown.receipt)
+        template,
+        reference=shown.reference,
+        receipt=format_receipt(shown.receipt),
+        first_response=format_timedelta(timedelta(hours=hours), threshold=1.1) if hours else None,
+        priority=shown.priority,
     )
+
+
+@bp.get("/report/receipt")
+def receipt() -> ResponseReturnValue:
+    return _receipt_or_gone()
+
+
+@bp.get("/report/receipt.txt")
+def receipt_file() -> ResponseReturnValue:
+    """The reference and receipt as a small text file to keep (never cached)."""
+    page = _receipt_or_gone("citizen/receipt.txt")
+    if isinstance(page, tuple):
+        return page
+    response = make_response(page)
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="e-report-receipt.txt"'
+    return response
+
+
+@bp.post("/report/receipt/done")
+def receipt_done() -> ResponseReturnValue:
+    db = get_session()
+    handoff.forget_receipt(db, session.pop(HANDOFF_KEY, None))
+    db.commit()
+    flash(_("Your receipt is no longer shown on this device. Keep your copy safe."), "info")
+    return redirect(url_for("citizen.follow_up"), code=303)
+
+
+def _render_login(form: ReceiptForm, status: int = 200, **extra: object) -> ResponseReturnValue:
+    idle, _cap = followup_minutes()
+    return render_template(
+        "citizen/followup_login.html", form=form, idle_minutes=idle, **extra
+    ), status
 
 
 @bp.route("/follow-up", methods=["GET", "POST"])
@@ -186,8 +294,8 @@ def receipt() -> ResponseReturnValue:
 )
 def follow_up() -> ResponseReturnValue:
     db = get_session()
-    report = reports.report_for_followup(db, session.get(FOLLOWUP_KEY))
-    if report is not None:
+    report = current_followup_report()
+    if report is not None and request.method == "GET":
         return _render_followup(report, ReplyForm())
 
     form = ReceiptForm()
@@ -196,15 +304,28 @@ def follow_up() -> ResponseReturnValue:
         found = reports.find_by_receipt(db, digits, receipt_hasher()) if digits else None
         if found is None:
             form.receipt.errors = [str(RECEIPT_NOT_FOUND)]
-            return render_template("citizen/followup_login.html", form=form), 400
-        token = reports.open_followup_session(
-            db, found, minutes=current_app.config["FOLLOWUP_SESSION_MINUTES"]
-        )
+            return _render_login(form, 400, expired=bool(form.draft.data or form.file_names.data))
+        idle, cap = followup_minutes()
+        token = reports.open_followup_session(db, found, minutes=idle, max_minutes=cap)
         db.commit()
         session[FOLLOWUP_KEY] = token
+        names = [name for name in form.file_names.data if name]
+        if form.draft.data or names:
+            # What was typed or chosen when the session ended comes back, ready to send.
+            reply = ReplyForm(formdata=None, body=form.draft.data or "")
+            return _render_followup(found, reply, choose_again=names)
         return redirect(url_for("citizen.follow_up"), code=303)
+    if report is not None:
+        return _render_followup(report, ReplyForm())
     status = 400 if request.method == "POST" else 200
-    return render_template("citizen/followup_login.html", form=form), status
+    return _render_login(form, status)
+
+
+def _session_ended(draft: str = "", file_names: list[str] | None = None) -> ResponseReturnValue:
+    """A reply or upload arrived after the session ended: ask for the receipt, lose nothing."""
+    session.pop(FOLLOWUP_KEY, None)
+    form = ReceiptForm(formdata=None, draft=draft, file_names=file_names or [])
+    return _render_login(form, 401, expired=True)
 
 
 def _proof_of_work_needed() -> Response:
@@ -219,29 +340,50 @@ def _render_followup(
     report: object, reply_form: ReplyForm, status: int = 200, **extra: object
 ) -> ResponseReturnValue:
     timeline = reports.reporter_timeline(report, keyring())  # type: ignore[arg-type]
+    summary = reporter_view.reporter_summary(report, keyring())  # type: ignore[arg-type]
+    idle, _cap = followup_minutes()
     return (
         render_template(
             "citizen/followup.html",
             report=report,
+            summary=summary,
             timeline=timeline,
             reply_form=reply_form,
             statuses=STATUSES,
             categories=CATEGORIES,
+            closure_reasons=CLOSURE_REASONS_FOR_REPORTER,
+            questions=all_questions(),
+            platforms=PLATFORMS,
             no_file_categories=NO_FILE_CATEGORIES,
+            idle_minutes=idle,
             **extra,
         ),
         status,
     )
 
 
+def _reply_after_end() -> ResponseReturnValue:
+    return _session_ended(draft=request.form.get("body", "")[:5000])
+
+
+def _files_after_end() -> ResponseReturnValue:
+    upload = uploads.current_upload()
+    names = [staged.display_name for staged in upload.files]
+    upload.discard()
+    return _session_ended(file_names=names)
+
+
 @bp.post("/follow-up/reply")
-@reporter_required
+@reporter_required(ended=_reply_after_end)
 def follow_up_reply(report: Report) -> ResponseReturnValue:
     db = get_session()
     form = ReplyForm()
+    if not reporter_view.accepts_replies(report):  # type: ignore[arg-type]
+        flash(_("This report is closed: it takes no more messages."), "error")
+        return redirect(url_for("citizen.follow_up"), code=303)
     if not form.validate():
         return _render_followup(report, form, 400)
-    reports.add_reporter_reply(db, report, form.body.data.strip(), keyring=keyring())
+    reports.add_reporter_reply(db, report, form.body.data.strip(), keyring=keyring())  # type: ignore[arg-type]
     db.commit()
     flash(_("Your message was sent."), "success")
     return redirect(url_for("citizen.follow_up"), code=303)
@@ -249,22 +391,29 @@ def follow_up_reply(report: Report) -> ResponseReturnValue:
 
 @bp.post("/follow-up/evidence")
 @limiter.limit(setting("RATELIMIT_EVIDENCE"))
-@reporter_required
+@reporter_required(ended=_files_after_end)
 def follow_up_evidence(report: Report) -> ResponseReturnValue:
     db = get_session()
     upload = uploads.current_upload()
-    problems = upload.check(files_allowed=report.category not in NO_FILE_CATEGORIES)
+    if not reporter_view.accepts_replies(report):  # type: ignore[arg-type]
+        upload.discard()
+        flash(_("This report is closed: it takes no more files."), "error")
+        return redirect(url_for("citizen.follow_up"), code=303)
+    problems = upload.check(files_allowed=report.category not in NO_FILE_CATEGORIES)  # type: ignore[attr-defined]
     if not upload.files and not problems:
         problems = [_("Choose at least one file to send.")]
+    accepted = upload.accepted
+    if accepted:
+        # The good files are kept even when others were refused.
+        rows = evidence_service.attach(db, report, accepted, source="follow_up", keyring=keyring())
+        linking.link_images(db, report, rows, accepted)
+        db.commit()
     if problems:
-        upload.discard()
         status = uploads.form_status(upload)
-        return _render_followup(report, ReplyForm(), status, evidence_errors=problems)
-    rows = evidence_service.attach(
-        db, report, upload.accepted, source="follow_up", keyring=keyring()
-    )
-    linking.link_images(db, report, rows, upload.accepted)
-    db.commit()
+        kept = [(staged.display_name, staged.size, staged.media_type) for staged in accepted]
+        return _render_followup(
+            report, ReplyForm(), status, evidence_errors=problems, kept_files=kept
+        )
     flash(_("Your files were received. Thank you."), "success")
     return redirect(url_for("citizen.follow_up"), code=303)
 
@@ -280,5 +429,18 @@ def follow_up_end() -> ResponseReturnValue:
 
 @bp.get("/exit")
 def quick_exit() -> ResponseReturnValue:
-    """The quick-exit button without JavaScript: leave for a neutral site at once."""
-    return redirect(current_app.config["QUICK_EXIT_URL"], code=303)
+    """Quick exit: end whatever this device has open here, then leave for a neutral site.
+
+    The follow-up session, a receipt waiting to be shown and files held for a form are ended
+    on the server; the response also asks the browser to drop this site's cookies and storage.
+    Browser history cannot be erased by a site, and the page says so.
+    """
+    db = get_session()
+    reports.close_followup_session(db, session.get(FOLLOWUP_KEY))
+    handoff.forget_receipt(db, session.get(HANDOFF_KEY))
+    evidence_service.discard_pending(db, session.get(PENDING_KEY), store=blob_store())
+    db.commit()
+    session.clear()
+    response = redirect(current_app.config["QUICK_EXIT_URL"], code=303)
+    response.headers["Clear-Site-Data"] = '"cookies", "storage"'
+    return response

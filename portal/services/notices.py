@@ -1,0 +1,110 @@
+"""The opt-in, content-free e-mail notice: "there is news about your report".
+
+A reporter may leave an address for this notice only; it is stored encrypted like the contact.
+The notice never names the reference, the category, a status or a message: whoever reads the
+mailbox learns only that a report exists (the form says so before the reporter opts in). It is
+written in the reporter's language and sent through the relay the configuration names.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+from babel.support import Translations
+from sqlalchemy.orm import Session
+
+from portal.crypto.keyring import Keyring
+from portal.models import Report
+from portal.services.reports import field_context
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+def _(message: str) -> str:
+    """Marks a message for extraction; it is translated when the notice is written."""
+    return message
+
+
+SUBJECT = _("News about your report")
+BODY = _(
+    "Hello,\n\nThere is news about the report you made. To read it, come back to the portal and "
+    "open your report with your receipt.\n\nThis e-mail says nothing more, for your safety. If "
+    "you did not expect it, you can ignore it."
+)
+
+
+@dataclass(frozen=True)
+class SmtpRelay:
+    host: str
+    port: int = 25
+    sender: str = "no-reply@e-report.invalid"
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SmtpRelay | None:
+        """The relay the configuration names (``SMTP_HOST`` ...), or None when there is none."""
+        if not config.get("SMTP_HOST"):
+            return None
+        return cls(
+            host=str(config["SMTP_HOST"]),
+            port=int(config.get("SMTP_PORT") or 25),
+            sender=str(config.get("NOTICE_SENDER") or cls.sender),
+            starttls=bool(config.get("SMTP_STARTTLS")),
+            username=config.get("SMTP_USERNAME"),
+            password=config.get("SMTP_PASSWORD"),
+        )
+
+
+def notice_message(address: str, language: str | None, sender: str) -> EmailMessage:
+    """The whole notice: the same words for every report, in the reporter's language."""
+    translations = Translations.load(str(TRANSLATIONS), [language or "ar"], domain="messages")
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = address
+    message["Subject"] = translations.gettext(SUBJECT)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(translations.gettext(BODY))
+    return message
+
+
+def notify_address(report: Report, keyring: Keyring) -> str | None:
+    if report.notify_email_enc is None:
+        return None
+    return keyring.decrypt_field(
+        report.notify_email_enc, field_context(report.reference, "notify_email")
+    )
+
+
+def send_news_notice(
+    session: Session, report_id: int, *, keyring: Keyring, relay: SmtpRelay
+) -> bool:
+    """Send the content-free notice for ``report_id`` if its reporter opted in.
+
+    Returns whether a notice was handed to the relay. Meant for the job queue: it reads what it
+    needs by id and raises on a relay failure (``smtplib.SMTPException``, ``OSError``) so that
+    the queue can retry.
+    """
+    report = session.get(Report, report_id)
+    if report is None:
+        return False
+    address = notify_address(report, keyring)
+    if not address:
+        return False
+    message = notice_message(address, report.language, relay.sender)
+    with smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout) as smtp:
+        if relay.starttls:
+            smtp.starttls()
+        if relay.username and relay.password:
+            smtp.login(relay.username, relay.password)
+        smtp.send_message(message)
+    return True
