@@ -62,9 +62,10 @@ class DefaultConfig:
     # Resolution targets, per priority (days).
     SLA_RESOLUTION_DAYS = {"urgent": 7, "high": 30, "normal": 60}
 
-    # Supervisor dashboards read figures precomputed by `portal stats refresh` while they are
-    # younger than this (and say how old they are); older or missing ones are computed live.
-    STATS_SNAPSHOT_MAX_AGE_MINUTES = 1440
+    # Supervisor dashboards and exports: at most this many at once across all workers (the rest
+    # are told to retry), each statement cancelled after this many milliseconds.
+    STATS_MAX_CONCURRENT = 2
+    STATS_STATEMENT_TIMEOUT_MS = 5000
 
     # Retention per final status, in days; None keeps the report.
     RETENTION_DAYS = {"closed": 365, "referred": None}
