@@ -18,9 +18,9 @@ most 1 s above the true durations). Durations over :data:`MAX_SECONDS` (ten year
 ten years.
 
 Targets. Below 100 days every bucket width divides an hour and every edge is a whole number of
-widths, so every whole hour is a bucket edge; beyond, every whole day is. A target of whole
-hours (whole days beyond 100 days) therefore splits the buckets exactly: the share of durations
-within it is exact, not estimated.
+widths, so every whole hour is a bucket edge (beyond, edges are whole days). A target of whole
+hours up to 100 days therefore splits the buckets exactly: the share of durations within it is
+exact, not estimated.
 """
 
 from __future__ import annotations
