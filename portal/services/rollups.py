@@ -331,26 +331,21 @@ def read(
         by_level[level].append(block)
     if not by_level:
         return iter(())
+    t = _TABLE.c
     stmt = select(
-        StatsRollup.level,
-        StatsRollup.block,
-        StatsRollup.dim,
-        StatsRollup.key,
-        StatsRollup.priority,
-        StatsRollup.received,
-        StatsRollup.first_response,
-        StatsRollup.resolution,
+        t.level, t.block, t.dim, t.key, t.priority, t.received, t.first_response, t.resolution
     ).where(
-        StatsRollup.scope == scope,
-        StatsRollup.dim.in_(list(dims)),
+        t.scope == scope,
+        t.dim.in_(list(dims)),
         or_(
             *(
-                and_(StatsRollup.level == level, StatsRollup.block.in_(sorted(set(blocks_))))
+                and_(t.level == level, t.block.in_(sorted(set(blocks_))))
                 for level, blocks_ in by_level.items()
             )
         ),
     )
-    return (Row(*row) for row in session.execute(stmt))
+    # Core rows straight from the connection: a two-year dashboard reads thousands.
+    return (Row(*row) for row in session.connection().execute(stmt))
 
 
 # --- rebuilding from the reports -------------------------------------------------------------

@@ -488,3 +488,25 @@ def message_reporter(ref: str) -> ResponseReturnValue:
 
 
 # Evidence download and manifest (portal.web.officer.evidence_views) on this blueprint.
+
+
+@bp.get("/reports/<ref>/cluster")
+@role_required(*CASE_ROLES)
+def cluster_page(ref: str) -> ResponseReturnValue:
+    """Every report in scope sharing a URL with this one, a page at a time (keyset)."""
+    officer = current_officer()
+    assert officer is not None
+    db = get_session()
+    report = get_report_for_officer(db, officer, ref)
+    after = request.args.get("after", "")
+    page = casefile.cluster_page(
+        db, officer, report, after=int(after) if after.isdigit() else None
+    )
+    return render_template(
+        "officer/cluster.html",
+        report=report,
+        officer=officer,
+        page=page,
+        statuses=STAFF_STATUSES,
+        first_page=bool(after),
+    )

@@ -31,8 +31,8 @@ from portal.web.supervisor.guard import Busy, dashboard_slot
 from portal.web.supervisor.formatting import (
     BUCKET_LABELS,
     PERIOD_LABELS,
+    Durations,
     Names,
-    duration,
     local_time,
     share,
 )
@@ -101,7 +101,9 @@ def _busy() -> ResponseReturnValue:
     return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
-def _pictures(dashboard: Dashboard, names: Names, parsed: Request) -> dict[str, Any]:
+def _pictures(
+    dashboard: Dashboard, names: Names, parsed: Request, duration: Durations
+) -> dict[str, Any]:
     thresholds = [hours * 3600 for hours in MAP_THRESHOLDS_HOURS]
     national = parsed.region_code is None
     tiles = []
@@ -181,6 +183,7 @@ def dashboard_page() -> ResponseReturnValue:
         dashboard = _dashboard(parsed)
     except Busy:
         return _busy()
+    duration = Durations()
     return render_template(
         "supervisor/dashboard.html",
         officer=officer,
@@ -194,7 +197,7 @@ def dashboard_page() -> ResponseReturnValue:
         local_time=local_time,
         period_last_day=(dashboard.period_end - timedelta(microseconds=1)),
         csv_url=url_for("supervisor.response_times_csv", **parsed.args),
-        **_pictures(dashboard, names, parsed),
+        **_pictures(dashboard, names, parsed, duration),
     )
 
 
