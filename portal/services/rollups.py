@@ -361,9 +361,7 @@ def rebuild(session: Session, *, batch: int = 20_000) -> int:
     days, regions, units, categories, priorities, frs, ress = [], [], [], [], [], [], []
     category_codes: dict[str, int] = {}
     priority_codes: dict[str, int] = {}
-    result = session.connection().execute(
-        select(*columns).execution_options(yield_per=batch)
-    )
+    result = session.connection().execute(select(*columns).execution_options(yield_per=batch))
     for submitted, region_id, unit_id, category, priority, first, closed in result:
         submitted = submitted.replace(tzinfo=UTC)
         days.append(day_number(submitted))

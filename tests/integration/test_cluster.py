@@ -30,7 +30,7 @@ def share_url(db, report: Report) -> None:
 
 
 def test_case_page_names_the_newest_few_and_counts_the_rest(app, db):
-    officer, secret = make_officer(app, db, "amina")
+    _officer, secret = make_officer(app, db, "amina")
     reports = [add_report(db, unit="CASABLANCA") for _ in range(casefile.CLUSTER_PREVIEW + 5)]
     elsewhere = [add_report(db, region="MA-04", unit="RABAT") for _ in range(3)]
     for report in reports + elsewhere:

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from test_stats_support import NOW, SLA_TEST, add_report, hours
 
-from portal.models import Report, StatsRollup, utcnow
-from portal.services import rollups
+from portal.models import StatsRollup, utcnow
 from portal.services.stats import (
     ABROAD,
     NATIONAL,

@@ -499,9 +499,7 @@ def cluster_page(ref: str) -> ResponseReturnValue:
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
     after = request.args.get("after", "")
-    page = casefile.cluster_page(
-        db, officer, report, after=int(after) if after.isdigit() else None
-    )
+    page = casefile.cluster_page(db, officer, report, after=int(after) if after.isdigit() else None)
     return render_template(
         "officer/cluster.html",
         report=report,

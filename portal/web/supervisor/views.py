@@ -27,7 +27,6 @@ from portal.web import charts
 from portal.web.i18n import current_language
 from portal.web.staff.auth import current_officer, role_required
 from portal.web.supervisor import export
-from portal.web.supervisor.guard import Busy, dashboard_slot
 from portal.web.supervisor.formatting import (
     BUCKET_LABELS,
     PERIOD_LABELS,
@@ -36,6 +35,7 @@ from portal.web.supervisor.formatting import (
     local_time,
     share,
 )
+from portal.web.supervisor.guard import Busy, dashboard_slot
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 
