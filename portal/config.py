@@ -20,6 +20,10 @@ class DefaultConfig:
     # Storage and services (the contract names in DESIGN.md).
     DATABASE_URL: str | None = None  # None -> SQLite file in the instance dir
     RATELIMIT_STORAGE_URI = "memory://"
+    # Every request of one client, whatever the page (flask-limiter's application-wide limit,
+    # counted per method): cheap page views cannot crowd out the officers' work.
+    RATELIMIT_APPLICATION = "300/minute;6000/hour"
+    RATELIMIT_APPLICATION_PER_METHOD = True
     EVIDENCE_STORE: str | None = None  # None -> file://<instance>/evidence
     S3_ENDPOINT_URL: str | None = None
     S3_REGION: str | None = None

@@ -469,6 +469,7 @@ def init_app(app: Flask) -> None:
     # The limiter is one object per process; a new app (tests build many) starts it afresh,
     # with a healthy store and this app's settings.
     limiter._storage_dead = False
+    limiter.limit_manager.set_application_limits([])  # read again from this app's config
     limiter.init_app(app)
     # Blueprints are registered after the extensions: the views get their limits on the first
     # request, before the limiter's own check runs.
