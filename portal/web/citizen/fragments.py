@@ -33,13 +33,14 @@ def clear() -> None:
 
 
 @bp.app_template_global()
-def form_fragment(name: str, form: Any, caller: Callable[[], str]) -> Markup:
+def form_fragment(name: str, form: Any, caller: Callable[[], Markup]) -> Markup:
+    # ``caller`` is the wrapped template part: Jinja hands it back already escaped (Markup).
     if request.method != "GET" or form.errors:
-        return Markup(caller())
+        return caller()
     key = (name, current_language())
     cached = _store.get(key)
     if cached is None:
-        cached = Markup(caller())
+        cached = caller()
         with _lock:
             _store[key] = cached
     return cached
