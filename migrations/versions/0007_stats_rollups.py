@@ -5,7 +5,8 @@ Revises: 0004_queue_category
 Create Date: 2026-12-04 14:50:00.000000
 
 Dashboards read ``stats_rollups`` (counts and response-time distributions per block of days and
-grouping key) and the open reports, through a partial index that holds only those. The
+grouping key) and the open reports, through a partial covering index that holds only those.
+A case page reads its cluster newest first from an index on (URL digest, report). The
 precomputed dashboards (``stats_snapshots``) are dropped. The rollups of existing reports are
 written by ``portal stats rebuild`` (run once after this upgrade).
 """
@@ -48,7 +49,16 @@ def upgrade() -> None:
             unique=False,
             sqlite_where=sa.text(OPEN),
             postgresql_where=sa.text(OPEN),
+            postgresql_include=[
+                "region_id",
+                "unit_id",
+                "category",
+                "priority",
+                "first_response_at",
+            ],
         )
+    with op.batch_alter_table("report_urls", schema=None) as batch_op:
+        batch_op.create_index("ix_report_urls_digest_report", ["digest", "report_id"], unique=False)
     op.drop_table("stats_snapshots")
 
 
@@ -61,6 +71,8 @@ def downgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("scope", "period", name=op.f("pk_stats_snapshots")),
     )
+    with op.batch_alter_table("report_urls", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_urls_digest_report")
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.drop_index("ix_reports_open_submitted")
     op.drop_table("stats_rollups")

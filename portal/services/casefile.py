@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,7 @@ class ClusterMember:
 # The case page names at most this many reports of the cluster; the rest are a link away.
 CLUSTER_PREVIEW = 20
 CLUSTER_PAGE = 50
+_ID_BATCH = 5000
 
 
 @dataclass
@@ -137,48 +139,56 @@ def shared_trace_key() -> ColumnElement[str]:
     return ReportURL.digest
 
 
-def _shared_with(report: Report) -> Any:
-    """Ids of the other reports sharing one of ``report``'s URLs (a subquery)."""
-    key = shared_trace_key()
-    mine = select(key).where(ReportURL.report_id == report.id)
-    return (
-        select(ReportURL.report_id)
-        .where(key.in_(mine.scalar_subquery()), ReportURL.report_id != report.id)
-        .distinct()
-    )
-
-
-def _scope_filter(session: Session, officer: Officer) -> list[ColumnElement[bool]]:
+def _scope_filter(officer: Officer) -> list[ColumnElement[bool]]:
     scope = scope_unit_ids(officer)
     if scope is None:
         return []
     return [Report.unit_id.in_(scope)]
 
 
+def _mine(report: Report) -> Any:
+    return select(shared_trace_key()).where(ReportURL.report_id == report.id).scalar_subquery()
+
+
 def cluster_for(session: Session, officer: Officer, report: Report) -> Cluster:
-    """Counts per unit (one grouped query) and the newest ``CLUSTER_PREVIEW`` in scope."""
+    """Counts per unit and the newest ``CLUSTER_PREVIEW`` reports in scope."""
     cluster = Cluster()
     if not report.urls:
         return cluster
-    shared = _shared_with(report).subquery()
-    counts = session.execute(
-        select(Report.unit_id, func.count())
-        .where(Report.id.in_(select(shared.c.report_id)))
-        .group_by(Report.unit_id)
-    ).all()
-    if not counts:
+    # The ids first (an index range), then their units by primary key: a join would make the
+    # planner scan every report for a large cluster.
+    ids = sorted(
+        set(
+            session.scalars(
+                select(ReportURL.report_id).where(
+                    shared_trace_key().in_(_mine(report)), ReportURL.report_id != report.id
+                )
+            )
+        )
+    )
+    if not ids:
         return cluster
+    counts: Counter[int] = Counter()
+    for start in range(0, len(ids), _ID_BATCH):
+        batch = ids[start : start + _ID_BATCH]
+        counts.update(
+            dict(
+                session.execute(
+                    select(Report.unit_id, func.count())
+                    .where(Report.id.in_(batch))
+                    .group_by(Report.unit_id)
+                ).all()
+            )
+        )
     scope = scope_unit_ids(officer)
     if scope is not None and not isinstance(scope, list):
         scope = list(session.scalars(scope))
     units = {unit.id: unit for unit in session.scalars(select(Unit))}
-    hidden = []
-    for unit_id, count in sorted(counts):
+    for unit_id, count in sorted(counts.items()):
         if scope is None or unit_id in scope:
             cluster.in_scope += count
         else:
-            hidden.append((units[unit_id], count))
-    cluster.elsewhere = hidden
+            cluster.elsewhere.append((units[unit_id], count))
     if cluster.in_scope:
         cluster.visible = cluster_page(session, officer, report, CLUSTER_PREVIEW).members
     return cluster
@@ -193,13 +203,19 @@ def cluster_page(
 ) -> ClusterPage:
     """Reports in scope sharing a URL with ``report``, newest first, keyset by report id."""
     stmt = (
-        select(Report.id, Report.reference, Report.status, Report.unit_id)
-        .where(Report.id.in_(_shared_with(report)), *_scope_filter(session, officer))
-        .order_by(Report.id.desc())
+        select(ReportURL.report_id, Report.reference, Report.status, Report.unit_id)
+        .join(Report, ReportURL.report_id == Report.id)
+        .where(
+            shared_trace_key().in_(_mine(report)),
+            ReportURL.report_id != report.id,
+            *_scope_filter(officer),
+        )
+        .distinct()
+        .order_by(ReportURL.report_id.desc())
         .limit(limit + 1)
     )
     if after is not None:
-        stmt = stmt.where(Report.id < after)
+        stmt = stmt.where(ReportURL.report_id < after)
     rows = session.execute(stmt).all()
     units = {unit.id: unit for unit in session.scalars(select(Unit))}
     members = [ClusterMember(ref, status, units[unit]) for _id, ref, status, unit in rows[:limit]]
