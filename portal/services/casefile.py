@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, any_, func, select
 from sqlalchemy.orm import Session
 
 from portal.crypto.keyring import Keyring
@@ -47,7 +46,6 @@ class ClusterMember:
 # The case page names at most this many reports of the cluster; the rest are a link away.
 CLUSTER_PREVIEW = 20
 CLUSTER_PAGE = 50
-_ID_BATCH = 5000
 
 
 @dataclass
@@ -146,40 +144,39 @@ def _scope_filter(officer: Officer) -> list[ColumnElement[bool]]:
     return [Report.unit_id.in_(scope)]
 
 
-def _mine(report: Report) -> Any:
-    return select(shared_trace_key()).where(ReportURL.report_id == report.id).scalar_subquery()
+def _keys(session: Session, report: Report) -> list[str]:
+    """The report's own URL keys, as values: the planner then sees how common each one is."""
+    return sorted(
+        set(session.scalars(select(shared_trace_key()).where(ReportURL.report_id == report.id)))
+    )
+
+
+def _in_cluster(session: Session, report: Report, keys: list[str]) -> ColumnElement[bool]:
+    shared = select(ReportURL.report_id).where(
+        shared_trace_key().in_(keys), ReportURL.report_id != report.id
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # An array of ids read by primary key: a join would have the planner scan every report
+        # for a large cluster.
+        return Report.id == any_(func.array(shared.scalar_subquery()))
+    return Report.id.in_(shared)
 
 
 def cluster_for(session: Session, officer: Officer, report: Report) -> Cluster:
     """Counts per unit and the newest ``CLUSTER_PREVIEW`` reports in scope."""
     cluster = Cluster()
-    if not report.urls:
+    keys = _keys(session, report)
+    if not keys:
         return cluster
-    # The ids first (an index range), then their units by primary key: a join would make the
-    # planner scan every report for a large cluster.
-    ids = sorted(
-        set(
-            session.scalars(
-                select(ReportURL.report_id).where(
-                    shared_trace_key().in_(_mine(report)), ReportURL.report_id != report.id
-                )
-            )
-        )
+    counts = dict(
+        session.execute(
+            select(Report.unit_id, func.count())
+            .where(_in_cluster(session, report, keys))
+            .group_by(Report.unit_id)
+        ).all()
     )
-    if not ids:
+    if not counts:
         return cluster
-    counts: Counter[int] = Counter()
-    for start in range(0, len(ids), _ID_BATCH):
-        batch = ids[start : start + _ID_BATCH]
-        counts.update(
-            dict(
-                session.execute(
-                    select(Report.unit_id, func.count())
-                    .where(Report.id.in_(batch))
-                    .group_by(Report.unit_id)
-                ).all()
-            )
-        )
     scope = scope_unit_ids(officer)
     if scope is not None and not isinstance(scope, list):
         scope = list(session.scalars(scope))
@@ -202,11 +199,14 @@ def cluster_page(
     after: int | None = None,
 ) -> ClusterPage:
     """Reports in scope sharing a URL with ``report``, newest first, keyset by report id."""
+    keys = _keys(session, report)
+    if not keys:
+        return ClusterPage(members=[], next_after=None)
     stmt = (
         select(ReportURL.report_id, Report.reference, Report.status, Report.unit_id)
         .join(Report, ReportURL.report_id == Report.id)
         .where(
-            shared_trace_key().in_(_mine(report)),
+            shared_trace_key().in_(keys),
             ReportURL.report_id != report.id,
             *_scope_filter(officer),
         )
