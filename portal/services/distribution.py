@@ -29,6 +29,7 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -199,42 +200,85 @@ class Distribution:
         values = np.concatenate(self._exact) if len(self._exact) > 1 else self._exact[0]
         return np.sort(values) if values.size <= EXACT_LIMIT else None
 
-    def _histogram(self) -> npt.NDArray[np.int64]:
-        idx = [i.astype(np.int64) for i in self._idx]
-        weights = [c.astype(np.int64) for c in self._counts]
+    def histogram(self) -> npt.NDArray[np.int64]:
+        """Counts per bucket of everything added (exact values put in their buckets)."""
+        idx: list[npt.NDArray[Any]] = list(self._idx)
+        weights: list[npt.NDArray[Any]] = list(self._counts)
         if self._exact:
             exact = np.concatenate(self._exact)
             idx.append(bucket_of(exact))
             weights.append(np.ones(exact.size, dtype=np.int64))
+        if not idx:
+            return np.zeros(BUCKETS, dtype=np.int64)
         return np.bincount(
-            np.concatenate(idx), weights=np.concatenate(weights), minlength=BUCKETS
+            np.concatenate(idx).astype(np.int64),
+            weights=np.concatenate(weights).astype(np.float64),
+            minlength=BUCKETS,
         ).astype(np.int64)
 
     def summary(self, fractions: Sequence[float], targets: Sequence[int] = ()) -> Summary:
         """Count, the given percentiles (seconds) and the counts at or under each target."""
         exact = self._exact_values()
         if exact is not None:
-            values = exact.tolist()
-            return Summary(
-                n=len(values),
-                percentiles=[percentile_cont(values, f) for f in fractions],
-                within=[int(np.count_nonzero(exact <= t)) for t in targets],
+            return _exact_summary(exact, fractions, targets)
+        return _bucket_summary(self.histogram(), fractions, targets)
+
+
+def _exact_summary(
+    exact: npt.NDArray[Any], fractions: Sequence[float], targets: Sequence[int]
+) -> Summary:
+    values = exact.tolist()
+    return Summary(
+        n=len(values),
+        percentiles=[percentile_cont(values, f) for f in fractions],
+        within=[int(np.count_nonzero(exact <= t)) for t in targets],
+    )
+
+
+def _bucket_summary(
+    histogram: npt.NDArray[np.int64], fractions: Sequence[float], targets: Sequence[int]
+) -> Summary:
+    cumulative = np.cumsum(histogram)
+    n = int(cumulative[-1])
+    within = [int(cumulative[min(int(bucket_of(t)), BUCKETS - 1)]) for t in targets]
+    if n == 0:
+        return Summary(n=0, percentiles=[None for _ in fractions], within=within)
+
+    def value_at(rank: int) -> float:
+        return float(_MIDDLES[int(np.searchsorted(cumulative, rank, side="right"))])
+
+    percentiles: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (n - 1)
+        low, high = math.floor(position), math.ceil(position)
+        low_value = value_at(low)
+        percentiles.append(low_value + (value_at(high) - low_value) * (position - low))
+    return Summary(n=n, percentiles=percentiles, within=within)
+
+
+def summarize(
+    parts: dict[str, Distribution], fractions: Sequence[float], targets: dict[str, int]
+) -> tuple[Summary, int]:
+    """The summary of the parts together, and how many values of each part are within that
+    part's target (summed): one histogram per part, added up once."""
+    exact_parts = [part._exact_values() for part in parts.values()]
+    if all(values is not None for values in exact_parts):
+        joined = np.sort(np.concatenate([v for v in exact_parts if v is not None] or [[]]))
+        if joined.size <= EXACT_LIMIT:
+            within = sum(
+                int(np.count_nonzero(values <= targets[name]))
+                for name, values in zip(parts, exact_parts, strict=True)
+                if values is not None
             )
-        histogram = self._histogram()
-        cumulative = np.cumsum(histogram)
-        n = int(cumulative[-1])
-
-        def value_at(rank: int) -> float:
-            return float(_MIDDLES[int(np.searchsorted(cumulative, rank, side="right"))])
-
-        percentiles: list[float | None] = []
-        for fraction in fractions:
-            position = fraction * (n - 1)
-            low, high = math.floor(position), math.ceil(position)
-            low_value = value_at(low)
-            percentiles.append(low_value + (value_at(high) - low_value) * (position - low))
-        within = [int(cumulative[min(int(bucket_of(t)), BUCKETS - 1)]) for t in targets]
-        return Summary(n=n, percentiles=percentiles, within=within)
+            return _exact_summary(joined.astype(np.int64), fractions, ()), within
+    total = np.zeros(BUCKETS, dtype=np.int64)
+    within = 0
+    for name, part in parts.items():
+        histogram = part.histogram()
+        total += histogram
+        limit = min(int(bucket_of(targets[name])), BUCKETS - 1)
+        within += int(histogram[: limit + 1].sum())
+    return _bucket_summary(total, fractions, ()), within
 
 
 class Summary:

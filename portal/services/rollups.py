@@ -345,7 +345,7 @@ def read(
         ),
     )
     # Core rows straight from the connection: a two-year dashboard reads thousands.
-    return (Row(*row) for row in session.connection().execute(stmt))
+    return (Row(*row) for row in session.connection().execute(stmt).all())
 
 
 # --- rebuilding from the reports -------------------------------------------------------------

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import OPEN_STATUSES, Region, Report, Unit, UTCDateTime, utcnow
 from portal.services import rollups
-from portal.services.distribution import Distribution, percentile_cont
+from portal.services.distribution import Distribution, percentile_cont, summarize
 from portal.services.rollups import LOCAL_TZ
 
 NATIONAL = "national"
@@ -218,13 +218,6 @@ class _Open:
         self.resolution_overdue += res_overdue
 
 
-def _merged(parts: Mapping[str, Distribution]) -> Distribution:
-    merged = Distribution()
-    for part in parts.values():
-        merged.extend(part)
-    return merged
-
-
 def _stats(group: _Group | None, open_: _Open | None, sla: SLA, now: datetime) -> GroupStats:
     stats = GroupStats(key="")
     if group is not None:
@@ -233,18 +226,14 @@ def _stats(group: _Group | None, open_: _Open | None, sla: SLA, now: datetime) -
             ("first_response", group.first_response, sla.first_response_seconds),
             ("resolution", group.resolution, sla.resolution_seconds),
         ):
-            summary = _merged(parts).summary(FRACTIONS)
+            summary, within = summarize(parts, FRACTIONS, {p: int(target_of(p)) for p in parts})
             target: Percentiles = getattr(stats, attribute)
             target.n = summary.n
             target.p50, target.p90 = summary.percentiles
-            met = sum(
-                part.summary((), [int(target_of(priority))]).within[0]
-                for priority, part in parts.items()
-            )
             if attribute == "first_response":
-                stats.first_sla_met = met
+                stats.first_sla_met = within
             else:
-                stats.resolution_sla_met = met
+                stats.resolution_sla_met = within
         stats.awaiting_first_response = stats.received - stats.first_response.n
         stats.unresolved = stats.received - stats.resolution.n
     stats.first_sla_due = stats.first_response.n
@@ -384,7 +373,12 @@ def compute_dashboard(
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
     by_priority: dict[str, _Group] = defaultdict(_Group)
     weekly: dict[tuple[str, int], Distribution] = defaultdict(Distribution)
-    for row in rollups.read(session, scope, dims, period_pairs | set(week_of)):
+    # The period's blocks for every grouping; the weeks' blocks only for the trend's.
+    rows = [
+        *rollups.read(session, scope, dims, period_pairs),
+        *rollups.read(session, scope, trend_dims, set(week_of) - period_pairs),
+    ]
+    for row in rows:
         pair = (row.level, row.block)
         if pair in period_pairs:
             groups[(row.dim, row.key)].add(row)
