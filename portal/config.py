@@ -68,7 +68,7 @@ class DefaultConfig:
 
     # Supervisor dashboards and exports: at most this many at once across all workers (the rest
     # are told to retry), each statement cancelled after this many milliseconds.
-    STATS_MAX_CONCURRENT = 2
+    STATS_MAX_CONCURRENT = 1
     STATS_STATEMENT_TIMEOUT_MS = 5000
 
     # Retention per final status, in days; None keeps the report.

@@ -37,7 +37,7 @@ def _local(limit: int) -> threading.BoundedSemaphore:
 
 @contextmanager
 def dashboard_slot(session: Session, config: Mapping[str, Any]) -> Iterator[None]:
-    limit = max(int(config.get("STATS_MAX_CONCURRENT", 2)), 1)
+    limit = max(int(config.get("STATS_MAX_CONCURRENT", 1)), 1)
     timeout_ms = int(config.get("STATS_STATEMENT_TIMEOUT_MS", 5000))
     if session.get_bind().dialect.name != "postgresql":
         semaphore = _local(limit)
