@@ -200,8 +200,9 @@ class Distribution:
         values = np.concatenate(self._exact) if len(self._exact) > 1 else self._exact[0]
         return np.sort(values) if values.size <= EXACT_LIMIT else None
 
-    def histogram(self) -> npt.NDArray[np.int64]:
-        """Counts per bucket of everything added (exact values put in their buckets)."""
+    def buckets(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(bucket, count) pairs of everything added, exact values put in their buckets; a
+        bucket may appear more than once. As long as the pieces, not as long as the edges."""
         idx: list[npt.NDArray[Any]] = list(self._idx)
         weights: list[npt.NDArray[Any]] = list(self._counts)
         if self._exact:
@@ -209,19 +210,19 @@ class Distribution:
             idx.append(bucket_of(exact))
             weights.append(np.ones(exact.size, dtype=np.int64))
         if not idx:
-            return np.zeros(BUCKETS, dtype=np.int64)
-        return np.bincount(
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        return (
             np.concatenate(idx).astype(np.int64),
-            weights=np.concatenate(weights).astype(np.float64),
-            minlength=BUCKETS,
-        ).astype(np.int64)
+            np.concatenate(weights).astype(np.int64),
+        )
 
     def summary(self, fractions: Sequence[float], targets: Sequence[int] = ()) -> Summary:
         """Count, the given percentiles (seconds) and the counts at or under each target."""
         exact = self._exact_values()
         if exact is not None:
             return _exact_summary(exact, fractions, targets)
-        return _bucket_summary(self.histogram(), fractions, targets)
+        return _bucket_summary(*self.buckets(), fractions, targets)
 
 
 def _exact_summary(
@@ -235,17 +236,26 @@ def _exact_summary(
     )
 
 
+def _within(idx: npt.NDArray[np.int64], weights: npt.NDArray[np.int64], target: int) -> int:
+    return int(weights[idx <= min(int(bucket_of(target)), BUCKETS - 1)].sum())
+
+
 def _bucket_summary(
-    histogram: npt.NDArray[np.int64], fractions: Sequence[float], targets: Sequence[int]
+    idx: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.int64],
+    fractions: Sequence[float],
+    targets: Sequence[int],
 ) -> Summary:
-    cumulative = np.cumsum(histogram)
-    n = int(cumulative[-1])
-    within = [int(cumulative[min(int(bucket_of(t)), BUCKETS - 1)]) for t in targets]
+    within = [_within(idx, weights, t) for t in targets]
+    n = int(weights.sum())
     if n == 0:
         return Summary(n=0, percentiles=[None for _ in fractions], within=within)
+    order = np.argsort(idx, kind="stable")
+    ordered = idx[order]
+    cumulative = np.cumsum(weights[order])
 
     def value_at(rank: int) -> float:
-        return float(_MIDDLES[int(np.searchsorted(cumulative, rank, side="right"))])
+        return float(_MIDDLES[int(ordered[int(np.searchsorted(cumulative, rank, side="right"))])])
 
     percentiles: list[float | None] = []
     for fraction in fractions:
@@ -260,7 +270,7 @@ def summarize(
     parts: dict[str, Distribution], fractions: Sequence[float], targets: dict[str, int]
 ) -> tuple[Summary, int]:
     """The summary of the parts together, and how many values of each part are within that
-    part's target (summed): one histogram per part, added up once."""
+    part's target (summed)."""
     exact_parts = [part._exact_values() for part in parts.values()]
     if all(values is not None for values in exact_parts):
         joined = np.sort(np.concatenate([v for v in exact_parts if v is not None] or [[]]))
@@ -271,14 +281,15 @@ def summarize(
                 if values is not None
             )
             return _exact_summary(joined.astype(np.int64), fractions, ()), within
-    total = np.zeros(BUCKETS, dtype=np.int64)
+    all_idx, all_weights = [], []
     within = 0
     for name, part in parts.items():
-        histogram = part.histogram()
-        total += histogram
-        limit = min(int(bucket_of(targets[name])), BUCKETS - 1)
-        within += int(histogram[: limit + 1].sum())
-    return _bucket_summary(total, fractions, ()), within
+        idx, weights = part.buckets()
+        within += _within(idx, weights, targets[name])
+        all_idx.append(idx)
+        all_weights.append(weights)
+    summary = _bucket_summary(np.concatenate(all_idx), np.concatenate(all_weights), fractions, ())
+    return summary, within
 
 
 class Summary:
