@@ -57,7 +57,11 @@ def stats_group(
     session = get_session()
     try:
         dashboard = compute_dashboard(
-            session, period=chosen, sla=SLA.from_config(current_app.config), region_code=region
+            session,
+            period=chosen,
+            sla=SLA.from_config(current_app.config),
+            region_code=region,
+            with_trend=False,
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--region") from error

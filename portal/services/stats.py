@@ -340,8 +340,10 @@ def compute_dashboard(
     sla: SLA,
     region_code: str | None = None,
     now: datetime | None = None,
+    with_trend: bool = True,
 ) -> Dashboard:
-    """Every figure of the supervisor dashboard for a scope (a region or national)."""
+    """Every figure of the supervisor dashboard for a scope (a region or national); the weekly
+    trend only ``with_trend`` (the CSV has none)."""
     now = now or utcnow()
     period = period.whole_days()
     regions = {r.id: r.code for r in session.scalars(select(Region))}
@@ -362,7 +364,7 @@ def compute_dashboard(
     period_pairs = set(rollups.blocks(first_day, end_day))
     weeks = week_starts(period)
     week_of: dict[tuple[int, int], int] = {}
-    for index, monday in enumerate(weeks):
+    for index, monday in enumerate(weeks if with_trend else ()):
         start = max((monday - rollups.EPOCH).days, first_day)
         end = min((monday - rollups.EPOCH).days + 7, end_day)
         for pair in rollups.blocks(start, end):

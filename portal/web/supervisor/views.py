@@ -83,7 +83,7 @@ def _parse(args: MultiDict[str, str], officer: Officer, region_codes: list[str])
     return Request(period=period, region_code=region_code, error=error, args=kept)
 
 
-def _dashboard(parsed: Request) -> Dashboard:
+def _dashboard(parsed: Request, *, with_trend: bool = True) -> Dashboard:
     """Raises ``Busy`` when the dashboards' share of the database is in use."""
     config = current_app.config
     session = get_session()
@@ -93,6 +93,7 @@ def _dashboard(parsed: Request) -> Dashboard:
             period=parsed.period,
             sla=SLA.from_config(config),
             region_code=parsed.region_code,
+            with_trend=with_trend,
         )
 
 
@@ -209,7 +210,7 @@ def response_times_csv() -> ResponseReturnValue:
     names = Names.load(get_session(), current_language())
     parsed = _parse(request.args, officer, sorted(names.regions))
     try:
-        dashboard = _dashboard(parsed)
+        dashboard = _dashboard(parsed, with_trend=False)
     except Busy:
         return _busy()
     body = export.to_csv(dashboard, names)
