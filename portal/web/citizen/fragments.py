@@ -7,8 +7,9 @@ for a pristine form (a GET, nothing typed, no errors) the HTML is kept per langu
 a form coming back with data or errors is always rendered afresh.
 
 The parts depend only on reference data that ships with the code (categories and questions in
-``portal.domain``, territories in ``portal/data``) and on the catalogues, all loaded once per
-process; :func:`clear` empties the store (tests, or anything that reloads them).
+``portal.domain``, territories in ``portal/data``), on the catalogues and on the app's settings
+(evidence limits), all loaded once per process: the store belongs to the app
+(``app.extensions["portal.form_fragments"]``), and :func:`clear` empties it.
 """
 
 from __future__ import annotations
@@ -17,19 +18,24 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from markupsafe import Markup
 
 from portal.web.citizen.blueprint import bp
 from portal.web.i18n import current_language
 
-_store: dict[tuple[str, str], Markup] = {}
+STORE = "portal.form_fragments"
 _lock = threading.Lock()
+
+
+def _store() -> dict[tuple[str, str], Markup]:
+    store: dict[tuple[str, str], Markup] = current_app.extensions.setdefault(STORE, {})
+    return store
 
 
 def clear() -> None:
     with _lock:
-        _store.clear()
+        _store().clear()
 
 
 @bp.app_template_global()
@@ -38,9 +44,10 @@ def form_fragment(name: str, form: Any, caller: Callable[[], Markup]) -> Markup:
     if request.method != "GET" or form.errors:
         return caller()
     key = (name, current_language())
-    cached = _store.get(key)
+    store = _store()
+    cached = store.get(key)
     if cached is None:
         cached = caller()
         with _lock:
-            _store[key] = cached
+            store[key] = cached
     return cached
