@@ -1,25 +1,31 @@
-"""Scale benchmark: officer queue and supervisor dashboards at 10k, 100k and 1M reports.
+"""Scale benchmark: the officer queue, the case page and every statistics page, by size.
 
-Loads synthetic reports (spread over regions, categories, priorities, statuses and response
-times like the real traffic would be) into PostgreSQL with COPY, in a schema of its own
-(``portal_bench``, dropped and recreated; nothing else in the database is touched), and prints
-for each size the median time of:
+For each size, synthetic reports (spread over two years, regions, categories, priorities,
+statuses and response times like real traffic; routed by the real routing table) are bulk-loaded
+with COPY into a PostgreSQL schema of that size (``portal_bench_<size>``, in the database named by
+``--database``; nothing else is touched), the statistics rollups are rebuilt
+(``portal stats rebuild``), and these pages are timed through the Flask client after a real
+sign-in (median of 5 after a warm-up):
 
-- the officer queue's first page and a filtered page (``portal.services.queue.load_queue``);
-- the national and one regional supervisor dashboard, as pages through the Flask client after a
-  real sign-in, served from the snapshots that ``portal stats refresh`` precomputes;
-- for comparison, the same dashboards computed live (exact SQL over the period's rows).
+- the officer queue's first page and a filtered page (one category);
+- the national dashboard for the last 90 days and for a two-year custom range;
+- a regional dashboard (90 days) and the CSV export (90 days, national);
+- a case page whose URL is shared by min(20,000, size / 2) reports.
 
-Then the ratio between the largest and the smallest size. Usage::
+Then the ratio largest/smallest for each, the 10M extrapolation from the measured growth, and as
+the last line ``worst ratio: X.XX (MEASURE)``. ``--reuse`` keeps a schema already loaded at that
+size (the load is done once; a later run measures again). Usage::
 
-    .venv/bin/python bench/scale.py [--database test] [--sizes 10000,100000,1000000]
+    .venv/bin/python bench/scale.py --database portal_bench_stats --sizes 10000,1000000
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,20 +46,25 @@ from portal.crypto.instance_secrets import ensure_secrets
 from portal.crypto.keyring import create_master_key
 from portal.db import make_engine, make_session_factory
 from portal.domain.categories import automatic_priority
+from portal.domain.receipts import ReceiptHasher
 from portal.domain.routing import route
-from portal.models import PRIORITY_RANK, Officer, Subdivision, Unit
-from portal.services import schema
+from portal.domain.urlnorm import normalize_url, url_digest
+from portal.models import PRIORITY_RANK, Report, Subdivision, Unit
+from portal.services import rollups, schema
 from portal.services.accounts import create_officer
 from portal.services.demo import CATEGORY_WEIGHTS
-from portal.services.queue import QueueFilters, load_queue
 from portal.services.reference_data import load_routing_table, sync_reference_data
-from portal.services.stats import SLA, Period, compute_dashboard, refresh_snapshots
+from portal.services.reports import ReportSubmission, submit_report
 
-SCHEMA = "portal_bench"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPBENCHAAA"
 PASSWORD = "bench-password-2026"  # a throwaway account in a throwaway schema
 HISTORY_DAYS = 730
+# Reports of the last 90 days may still wait on the reporter or an investigation; older ones
+# have all been answered and resolved (an officer's backlog does not keep years of cases).
+RECENT = timedelta(days=90)
 REPEATS = 5
+CLUSTER_MAX = 20_000
+CLUSTER_URL = "https://phishing.example/login"
 PLATFORMS = ["facebook", "instagram", "whatsapp", "tiktok", "telegram", "website", "x"]
 BUSY = {"MA-CAS", "MA-RAB", "MA-MAR", "MA-FES", "MA-TNG", "MA-SAL", "MA-AGD", "MA-MOH", "MA-KEN"}
 COLUMNS = (
@@ -80,6 +91,16 @@ COLUMNS = (
     "updated_at",
     "version",
 )
+MEASURES = (
+    ("queue", "queue first page"),
+    ("queue_filtered", "filtered queue"),
+    ("national_90d", "national 90 days"),
+    ("national_2y", "national 2 years"),
+    ("regional", "regional 90 days"),
+    ("csv", "CSV export"),
+    ("case", "case, big cluster"),
+)
+DASHBOARDS = ("national_90d", "national_2y", "regional", "csv")
 
 
 class Generator:
@@ -132,7 +153,7 @@ class Generator:
             status, reason_closed = "received", None
             if first > now:
                 first = closed = None
-            elif closed > now or rng.random() < 0.04:
+            elif closed > now or (now - submitted < RECENT and rng.random() < 0.04):
                 status, closed = (
                     rng.choice(["in_review", "investigating", "awaiting_reporter"]),
                     None,
@@ -170,20 +191,20 @@ def _naive(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def load(engine: Engine, generator: Generator, start: int, count: int) -> float:
-    began = time.perf_counter()
+def _naive(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def copy_reports(engine: Engine, generator: Generator, count: int) -> None:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         with cursor.copy(f"COPY reports ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            for row in generator.rows(start, count):
+            for row in generator.rows(0, count):
                 copy.write_row(row)
-        raw.commit()
-        cursor.execute("ANALYZE reports")
         raw.commit()
     finally:
         raw.close()
-    return time.perf_counter() - began
 
 
 def timed(action: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -206,126 +227,206 @@ def sign_in(app: Any, username: str) -> Any:
     return client
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="test", help="PostgreSQL database name")
-    parser.add_argument("--host", default="127.0.0.1:5432")
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    args = parser.parse_args()
-    sizes = sorted(int(size) for size in args.sizes.split(","))
-    base = f"postgresql+psycopg://postgres@{args.host}/{args.database}"
-    url = f"{base}?options=-csearch_path%3D{SCHEMA}"
-
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    admin.dispose()
-    engine = make_engine(url)
-    schema.upgrade(engine)
-
-    instance = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+def make_app(url: str, instance: Path) -> Any:
+    """The app over a schema; its instance dir (keys) lives as long as the schema."""
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     ensure_secrets(instance)
-    create_master_key(instance)
-    app = create_app(
+    if not (instance / "keys").exists() or not any((instance / "keys").iterdir()):
+        create_master_key(instance)
+    return create_app(
         {
             "INSTANCE_PATH": str(instance),
             "DATABASE_URL": url,
             "EVIDENCE_STORE": f"file://{instance / 'evidence'}",
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
-            "STATS_SNAPSHOT_MAX_AGE_MINUTES": 24 * 60,
+            "STATS_STATEMENT_TIMEOUT_MS": 60_000,
         }
     )
+
+
+def instance_for(database: str, size: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"portal-bench-{database}-{size}"
+
+
+def prepare(base: str, database: str, size: int, reuse: bool) -> tuple[str, dict[str, float]]:
+    """A schema holding ``size`` reports, a cluster and the staff accounts; load timings."""
+    schema_name = f"portal_bench_{size}"
+    url = f"{base}?options=-csearch_path%3D{schema_name}"
+    admin = make_engine(base)
+    with admin.begin() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"),
+            {"s": schema_name},
+        ).first()
+        if exists and reuse:
+            count = connection.execute(text(f"SELECT count(*) FROM {schema_name}.reports")).scalar()
+            if count == size + 1:
+                admin.dispose()
+                return url, {}
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema_name}"))
+    admin.dispose()
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    instance = instance_for(database, size)
+    shutil.rmtree(instance, ignore_errors=True)
+    app = make_app(url, instance)
     factory = make_session_factory(engine, audit_key=app.config["AUDIT_KEY"])
     now = datetime.now(UTC)
-    sla = SLA.from_config(app.config)
+    timings: dict[str, float] = {}
     with factory() as session:
         sync_reference_data(session)
         keyring = app.extensions["keyring"]
-        create_officer(
-            session,
-            username="bench-officer",
-            display_name="Bench officer",
-            password=PASSWORD,
-            role="officer",
-            keyring=keyring,
-            unit_codes=["CASABLANCA"],
-            totp_secret=TOTP_SECRET,
-        )
-        create_officer(
-            session,
-            username="bench-chief",
-            display_name="Bench supervisor",
-            password=PASSWORD,
-            role="supervisor",
-            keyring=keyring,
-            totp_secret=TOTP_SECRET,
-        )
+        for username, role, units in (
+            ("bench-officer", "officer", ["CASABLANCA"]),
+            ("bench-chief", "supervisor", []),
+        ):
+            create_officer(
+                session,
+                username=username,
+                display_name=username,
+                password=PASSWORD,
+                role=role,
+                keyring=keyring,
+                unit_codes=units,
+                totp_secret=TOTP_SECRET,
+            )
         session.commit()
         generator = Generator(session, now)
-    chief = sign_in(app, "bench-chief")
-
-    print(f"PostgreSQL database {args.database!r}, schema {SCHEMA!r}; median of {REPEATS} runs.")
-    header = (
-        f"{'reports':>9} {'load s':>7} {'refr. 90d':>9} {'queue p1':>9} {'queue filt':>10} "
-        f"{'national':>9} {'regional':>9} {'nat. live':>9} {'reg. live':>9}"
-    )
-    print(header)
-    results: dict[int, dict[str, float]] = {}
-    loaded = 0
-    for size in sizes:
-        load_seconds = load(engine, generator, loaded, size - loaded)
-        loaded = size
-        with factory() as session:
-            began = time.perf_counter()
-            # The pages below read the 90-day snapshots; `portal stats refresh` does all periods.
-            refresh_snapshots(session, sla=sla, now=datetime.now(UTC), periods=["90d"])
-            session.commit()
-            refresh_seconds = time.perf_counter() - began
-            row = measure(app, session, chief, sla)
-        results[size] = row
-        print(
-            f"{size:>9} {load_seconds:>7.1f} {refresh_seconds:>9.1f} {row['queue']:>9.4f} "
-            f"{row['queue_filtered']:>10.4f} {row['national']:>9.4f} {row['regional']:>9.4f} "
-            f"{row['national_live']:>9.3f} {row['regional_live']:>9.3f}",
-            flush=True,
+    began = time.perf_counter()
+    copy_reports(engine, generator, size)
+    timings["load"] = time.perf_counter() - began
+    with factory() as session:
+        # The case under study: a real submission (encrypted fields) sharing its URL with many.
+        shared = normalize_url(CLUSTER_URL)
+        report, _ = submit_report(
+            session,
+            ReportSubmission(
+                category="fraud",
+                platform="website",
+                description="A fake bank login page asking for card numbers.",
+                urls=[shared],
+                subdivision_code="MA-CAS",
+            ),
+            keyring=keyring,
+            hasher=ReceiptHasher(pepper=b"b" * 32, time_cost=1, memory_cost_kib=64),
+            now=now - timedelta(days=1),
         )
-    if len(sizes) > 1:
-        small, large = results[sizes[0]], results[sizes[-1]]
-        ratios = " ".join(f"{name}={large[name] / small[name]:.2f}x" for name in small)
-        print(f"ratio {sizes[-1]}/{sizes[0]}: {ratios}")
+        session.execute(
+            text(
+                "INSERT INTO report_urls (report_id, position, original, normalized, host, digest)"
+                " SELECT id, 0, :original, :normalized, :host, :digest FROM reports"
+                " WHERE id <> :case ORDER BY id LIMIT :n"
+            ),
+            {
+                "original": shared.original,
+                "normalized": shared.normalized,
+                "host": shared.host,
+                "digest": url_digest(shared.normalized),
+                "case": report.id,
+                "n": min(CLUSTER_MAX, size // 2),
+            },
+        )
+        session.commit()
+        session.commit()
+        began = time.perf_counter()
+        rollups.rebuild(session)
+        session.commit()
+        timings["rebuild"] = time.perf_counter() - began
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # As autovacuum would after a bulk load: statistics and the visibility map.
+        connection.execute(text("VACUUM ANALYZE"))
     engine.dispose()
     app.extensions["db_engine"].dispose()
+    return url, timings
 
 
-def measure(app: Any, session: Session, chief: Any, sla: SLA) -> dict[str, float]:
-    officer = session.scalars(select(Officer).where(Officer.username == "bench-officer")).one()
-    queue_args: dict[str, Any] = {
-        "after": None,
-        "first_response_hours": app.config["SLA_FIRST_RESPONSE_HOURS"],
-        "resolution_days": app.config["SLA_RESOLUTION_DAYS"],
-        "timezone": app.config["BABEL_DEFAULT_TIMEZONE"],
+def measure(url: str, instance: Path) -> dict[str, float]:
+    app = make_app(url, instance)
+    officer, chief = sign_in(app, "bench-officer"), sign_in(app, "bench-chief")
+    with app.app_context():
+        from portal.db import get_session
+
+        case = get_session().scalar(
+            select(Report.reference).where(~Report.reference.startswith("EB-B"))
+        )
+    today = datetime.now(UTC).date()
+    two_years = f"from={(today - timedelta(days=729)).isoformat()}&to={today.isoformat()}"
+    pages = {
+        "queue": (officer, "/officer/"),
+        "queue_filtered": (officer, "/officer/?category=fraud"),
+        "national_90d": (chief, "/supervisor/?period=90d"),
+        "national_2y": (chief, f"/supervisor/?{two_years}"),
+        "regional": (chief, "/supervisor/?period=90d&region=MA-06"),
+        "csv": (chief, "/supervisor/response-times.csv?period=90d"),
+        "case": (officer, f"/officer/reports/{case}"),
     }
-    # A filter that still fills a whole page at every size, so that both sizes do the same work.
-    filtered = QueueFilters(category="fraud")
-    period = Period.rolling("90d", datetime.now(UTC))
-    return {
-        "queue": timed(lambda: load_queue(session, officer, QueueFilters(), **queue_args)),
-        "queue_filtered": timed(lambda: load_queue(session, officer, filtered, **queue_args)),
-        "national": timed(lambda: _page(chief, "/supervisor/?period=90d")),
-        "regional": timed(lambda: _page(chief, "/supervisor/?period=90d&region=MA-06")),
-        # Seconds each at 1M: measured once after the warm-up.
-        "national_live": timed(lambda: compute_dashboard(session, period=period, sla=sla), 1),
-        "regional_live": timed(
-            lambda: compute_dashboard(session, period=period, sla=sla, region_code="MA-06"), 1
-        ),
+    result = {
+        name: timed(lambda c=client, p=path: _page(c, p)) for name, (client, path) in pages.items()
     }
+    app.extensions["db_engine"].dispose()
+    return result
 
 
 def _page(client: Any, path: str) -> None:
     response = client.get(path)
-    assert response.status_code == 200, response.status_code
+    assert response.status_code == 200, (path, response.status_code)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--database", required=True, help="PostgreSQL database name")
+    parser.add_argument("--host", default="127.0.0.1:5432")
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--reuse", action="store_true", help="keep a schema loaded at its size")
+    parser.add_argument("--load-only", action="store_true", help="load and rebuild, no timing")
+    args = parser.parse_args()
+    sizes = sorted({int(size) for size in args.sizes.split(",")})
+    base = f"postgresql+psycopg://postgres@{args.host}/{args.database}"
+
+    print(f"Database {args.database!r}; pages through the Flask client, median of {REPEATS}.")
+    print(
+        f"{'reports':>9} {'load s':>7} {'rebuild s':>9} "
+        + " ".join(f"{name:>14}" for name, _ in MEASURES)
+    )
+    results: dict[int, dict[str, float]] = {}
+    for size in sizes:
+        url, timings = prepare(base, args.database, size, args.reuse)
+        load = (
+            f"{timings['load']:>7.1f} {timings['rebuild']:>9.1f}"
+            if timings
+            else f"{'kept':>7} {'kept':>9}"
+        )
+        if args.load_only:
+            print(f"{size:>9} {load}", flush=True)
+            continue
+        results[size] = row = measure(url, instance_for(args.database, size))
+        print(
+            f"{size:>9} {load} " + " ".join(f"{row[name]:>14.4f}" for name, _ in MEASURES),
+            flush=True,
+        )
+    if len(results) < 2:
+        return
+    small, large = sizes[0], sizes[-1]
+    ratios = {name: results[large][name] / results[small][name] for name, _ in MEASURES}
+    print(
+        f"ratio {large}/{small}: "
+        + " ".join(f"{name}={ratio:.2f}" for name, ratio in ratios.items())
+    )
+    decades = math.log10(large / small)
+    ahead = math.log10(10_000_000 / large)
+    extrapolated = {
+        name: results[large][name] * ratios[name] ** (ahead / decades) for name, _ in MEASURES
+    }
+    print(
+        "10M extrapolated from the measured growth (s): "
+        + " ".join(f"{name}={value:.4f}" for name, value in extrapolated.items())
+    )
+    slowest = max(DASHBOARDS, key=lambda name: results[large][name])
+    print(f"slowest dashboard at {large}: {results[large][slowest]:.4f} s ({slowest})")
+    worst = max(ratios, key=lambda name: ratios[name])
+    print(f"worst ratio: {ratios[worst]:.2f} ({worst})")
 
 
 if __name__ == "__main__":

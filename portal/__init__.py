@@ -125,7 +125,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.web.admin import partners as admin_partners  # noqa: F401
     from portal.web.admin.views import bp as admin_bp
-    from portal.web.citizen import guidance_views, mandate_views  # noqa: F401
+    from portal.web.citizen import fragments, guidance_views, mandate_views  # noqa: F401
     from portal.web.citizen import views as citizen_views  # noqa: F401
     from portal.web.citizen.blueprint import bp as citizen_bp
     from portal.web.health import bp as health_bp

@@ -32,6 +32,10 @@ class DefaultConfig:
     # Storage and services (the contract names in DESIGN.md).
     DATABASE_URL: str | None = None  # None -> SQLite file in the instance dir
     RATELIMIT_STORAGE_URI = "memory://"
+    # Every request of one client, whatever the page (flask-limiter's application-wide limit,
+    # counted per method): cheap page views cannot crowd out the officers' work.
+    RATELIMIT_APPLICATION = "300/minute;6000/hour"
+    RATELIMIT_APPLICATION_PER_METHOD = True
     EVIDENCE_STORE: str | None = None  # None -> file://<instance>/evidence
     S3_ENDPOINT_URL: str | None = None
     S3_REGION: str | None = None
@@ -103,9 +107,10 @@ class DefaultConfig:
     # Resolution targets, per priority (days).
     SLA_RESOLUTION_DAYS = {"urgent": 7, "high": 30, "normal": 60}
 
-    # Supervisor dashboards read figures precomputed by `portal stats refresh` while they are
-    # younger than this (and say how old they are); older or missing ones are computed live.
-    STATS_SNAPSHOT_MAX_AGE_MINUTES = 1440
+    # Supervisor dashboards and exports: at most this many at once across all workers (the rest
+    # are told to retry), each statement cancelled after this many milliseconds.
+    STATS_MAX_CONCURRENT = 1
+    STATS_STATEMENT_TIMEOUT_MS = 5000
 
     # Retention per final status, in days; None keeps the report.
     RETENTION_DAYS = {"closed": 365, "referred": None}

@@ -532,19 +532,29 @@ Index("ix_reports_submitted_at", Report.submitted_at)
 Index("ix_reports_closed_submitted", Report.closed_at, Report.submitted_at)
 
 
-class StatsSnapshot(Base):
-    """A supervisor dashboard computed in advance by ``portal stats refresh``.
+class StatsRollup(Base):
+    """Counts and response-time distributions of the reports submitted in one block of local
+    days, for one grouping key; kept by the write path (``portal.services.rollups``).
 
-    The figures are the exact ones of a live computation, frozen at ``computed_at`` so that the
-    national dashboard stays fast at millions of reports; pages show their age.
+    ``scope`` is 0 for national rows and a region id for a region's own rows; ``dim`` is ``t``
+    (everything), ``r`` (region), ``u`` (unit) or ``c`` (category), ``key`` its value; every
+    row is also split by priority. ``level`` names the block size (1, 7, 28, 112 or 448 local
+    days from a Monday) and ``block`` its number.
     """
 
-    __tablename__ = "stats_snapshots"
+    __tablename__ = "stats_rollups"
 
-    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "national" or region code
-    period: Mapped[str] = mapped_column(String(16), primary_key=True)  # e.g. "90d"
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    payload: Mapped[str] = mapped_column(Text)
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dim: Mapped[str] = mapped_column(String(1), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    first_response: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resolution: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 # --- officer queue ---------------------------------------------------------------------------
@@ -768,3 +778,16 @@ class WebhookDelivery(Base):
     abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     partner: Mapped[Partner] = relationship()
+
+
+# Open reports by submission time: the dashboards' backlog and pending targets read only these.
+Index(
+    "ix_reports_open_submitted",
+    Report.submitted_at,
+    sqlite_where=text(OPEN_STATUS_SQL),
+    postgresql_where=text(OPEN_STATUS_SQL),
+    # Covering: the dashboards' pass over open reports never visits the table.
+    postgresql_include=["region_id", "unit_id", "category", "priority", "first_response_at"],
+)
+# A cluster (reports sharing a URL) newest first, read from the index a page at a time.
+Index("ix_report_urls_url_index_report", ReportURL.url_index, ReportURL.report_id)

@@ -1,4 +1,4 @@
-"""``portal stats``: the dashboard's figures as CSV, and ``portal stats refresh``."""
+"""``portal stats``: the dashboard's figures as CSV, and ``portal stats rebuild``."""
 
 from __future__ import annotations
 
@@ -11,14 +11,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from portal.services.stats import (
-    DEFAULT_PERIOD,
-    PERIODS,
-    SLA,
-    Period,
-    compute_dashboard,
-    refresh_snapshots,
-)
+from portal.services.rollups import rebuild
+from portal.services.stats import DEFAULT_PERIOD, PERIODS, SLA, Period, compute_dashboard
 
 
 @click.group("stats", invoke_without_command=True)
@@ -27,7 +21,7 @@ from portal.services.stats import (
     type=click.Choice(list(PERIODS)),
     default=DEFAULT_PERIOD,
     show_default=True,
-    help="A rolling period ending now.",
+    help="The last N local days, today included.",
 )
 @click.option("--from", "first_day", help="First day (YYYY-MM-DD, Africa/Casablanca).")
 @click.option("--to", "last_day", help="Last day, included (YYYY-MM-DD).")
@@ -43,7 +37,7 @@ def stats_group(
     region: str | None,
     lang: str,
 ) -> None:
-    """Print response times per region, unit, category and priority as CSV (live figures)."""
+    """Print response times per region, unit, category and priority as CSV (from the rollups)."""
     if ctx.invoked_subcommand is not None:
         return
     from portal.db import get_session
@@ -63,7 +57,11 @@ def stats_group(
     session = get_session()
     try:
         dashboard = compute_dashboard(
-            session, period=chosen, sla=SLA.from_config(current_app.config), region_code=region
+            session,
+            period=chosen,
+            sla=SLA.from_config(current_app.config),
+            region_code=region,
+            with_trend=False,
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--region") from error
@@ -71,17 +69,16 @@ def stats_group(
         sys.stdout.write(to_csv(dashboard, Names.load(session, lang)))
 
 
-@stats_group.command("refresh")
+@stats_group.command("rebuild")
 @with_appcontext
-def stats_refresh_command() -> None:
-    """Precompute the standard dashboards (national and each region) for fast pages."""
+def stats_rebuild_command() -> None:
+    """Recompute the statistics rollups from every report (after an upgrade or a bulk load).
+
+    The write path keeps them current; nothing needs to run on a schedule."""
     from portal.db import get_session
 
     session = get_session()
     started = time.perf_counter()
-    done = refresh_snapshots(session, sla=SLA.from_config(current_app.config))
+    rows = rebuild(session)
     session.commit()
-    click.echo(
-        f"Refreshed {len(done)} dashboards ({len({s for s, _ in done})} scopes x "
-        f"{len(PERIODS)} periods) in {time.perf_counter() - started:.1f} s."
-    )
+    click.echo(f"Rebuilt {rows} rollup rows in {time.perf_counter() - started:.1f} s.")

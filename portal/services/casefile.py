@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, any_, func, select
 from sqlalchemy.orm import Session
 
 from portal.crypto.keyring import Keyring
@@ -45,16 +44,35 @@ class ClusterMember:
     unit: Unit
 
 
+# The case page names at most this many reports of the cluster; the rest are a link away.
+CLUSTER_PREVIEW = 20
+CLUSTER_PAGE = 50
+
+
 @dataclass
 class Cluster:
-    """Other reports sharing a URL: named when in scope, only counted per unit otherwise."""
+    """Other reports sharing a URL: the first few in scope named, counts per unit for all.
+
+    ``visible`` holds at most ``CLUSTER_PREVIEW`` reports (newest first); ``in_scope`` counts
+    every one the officer may open, ``elsewhere`` the others per unit, never named."""
 
     visible: list[ClusterMember] = field(default_factory=list)
     elsewhere: list[tuple[Unit, int]] = field(default_factory=list)
+    in_scope: int = 0
 
     @property
     def size(self) -> int:
-        return len(self.visible) + sum(count for _, count in self.elsewhere)
+        return self.in_scope + sum(count for _, count in self.elsewhere)
+
+    @property
+    def more(self) -> bool:
+        return self.in_scope > len(self.visible)
+
+
+@dataclass
+class ClusterPage:
+    members: list[ClusterMember]
+    next_after: int | None  # the keyset cursor of the next page (a report id), if any
 
 
 @dataclass
@@ -122,30 +140,95 @@ def _timeline(report: Report, keyring: Keyring) -> list[TimelineItem]:
     return items
 
 
+def shared_trace_key() -> ColumnElement[str]:
+    """The column that says two report URLs are the same: the only place naming it."""
+    return ReportURL.url_index
+
+
+def _scope_filter(officer: Officer) -> list[ColumnElement[bool]]:
+    scope = scope_unit_ids(officer)
+    if scope is None:
+        return []
+    return [Report.unit_id.in_(scope)]
+
+
+def _keys(session: Session, report: Report) -> list[str]:
+    """The report's own URL keys, as values: the planner then sees how common each one is."""
+    return sorted(
+        set(session.scalars(select(shared_trace_key()).where(ReportURL.report_id == report.id)))
+    )
+
+
+def _in_cluster(session: Session, report: Report, keys: list[str]) -> ColumnElement[bool]:
+    shared = select(ReportURL.report_id).where(
+        shared_trace_key().in_(keys), ReportURL.report_id != report.id
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # An array of ids read by primary key: a join would have the planner scan every report
+        # for a large cluster.
+        return Report.id == any_(func.array(shared.scalar_subquery()))
+    return Report.id.in_(shared)
+
+
 def cluster_for(session: Session, officer: Officer, report: Report) -> Cluster:
-    indexes = [url.url_index for url in report.urls]
+    """Counts per unit and the newest ``CLUSTER_PREVIEW`` reports in scope."""
     cluster = Cluster()
-    if not indexes:
+    keys = _keys(session, report)
+    if not keys:
         return cluster
-    rows = session.execute(
-        select(Report.reference, Report.status, Report.unit_id)
-        .join(ReportURL, ReportURL.report_id == Report.id)
-        .where(ReportURL.url_index.in_(indexes), Report.id != report.id)
-        .distinct()
-        .order_by(Report.reference)
-    ).all()
+    counts = dict(
+        session.execute(
+            select(Report.unit_id, func.count())
+            .where(_in_cluster(session, report, keys))
+            .group_by(Report.unit_id)
+        ).all()
+    )
+    if not counts:
+        return cluster
     scope = scope_unit_ids(officer)
     if scope is not None and not isinstance(scope, list):
         scope = list(session.scalars(scope))
     units = {unit.id: unit for unit in session.scalars(select(Unit))}
-    hidden: Counter[int] = Counter()
-    for reference, status, unit_id in rows:
+    for unit_id, count in sorted(counts.items()):
         if scope is None or unit_id in scope:
-            cluster.visible.append(ClusterMember(reference, status, units[unit_id]))
+            cluster.in_scope += count
         else:
-            hidden[unit_id] += 1
-    cluster.elsewhere = [(units[unit_id], count) for unit_id, count in sorted(hidden.items())]
+            cluster.elsewhere.append((units[unit_id], count))
+    if cluster.in_scope:
+        cluster.visible = cluster_page(session, officer, report, CLUSTER_PREVIEW).members
     return cluster
+
+
+def cluster_page(
+    session: Session,
+    officer: Officer,
+    report: Report,
+    limit: int = CLUSTER_PAGE,
+    after: int | None = None,
+) -> ClusterPage:
+    """Reports in scope sharing a URL with ``report``, newest first, keyset by report id."""
+    keys = _keys(session, report)
+    if not keys:
+        return ClusterPage(members=[], next_after=None)
+    stmt = (
+        select(ReportURL.report_id, Report.reference, Report.status, Report.unit_id)
+        .join(Report, ReportURL.report_id == Report.id)
+        .where(
+            shared_trace_key().in_(keys),
+            ReportURL.report_id != report.id,
+            *_scope_filter(officer),
+        )
+        .distinct()
+        .order_by(ReportURL.report_id.desc())
+        .limit(limit + 1)
+    )
+    if after is not None:
+        stmt = stmt.where(ReportURL.report_id < after)
+    rows = session.execute(stmt).all()
+    units = {unit.id: unit for unit in session.scalars(select(Unit))}
+    members = [ClusterMember(ref, status, units[unit]) for _id, ref, status, unit in rows[:limit]]
+    next_after = rows[limit - 1][0] if len(rows) > limit else None
+    return ClusterPage(members=members, next_after=next_after)
 
 
 def load_case_file(

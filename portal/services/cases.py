@@ -42,7 +42,7 @@ from portal.models import (
     Unit,
     utcnow,
 )
-from portal.services import audit
+from portal.services import audit, rollups
 from portal.services.reports import message_context
 from portal.services.scope import get_report_for_officer
 
@@ -83,7 +83,10 @@ def _apply(
     *conditions: Any,
     now: datetime,
 ) -> bool:
-    """The conditional update at the heart of every state change; True if this one won."""
+    """The conditional update at the heart of every state change; True if this one won.
+
+    The statistics rollups move with the row: its state is read under a row lock first."""
+    before = rollups.capture(session, report.id, lock=True)
     result = session.execute(
         update(Report)
         .where(Report.id == report.id, Report.version == expected_version, *conditions)
@@ -91,6 +94,8 @@ def _apply(
         .execution_options(synchronize_session=False)
     )
     won = (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+    if won:
+        rollups.apply(session, [(before, rollups.capture(session, report.id))])
     session.refresh(report)
     return won
 
@@ -402,12 +407,14 @@ def message_reporter(
     """A message the reporter reads on /follow-up (signed "the officer", never by name)."""
     now = now or utcnow()
     message = _add_message(session, report, officer, "to_reporter", _text(body), keyring, now)
+    before = rollups.capture(session, report.id, lock=True)
     session.execute(
         update(Report)
         .where(Report.id == report.id)
         .values(first_response_at=_first_response(now), updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    rollups.apply(session, [(before, rollups.capture(session, report.id))])
     _record(session, report, officer, "message_sent", now, {"message_id": message.id})
     session.flush()
     session.refresh(report)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, redirect, request, session, url_for
 
+from portal.domain.categories import CATEGORIES, QUESTIONS, automatic_priority
 from portal.domain.receipts import (
     RECEIPT_DIGITS,
     REFERENCE_ALPHABET,
@@ -45,19 +46,41 @@ def _mac(nonce: bytes) -> bytes:
     return hmac.new(key, b"decoy receipt handoff:" + nonce, hashlib.sha256).digest()[:16]
 
 
-def _decoy_token() -> str:
-    nonce = secrets.token_bytes(_RANDOM_BYTES)
-    return base64.urlsafe_b64encode(nonce + _mac(nonce)).rstrip(b"=").decode()
+PRIORITIES = ("urgent", "high", "normal")
 
 
-def _is_decoy(token: str) -> bool:
+def _decoy_token(priority: str) -> str:
+    """An opaque handoff token: a nonce and the priority the form would have got, MAC'd."""
+    body = secrets.token_bytes(_RANDOM_BYTES) + bytes([PRIORITIES.index(priority)])
+    return base64.urlsafe_b64encode(body + _mac(body)).rstrip(b"=").decode()
+
+
+def _decoy_priority(token: str) -> str | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
-        return False
-    if len(raw) != 2 * _RANDOM_BYTES:
-        return False
-    return hmac.compare_digest(raw[_RANDOM_BYTES:], _mac(raw[:_RANDOM_BYTES]))
+        return None
+    body, mac = raw[: _RANDOM_BYTES + 1], raw[_RANDOM_BYTES + 1 :]
+    if len(raw) != 2 * _RANDOM_BYTES + 1 or not hmac.compare_digest(mac, _mac(body)):
+        return None
+    index = body[-1]
+    return PRIORITIES[index] if index < len(PRIORITIES) else None
+
+
+def _priority_of_form() -> str:
+    """The priority a real submission of this form would get, so that the receipt page (which
+    states the expected time to a first response) reads the same."""
+    category = request.form.get("category", "")
+    answers = {
+        question.name: "yes"
+        for question in QUESTIONS.get(category, ())
+        if any(
+            (key == question.name or key.endswith(("-" + question.name, "_" + question.name)))
+            and value == "yes"
+            for key, value in request.form.items()
+        )
+    }
+    return automatic_priority(category, answers) if category in CATEGORIES else "normal"
 
 
 def take_decoy(token: str | None) -> ShownReceipt | None:
@@ -67,7 +90,8 @@ def take_decoy(token: str | None) -> ShownReceipt | None:
     quick exit or the handoff's expiry): its values are derived from the token, so a reload
     shows the same ones. They name no report and open nothing.
     """
-    if not token or not _is_decoy(token):
+    priority = _decoy_priority(token) if token else None
+    if priority is None:
         return None
     seed = hmac.new(_mac(b"values"), token.encode(), hashlib.sha256).digest()
     number = int.from_bytes(seed, "big")
@@ -78,7 +102,7 @@ def take_decoy(token: str | None) -> ShownReceipt | None:
         number, index = divmod(number, len(REFERENCE_ALPHABET))
         body += REFERENCE_ALPHABET[index]
     reference = f"{REFERENCE_PREFIX}-{body[:4]}-{body[4:]}"
-    return ShownReceipt(reference=reference, receipt=receipt, priority="normal")
+    return ShownReceipt(reference=reference, receipt=receipt, priority=priority)
 
 
 def guard(view: F) -> F:
@@ -94,7 +118,7 @@ def guard(view: F) -> F:
                 return refusal(wait)
             # The work of hashing a receipt, so that the answer takes as long as a real one.
             receipt_hasher().lookup_hash(generate_receipt())
-            session[HANDOFF_KEY] = _decoy_token()
+            session[HANDOFF_KEY] = _decoy_token(_priority_of_form())
             return redirect(url_for("citizen.receipt"), code=303)
         return view(*args, **kwargs)
 

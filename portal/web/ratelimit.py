@@ -443,6 +443,8 @@ def init_app(app: Flask) -> None:
     limiter_config = {"RATELIMIT_STORAGE_URI": failover_uri(uri)}
     saved = {name: app.config.get(name) for name in limiter_config}
     app.config.update(limiter_config)
+    # The limiter is one object per process: a new app reads its application limits afresh.
+    limiter.limit_manager.set_application_limits([])
     try:
         limiter.init_app(app)
     finally:

@@ -10,16 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.models import StatsSnapshot, utcnow
+from portal.models import StatsRollup, utcnow
 from portal.services.stats import (
     ABROAD,
     NATIONAL,
     TOTAL,
     Period,
     compute_dashboard,
-    load_dashboard,
     percentile_cont,
-    refresh_snapshots,
     week_starts,
 )
 from tests.support.stats import NOW, SLA_TEST, add_report, hours
@@ -230,46 +228,21 @@ def test_custom_period_is_whole_local_days():
     assert week_starts(period)[0] == date(2026, 6, 1)
 
 
-def test_snapshot_gives_the_live_figures_with_their_age(db):
+def test_figures_follow_new_reports_at_once_without_any_refresh(db):
     for h in (1, 2, 3, 10):
         add_report(db, region="MA-04", unit="RABAT", first_response=hours(h))
-    refresh_snapshots(db, sla=SLA_TEST, now=NOW, periods=["30d"], scopes=[None, "MA-04"])
-    db.commit()
-    # A newer report is not in the snapshot until the next refresh.
-    add_report(db, region="MA-04", unit="RABAT", first_response=hours(50))
     later = NOW + timedelta(minutes=20)
-    cached = load_dashboard(
-        db,
-        period=Period.rolling("30d", later),
-        sla=SLA_TEST,
-        now=later,
-        max_snapshot_age=timedelta(hours=1),
+    first = compute_dashboard(db, period=Period.rolling("30d", later), sla=SLA_TEST, now=later)
+    assert first.total.received == 4
+    assert first.total.first_response.p90 == pytest.approx(7.9 * 3600)
+    assert first.scope == NATIONAL
+    add_report(db, region="MA-04", unit="RABAT", first_response=hours(50))
+    regional = compute_dashboard(
+        db, period=Period.rolling("30d", later), sla=SLA_TEST, region_code="MA-04", now=later
     )
-    assert cached.from_snapshot
-    assert cached.age(later) == timedelta(minutes=20)
-    assert cached.total.received == 4
-    assert cached.total.first_response.p90 == pytest.approx(7.9 * 3600)
-    regional = load_dashboard(
-        db,
-        period=Period.rolling("30d", later),
-        sla=SLA_TEST,
-        region_code="MA-04",
-        now=later,
-        max_snapshot_age=timedelta(hours=1),
-    )
-    assert regional.from_snapshot and regional.scope == "MA-04"
-    # Too old: computed live, with the new report.
-    much_later = NOW + timedelta(hours=2)
-    live = load_dashboard(
-        db,
-        period=Period.rolling("30d", much_later),
-        sla=SLA_TEST,
-        now=much_later,
-        max_snapshot_age=timedelta(hours=1),
-    )
-    assert not live.from_snapshot
-    assert live.total.received == 5
-    assert live.scope == NATIONAL
+    assert regional.scope == "MA-04"
+    assert regional.total.received == 5
+    assert regional.total.first_response.p50 == pytest.approx(3 * 3600)
 
 
 def test_many_groups_match_percentiles_computed_in_python(db):
@@ -299,7 +272,7 @@ def test_many_groups_match_percentiles_computed_in_python(db):
         assert stats.p90 == pytest.approx(percentile_cont(values, 0.9))
 
 
-def test_command_line_prints_the_same_figures_and_refreshes_snapshots(app, db):
+def test_command_line_prints_the_same_figures_and_rebuilds_rollups(app, db):
     recent = utcnow() - timedelta(days=2)
     for index, h in enumerate((1, 2, 3, 10)):
         add_report(
@@ -308,6 +281,7 @@ def test_command_line_prints_the_same_figures_and_refreshes_snapshots(app, db):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["stats", "--period", "7d", "--region", "MA-06"])
     assert result.exit_code == 0, result.output
+    before = result.output
     rows = list(csv.reader(io.StringIO(result.output)))
     assert rows[0][9] == "Median time to first response (hours)"
     region = next(r for r in rows if r[0] == "Region")
@@ -316,8 +290,10 @@ def test_command_line_prints_the_same_figures_and_refreshes_snapshots(app, db):
     bad = runner.invoke(args=["stats", "--region", "MA-99"])
     assert bad.exit_code != 0
 
-    result = runner.invoke(args=["stats", "refresh"])
+    stored = db.scalar(select(func.count()).select_from(StatsRollup))
+    result = runner.invoke(args=["stats", "rebuild"])
     assert result.exit_code == 0, result.output
-    assert "Refreshed 52 dashboards" in result.output
+    assert f"Rebuilt {stored} rollup rows" in result.output
     db.expire_all()
-    assert db.scalar(select(func.count()).select_from(StatsSnapshot)) == 52
+    again = runner.invoke(args=["stats", "--period", "7d", "--region", "MA-06"])
+    assert again.output == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Any
@@ -60,7 +61,12 @@ YES_NO = [("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("I don't know"))]
 
 def territory_choices() -> dict[str, list[tuple[str, str]]]:
     """Grouped options (region -> prefectures/provinces) for a select that works without JS."""
-    lang = str(get_locale() or "ar")
+    return _territory_choices(str(get_locale() or "ar"))
+
+
+@functools.cache
+def _territory_choices(lang: str) -> dict[str, list[tuple[str, str]]]:
+    # The same for every reporter of a language: built once per process.
     groups: dict[str, list[tuple[str, str]]] = {"": [("", str(_l("Choose where you live")))]}
     for region_name, options in grouped_choices(
         lang,

@@ -339,3 +339,22 @@ def message_reporter(ref: str, *, staff: Officer) -> ResponseReturnValue:
 
 
 # Evidence download and manifest (portal.web.officer.evidence_views) on this blueprint.
+
+
+@bp.get("/reports/<ref>/cluster")
+@staff_required(*CASE_ROLES)
+def cluster_page(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    """Every report in scope sharing a URL with this one, a page at a time (keyset)."""
+    officer = staff
+    db = get_session()
+    report = get_report_for_officer(db, officer, ref)
+    after = request.args.get("after", "")
+    page = casefile.cluster_page(db, officer, report, after=int(after) if after.isdigit() else None)
+    return render_template(
+        "officer/cluster.html",
+        report=report,
+        officer=officer,
+        page=page,
+        statuses=STAFF_STATUSES,
+        first_page=bool(after),
+    )

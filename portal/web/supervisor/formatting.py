@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from babel.numbers import format_decimal as babel_format_decimal
+from babel.numbers import NumberPattern, parse_pattern
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -31,20 +31,41 @@ PERIOD_LABELS: dict[str, object] = {
 }
 
 
+_WHOLE: NumberPattern = parse_pattern("#,##0")
+_ONE_DECIMAL: NumberPattern = parse_pattern("#,##0.0")
+
+
 def format_decimal(value: float, format: str) -> str:
     # Numbers read as everywhere else on the site: the Moroccan variant of the language.
-    return babel_format_decimal(value, format=format, locale=formatting_locale())
+    return parse_pattern(format).apply(value, formatting_locale())
+
+
+class Durations:
+    """Minutes under an hour, hours under two days, then days; in the reader's language.
+
+    The locale and the three phrases are looked up once: a dashboard writes thousands."""
+
+    def __init__(self) -> None:
+        self.locale = formatting_locale()
+        self.minutes = _("%(value)s min", value="\x00")
+        self.hours = _("%(value)s h", value="\x00")
+        self.days = _("%(value)s days", value="\x00")
+
+    def __call__(self, seconds: float | None) -> str:
+        if seconds is None:
+            return "—"
+        if seconds < 3600:
+            phrase, number = self.minutes, _WHOLE.apply(round(seconds / 60), self.locale)
+        elif seconds < 48 * 3600:
+            phrase, number = self.hours, _ONE_DECIMAL.apply(seconds / 3600, self.locale)
+        else:
+            phrase, number = self.days, _ONE_DECIMAL.apply(seconds / 86400, self.locale)
+        return phrase.replace("\x00", number)
 
 
 def duration(seconds: float | None) -> str:
-    """Minutes under an hour, hours under two days, then days."""
-    if seconds is None:
-        return "—"
-    if seconds < 3600:
-        return _("%(value)s min", value=format_decimal(round(seconds / 60), format="#,##0"))
-    if seconds < 48 * 3600:
-        return _("%(value)s h", value=format_decimal(seconds / 3600, format="#,##0.0"))
-    return _("%(value)s days", value=format_decimal(seconds / 86400, format="#,##0.0"))
+    """One duration (see :class:`Durations`)."""
+    return Durations()(seconds)
 
 
 def share(value: float | None) -> str:

@@ -22,7 +22,7 @@ from portal.services.stats import (
     TOTAL,
     Dashboard,
     Period,
-    load_dashboard,
+    compute_dashboard,
 )
 from portal.web import charts
 from portal.web.i18n import current_language
@@ -31,11 +31,12 @@ from portal.web.supervisor import export
 from portal.web.supervisor.formatting import (
     BUCKET_LABELS,
     PERIOD_LABELS,
+    Durations,
     Names,
-    duration,
     local_time,
     share,
 )
+from portal.web.supervisor.guard import Busy, dashboard_slot
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 
@@ -43,8 +44,8 @@ bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 MAP_THRESHOLDS_HOURS = (12, 24, 48, 72)
 # A custom period longer than this is refused (it would be slow and unreadable as weeks).
 MAX_CUSTOM_DAYS = 731
-# Precomputed dashboards older than this are ignored and the figures computed live.
-DEFAULT_SNAPSHOT_MAX_AGE_MINUTES = 24 * 60
+# Seconds a supervisor is asked to wait when every dashboard slot is taken.
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -79,19 +80,28 @@ def _parse(args: MultiDict[str, str], officer: Officer, region_codes: list[str])
     return Request(period=period, region_code=region_code, error=error, args=kept)
 
 
-def _dashboard(parsed: Request) -> Dashboard:
+def _dashboard(parsed: Request, *, with_trend: bool = True) -> Dashboard:
+    """Raises ``Busy`` when the dashboards' share of the database is in use."""
     config = current_app.config
-    minutes = int(config.get("STATS_SNAPSHOT_MAX_AGE_MINUTES", DEFAULT_SNAPSHOT_MAX_AGE_MINUTES))
-    return load_dashboard(
-        get_session(),
-        period=parsed.period,
-        sla=SLA.from_config(config),
-        region_code=parsed.region_code,
-        max_snapshot_age=timedelta(minutes=minutes),
-    )
+    session = get_session()
+    with dashboard_slot(session, config):
+        return compute_dashboard(
+            session,
+            period=parsed.period,
+            sla=SLA.from_config(config),
+            region_code=parsed.region_code,
+            with_trend=with_trend,
+        )
 
 
-def _pictures(dashboard: Dashboard, names: Names, parsed: Request) -> dict[str, Any]:
+def _busy() -> ResponseReturnValue:
+    body = render_template("supervisor/busy.html", retry_after=RETRY_AFTER_SECONDS)
+    return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def _pictures(
+    dashboard: Dashboard, names: Names, parsed: Request, duration: Durations
+) -> dict[str, Any]:
     thresholds = [hours * 3600 for hours in MAP_THRESHOLDS_HOURS]
     national = parsed.region_code is None
     tiles = []
@@ -165,9 +175,11 @@ def dashboard_page(staff: Officer) -> ResponseReturnValue:
     names = Names.load(get_session(), current_language())
     regions = sorted(names.regions)
     parsed = _parse(request.args, staff, regions)
-    dashboard = _dashboard(parsed)
-    now = utcnow()
-    age_minutes = int(dashboard.age(now).total_seconds() // 60)
+    try:
+        dashboard = _dashboard(parsed)
+    except Busy:
+        return _busy()
+    duration = Durations()
     return render_template(
         "supervisor/dashboard.html",
         officer=staff,
@@ -179,10 +191,9 @@ def dashboard_page(staff: Officer) -> ResponseReturnValue:
         duration=duration,
         share=share,
         local_time=local_time,
-        age_minutes=age_minutes,
         period_last_day=(dashboard.period_end - timedelta(microseconds=1)),
         csv_url=url_for("supervisor.response_times_csv", **parsed.args),
-        **_pictures(dashboard, names, parsed),
+        **_pictures(dashboard, names, parsed, duration),
     )
 
 
@@ -191,7 +202,10 @@ def dashboard_page(staff: Officer) -> ResponseReturnValue:
 def response_times_csv(staff: Officer) -> ResponseReturnValue:
     names = Names.load(get_session(), current_language())
     parsed = _parse(request.args, staff, sorted(names.regions))
-    dashboard = _dashboard(parsed)
+    try:
+        dashboard = _dashboard(parsed, with_trend=False)
+    except Busy:
+        return _busy()
     body = export.to_csv(dashboard, names)
     start = local_time(dashboard.period_start)[:10]
     end = local_time(dashboard.period_end)[:10]

@@ -1,0 +1,196 @@
+"""Dashboards under load must not starve the officer queue.
+
+Serves the portal with gunicorn (the production worker model: ``gunicorn.conf.py``'s sync
+workers) on 127.0.0.1 over a schema that ``bench/scale.py`` loaded, then:
+
+1. an officer loads the first page of their queue, one request after another, alone;
+2. the same while four supervisors hammer two-year custom ranges of the national dashboard
+   (each asks again as soon as it has an answer; a "busy, retry" answer is retried after
+   0.5 s).
+
+Prints the officer's p95 in both phases and their ratio (goal <= 1.5), and what the
+supervisors got (pages served, "busy" answers). Requests go only to 127.0.0.1; the run is
+bounded in requests and time. Usage::
+
+    .venv/bin/python bench/scale.py --database portal_bench_stats --sizes 1000000 --load-only
+    .venv/bin/python bench/supervisor_load.py --database portal_bench_stats --size 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyotp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from scale import PASSWORD, TOTP_SECRET, instance_for  # noqa: E402
+
+OFFICER_REQUESTS = 60
+SUPERVISORS = 4
+DEADLINE_SECONDS = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Client:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+            _NoRedirect(),
+        )
+
+    def get(self, path: str) -> int:
+        try:
+            with self.opener.open(self.base + path, timeout=120) as response:
+                response.read()
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            error.read()
+            return int(error.code)
+
+    def post(self, path: str, data: dict[str, str]) -> int:
+        body = urllib.parse.urlencode(data).encode()
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=60) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    def sign_in(self, username: str) -> None:
+        assert self.post("/officer/login", {"username": username, "password": PASSWORD}) == 303
+        code = pyotp.TOTP(TOTP_SECRET).now()
+        assert self.post("/officer/login/code", {"code": code}) == 303, "sign-in refused"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def officer_p95(officer: Client) -> float:
+    samples = []
+    for _ in range(OFFICER_REQUESTS):
+        began = time.perf_counter()
+        status = officer.get("/officer/")
+        samples.append(time.perf_counter() - began)
+        assert status == 200, status
+    samples.sort()
+    return samples[int(0.95 * (len(samples) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--host", default="127.0.0.1:5432")
+    parser.add_argument("--workers", type=int, default=5)
+    args = parser.parse_args()
+    source = instance_for(args.database, args.size)
+    if not source.exists():
+        raise SystemExit(f"load the schema first: bench/scale.py --sizes {args.size} --load-only")
+    instance = Path(tempfile.mkdtemp(prefix="portal-load-"))
+    shutil.copytree(source, instance, dirs_exist_ok=True)
+    url = (
+        f"postgresql+psycopg://postgres@{args.host}/{args.database}"
+        f"?options=-csearch_path%3Dportal_bench_{args.size}"
+    )
+    (instance / "config.py").write_text(
+        f"DATABASE_URL = {url!r}\nWTF_CSRF_ENABLED = False\nRATELIMIT_ENABLED = False\n"
+        f"EVIDENCE_STORE = {('file://' + str(instance / 'evidence'))!r}\n"
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORTAL_INSTANCE_PATH": str(instance),
+        "PORTAL_BIND": f"127.0.0.1:{port}",
+        "PORTAL_WORKERS": str(args.workers),
+    }
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if Client(base).get("/healthz") == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        officer, chief = Client(base), Client(base)
+        officer.sign_in("bench-officer")
+        chief.sign_in("bench-chief")
+        officer.get("/officer/")
+        alone = officer_p95(officer)
+
+        stop = threading.Event()
+        served, busy = [0], [0]
+        today = datetime.now(UTC).date()
+
+        def supervisor(index: int) -> None:
+            last = today - timedelta(days=index)
+            path = (
+                f"/supervisor/?from={(last - timedelta(days=729)).isoformat()}"
+                f"&to={last.isoformat()}"
+            )
+            started = time.monotonic()
+            while not stop.is_set() and time.monotonic() - started < DEADLINE_SECONDS:
+                status = chief.get(path)
+                if status == 200:
+                    served[0] += 1
+                else:
+                    busy[0] += 1
+                    time.sleep(0.5)
+
+        threads = [threading.Thread(target=supervisor, args=(i,)) for i in range(SUPERVISORS)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2)  # the supervisors are at it
+        loaded = officer_p95(officer)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(instance, ignore_errors=True)
+    print(
+        f"gunicorn, {args.workers} sync workers, {args.size} reports; officer queue p95 of "
+        f"{OFFICER_REQUESTS} requests"
+    )
+    print(f"alone: {alone * 1000:.1f} ms")
+    print(
+        f"with {SUPERVISORS} supervisors on two-year ranges: {loaded * 1000:.1f} ms "
+        f"(dashboards served {served[0]}, told to retry {busy[0]})"
+    )
+    print(f"officer p95 ratio: {loaded / alone:.2f} (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

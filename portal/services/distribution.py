@@ -1,0 +1,301 @@
+"""Mergeable distributions of durations, with a stated error bound.
+
+A distribution of durations (whole seconds, rounded up) is kept in one of two forms:
+
+- **exact**: the sorted values themselves, while there are at most :data:`EXACT_LIMIT` of them;
+- **buckets**: counts per bucket of a fixed staircase of bucket edges (below).
+
+Both merge by addition, so the distribution of any period is the sum of the stored pieces
+(days, weeks, ...). Percentiles use the dashboard's definition (linear interpolation between
+closest ranks, PostgreSQL's ``percentile_cont``): **exactly** when the merged pieces hold at most
+``EXACT_LIMIT`` values, otherwise from the buckets, each value read as the middle of its bucket.
+
+Error bound. Bucket ``i`` holds the whole seconds in ``(EDGES[i-1], EDGES[i]]``; every bucket
+starting at ``a`` is at most ``max(1 s, 2 % of a)`` wide, so the middle of the bucket is less than
+1 % away from any value in it. A percentile interpolates between two ranks, so it too is less
+than **1 %** away from the exact percentile of the same whole-second durations (which are at
+most 1 s above the true durations). Durations over :data:`MAX_SECONDS` (ten years) are counted as
+ten years.
+
+Targets. Below 100 days every bucket width divides an hour and every edge is a whole number of
+widths, so every whole hour is a bucket edge (beyond, edges are whole days). A target of whole
+hours up to 100 days therefore splits the buckets exactly: the share of durations within it is
+exact, not estimated.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+EXACT_LIMIT = 64
+MAX_SECONDS = 10 * 365 * 86400
+RELATIVE_ERROR = 0.01
+_HOUR_WIDTHS = tuple(w for w in range(1, 3601) if 3600 % w == 0)
+_DAY = 86400
+_HOURLY_UNTIL = 100 * _DAY
+
+
+def _edges() -> npt.NDArray[np.int64]:
+    edges = [0]
+    x = 0
+    while x < MAX_SECONDS:
+        allowed = 2 * RELATIVE_ERROR * x
+        if x < _HOURLY_UNTIL:
+            width = max(w for w in _HOUR_WIDTHS if w <= max(allowed, 1) and x % w == 0)
+        else:
+            width = max(_DAY, int(allowed // _DAY) * _DAY)
+        x += width
+        edges.append(x)
+    return np.asarray(edges, dtype=np.int64)
+
+
+EDGES = _edges()
+BUCKETS = len(EDGES)
+# The whole seconds of bucket i are EDGES[i-1]+1 .. EDGES[i]; their middle stands for them.
+_MIDDLES = np.concatenate(([0.0], (EDGES[:-1] + 1 + EDGES[1:]) / 2.0))
+
+
+def seconds(duration: timedelta) -> int:
+    """A duration as whole seconds, rounded up (so "within 4 h" stays exact), never negative."""
+    micro = duration // timedelta(microseconds=1)
+    return min(max(-(-micro // 1_000_000), 0), MAX_SECONDS)
+
+
+def bucket_of(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    return np.searchsorted(EDGES, np.minimum(np.asarray(values, dtype=np.int64), MAX_SECONDS))
+
+
+def percentile_cont(sorted_values: Sequence[float], fraction: float) -> float | None:
+    """The ``fraction`` percentile of sorted values: linear interpolation between the closest
+    ranks at position ``fraction * (n - 1)``."""
+    if not sorted_values:
+        return None
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction must be between 0 and 1")
+    position = fraction * (len(sorted_values) - 1)
+    lower = math.floor(position)
+    upper = math.ceil(position)
+    low_value = float(sorted_values[lower])
+    return low_value + (float(sorted_values[upper]) - low_value) * (position - lower)
+
+
+# --- stored form: one compact blob per piece ---------------------------------------------------
+
+_EXACT = b"E"
+_SPARSE = b"B"
+
+
+class Piece:
+    """A stored distribution being changed by the write path (exact values or bucket counts)."""
+
+    def __init__(self, blob: bytes | None = None) -> None:
+        self.values: list[int] | None = []
+        self.counts: dict[int, int] = {}
+        if blob:
+            kind, body = blob[:1], blob[1:]
+            if kind == _EXACT:
+                self.values = list(np.frombuffer(body, dtype="<u4").tolist())
+            else:
+                (n,) = struct.unpack_from("<I", body)
+                idx = np.frombuffer(body, dtype="<u2", count=n, offset=4)
+                cnt = np.frombuffer(body, dtype="<u4", count=n, offset=4 + 2 * n)
+                self.values = None
+                self.counts = dict(zip(idx.tolist(), cnt.tolist(), strict=True))
+
+    def add(self, value: int) -> None:
+        if self.values is not None:
+            if len(self.values) < EXACT_LIMIT:
+                self.values.append(value)
+                return
+            self._to_buckets()
+        index = int(bucket_of(value))
+        self.counts[index] = self.counts.get(index, 0) + 1
+
+    def remove(self, value: int) -> None:
+        if self.values is not None:
+            if value in self.values:
+                self.values.remove(value)
+            return
+        index = int(bucket_of(value))
+        left = self.counts.get(index, 0) - 1
+        if left > 0:
+            self.counts[index] = left
+        else:
+            self.counts.pop(index, None)
+
+    def _to_buckets(self) -> None:
+        for index in bucket_of(self.values or []).tolist():
+            self.counts[index] = self.counts.get(index, 0) + 1
+        self.values = None
+
+    def to_blob(self) -> bytes | None:
+        if self.values is not None:
+            if not self.values:
+                return None
+            return _EXACT + np.asarray(sorted(self.values), dtype="<u4").tobytes()
+        return sparse_blob(self.counts.keys(), self.counts.values())
+
+
+def exact_blob(values: Iterable[int]) -> bytes | None:
+    array = np.sort(np.asarray(list(values), dtype="<u4"))
+    return _EXACT + array.tobytes() if array.size else None
+
+
+def sparse_blob(indexes: Iterable[int], counts: Iterable[int]) -> bytes | None:
+    idx = np.asarray(list(indexes), dtype="<u2")
+    cnt = np.asarray(list(counts), dtype="<u4")
+    if not idx.size:
+        return None
+    order = np.argsort(idx)
+    return _SPARSE + struct.pack("<I", idx.size) + idx[order].tobytes() + cnt[order].tobytes()
+
+
+# --- merged form: what a dashboard reads ------------------------------------------------------
+
+
+class Distribution:
+    """The sum of stored pieces; answers counts, percentiles and shares within a target."""
+
+    __slots__ = ("_counts", "_exact", "_idx")
+
+    def __init__(self) -> None:
+        self._exact: list[npt.NDArray[np.uint32]] = []
+        self._idx: list[npt.NDArray[np.uint16]] = []
+        self._counts: list[npt.NDArray[np.uint32]] = []
+
+    def add_blob(self, blob: bytes | None) -> None:
+        if not blob:
+            return
+        kind = blob[:1]
+        if kind == _EXACT:
+            self._exact.append(np.frombuffer(blob, dtype="<u4", offset=1))
+        else:
+            (n,) = struct.unpack_from("<I", blob, 1)
+            self._idx.append(np.frombuffer(blob, dtype="<u2", count=n, offset=5))
+            self._counts.append(np.frombuffer(blob, dtype="<u4", count=n, offset=5 + 2 * n))
+
+    def extend(self, other: Distribution) -> None:
+        self._exact.extend(other._exact)
+        self._idx.extend(other._idx)
+        self._counts.extend(other._counts)
+
+    def add_values(self, values: Iterable[int]) -> None:
+        array = np.asarray(list(values), dtype=np.uint32)
+        if array.size:
+            self._exact.append(array)
+
+    def _exact_values(self) -> npt.NDArray[np.uint32] | None:
+        """The sorted values, when the exact form still applies to the whole sum."""
+        if self._idx:
+            return None
+        if not self._exact:
+            return np.zeros(0, dtype=np.uint32)
+        values = np.concatenate(self._exact) if len(self._exact) > 1 else self._exact[0]
+        return np.sort(values) if values.size <= EXACT_LIMIT else None
+
+    def buckets(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(bucket, count) pairs of everything added, exact values put in their buckets; a
+        bucket may appear more than once. As long as the pieces, not as long as the edges."""
+        idx: list[npt.NDArray[Any]] = list(self._idx)
+        weights: list[npt.NDArray[Any]] = list(self._counts)
+        if self._exact:
+            exact = np.concatenate(self._exact)
+            idx.append(bucket_of(exact))
+            weights.append(np.ones(exact.size, dtype=np.int64))
+        if not idx:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        return (
+            np.concatenate(idx).astype(np.int64),
+            np.concatenate(weights).astype(np.int64),
+        )
+
+    def summary(self, fractions: Sequence[float], targets: Sequence[int] = ()) -> Summary:
+        """Count, the given percentiles (seconds) and the counts at or under each target."""
+        exact = self._exact_values()
+        if exact is not None:
+            return _exact_summary(exact, fractions, targets)
+        return _bucket_summary(*self.buckets(), fractions, targets)
+
+
+def _exact_summary(
+    exact: npt.NDArray[Any], fractions: Sequence[float], targets: Sequence[int]
+) -> Summary:
+    values = exact.tolist()
+    return Summary(
+        n=len(values),
+        percentiles=[percentile_cont(values, f) for f in fractions],
+        within=[int(np.count_nonzero(exact <= t)) for t in targets],
+    )
+
+
+def _within(idx: npt.NDArray[np.int64], weights: npt.NDArray[np.int64], target: int) -> int:
+    return int(weights[idx <= min(int(bucket_of(target)), BUCKETS - 1)].sum())
+
+
+def _bucket_summary(
+    idx: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.int64],
+    fractions: Sequence[float],
+    targets: Sequence[int],
+) -> Summary:
+    within = [_within(idx, weights, t) for t in targets]
+    n = int(weights.sum())
+    if n == 0:
+        return Summary(n=0, percentiles=[None for _ in fractions], within=within)
+    order = np.argsort(idx, kind="stable")
+    ordered = idx[order]
+    cumulative = np.cumsum(weights[order])
+
+    def value_at(rank: int) -> float:
+        return float(_MIDDLES[int(ordered[int(np.searchsorted(cumulative, rank, side="right"))])])
+
+    percentiles: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (n - 1)
+        low, high = math.floor(position), math.ceil(position)
+        low_value = value_at(low)
+        percentiles.append(low_value + (value_at(high) - low_value) * (position - low))
+    return Summary(n=n, percentiles=percentiles, within=within)
+
+
+def summarize(
+    parts: dict[str, Distribution], fractions: Sequence[float], targets: dict[str, int]
+) -> tuple[Summary, int]:
+    """The summary of the parts together, and how many values of each part are within that
+    part's target (summed)."""
+    exact_parts = [part._exact_values() for part in parts.values()]
+    if all(values is not None for values in exact_parts):
+        joined = np.sort(np.concatenate([v for v in exact_parts if v is not None] or [[]]))
+        if joined.size <= EXACT_LIMIT:
+            within = sum(
+                int(np.count_nonzero(values <= targets[name]))
+                for name, values in zip(parts, exact_parts, strict=True)
+                if values is not None
+            )
+            return _exact_summary(joined.astype(np.int64), fractions, ()), within
+    all_idx, all_weights = [], []
+    within = 0
+    for name, part in parts.items():
+        idx, weights = part.buckets()
+        within += _within(idx, weights, targets[name])
+        all_idx.append(idx)
+        all_weights.append(weights)
+    summary = _bucket_summary(np.concatenate(all_idx), np.concatenate(all_weights), fractions, ())
+    return summary, within
+
+
+class Summary:
+    __slots__ = ("n", "percentiles", "within")
+
+    def __init__(self, n: int, percentiles: list[float | None], within: list[int]) -> None:
+        self.n = n
+        self.percentiles = percentiles
+        self.within = within

@@ -1,0 +1,114 @@
+"""Mergeable duration distributions: the stated error bound, checked against the exact
+computation on random data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portal.services.distribution import (
+    EDGES,
+    EXACT_LIMIT,
+    MAX_SECONDS,
+    RELATIVE_ERROR,
+    Distribution,
+    Piece,
+    exact_blob,
+    percentile_cont,
+    seconds,
+)
+
+durations = st.integers(min_value=0, max_value=400 * 86400)
+fractions = st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.99, 1.0]) | st.floats(0, 1)
+
+
+def merged(pieces: list[list[int]]) -> Distribution:
+    """Each piece stored as the write path would, then merged as a dashboard reads them."""
+    result = Distribution()
+    for values in pieces:
+        piece = Piece()
+        for value in values:
+            piece.add(value)
+        result.add_blob(piece.to_blob())
+    return result
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.lists(durations, min_size=0, max_size=150), min_size=1, max_size=8),
+    fraction=fractions,
+)
+def test_percentiles_are_within_one_percent_of_the_exact_value(pieces, fraction):
+    values = sorted(v for piece in pieces for v in piece)
+    summary = merged(pieces).summary([fraction])
+    assert summary.n == len(values)
+    exact = percentile_cont(values, fraction)
+    estimate = summary.percentiles[0]
+    if exact is None:
+        assert estimate is None
+        return
+    assert abs(estimate - exact) <= RELATIVE_ERROR * exact
+    if len(values) <= EXACT_LIMIT:
+        assert estimate == pytest.approx(exact)  # few values: exactly the definition
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(durations, min_size=1, max_size=300),
+    target_hours=st.integers(min_value=1, max_value=2400),
+)
+def test_counts_within_a_whole_hour_target_are_exact(values, target_hours):
+    target = target_hours * 3600
+    summary = merged([values]).summary([], [target])
+    assert summary.within == [sum(1 for v in values if v <= target)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    kept=st.lists(durations, min_size=0, max_size=120),
+    removed=st.lists(durations, min_size=0, max_size=120),
+)
+def test_removing_a_value_undoes_adding_it(kept, removed):
+    piece = Piece()
+    for value in [*kept, *removed]:
+        piece.add(value)
+    for value in removed:
+        piece = Piece(piece.to_blob())
+        piece.remove(value)
+    after = Distribution()
+    after.add_blob(piece.to_blob())
+    result = after.summary([0.5, 0.9], [3600])
+    assert result.n == len(kept)
+    assert result.within == [sum(1 for v in kept if v <= 3600)]
+    for fraction, got in zip([0.5, 0.9], result.percentiles, strict=True):
+        exact = percentile_cont(sorted(kept), fraction)
+        if exact is None:
+            assert got is None
+        else:
+            assert abs(got - exact) <= RELATIVE_ERROR * exact
+
+
+def test_bucket_widths_keep_the_bound_and_whole_hours_are_edges():
+    widths = np.diff(EDGES)
+    starts = EDGES[:-1]
+    assert np.all((widths == 1) | (widths <= 2 * RELATIVE_ERROR * starts))
+    edges = set(EDGES.tolist())
+    assert all(hours * 3600 in edges for hours in range(1, 2400))
+    assert EDGES[-1] >= MAX_SECONDS
+
+
+def test_durations_round_up_to_whole_seconds_and_are_never_negative():
+    assert seconds(timedelta(hours=4)) == 14400
+    assert seconds(timedelta(hours=4, microseconds=1)) == 14401
+    assert seconds(timedelta(seconds=-5)) == 0
+
+
+def test_exact_form_is_kept_only_up_to_the_limit():
+    small = merged([list(range(EXACT_LIMIT))]).summary([0.5])
+    assert small.percentiles == [percentile_cont(list(range(EXACT_LIMIT)), 0.5)]
+    blob = exact_blob([5, 1, 3])
+    assert blob is not None and blob[:1] == b"E"
