@@ -62,7 +62,7 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
     from portal.crypto.keyring import Keyring
     from portal.domain.receipts import ReceiptHasher
 
-    wanted = ("SECRET_KEY", "RECEIPT_PEPPER", "INDEX_PEPPER", "AUDIT_KEY")
+    wanted = ("SECRET_KEY", "RECEIPT_PEPPER", "INDEX_PEPPER", "AUDIT_KEY", "CASEFILE_KEY")
     if not all(app.config.get(name) for name in wanted):
         secrets = load_secrets(instance_path)
         for name in wanted:
@@ -112,7 +112,12 @@ def _register_blueprints(app: Flask) -> None:
     from portal.web.health import bp as health_bp
 
     # Importing the route modules attaches their routes to the blueprints.
-    from portal.web.officer import evidence_views, views  # noqa: F401
+    from portal.web.officer import (  # noqa: F401
+        case_file_views,
+        evidence_views,
+        takedown_views,
+        views,
+    )
     from portal.web.officer.blueprint import bp as officer_bp
     from portal.web.supervisor.views import bp as supervisor_bp
 

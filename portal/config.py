@@ -84,6 +84,72 @@ class DefaultConfig:
     # Cookies are marked Secure when the portal is served over https.
     PREFER_HTTPS = False
 
+    # Outgoing mail (takedown notices, alerts): an SMTP relay. No host: nothing is e-mailed and
+    # officers send requests by hand.
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 587
+    SMTP_STARTTLS = True
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_FROM = "no-reply@portal.invalid"
+    SMTP_TIMEOUT_SECONDS = 30
+
+    # Takedowns: the e-mail address of each platform's law-enforcement or abuse channel (platform
+    # code -> address); a platform without one is sent to by hand through its own portal.
+    TAKEDOWN_CHANNELS: dict[str, str] = {}
+    # Legal bases officers can cite (code -> text per language; the first language is the
+    # fallback). The texts are the deployment's to check with its legal service.
+    TAKEDOWN_LEGAL_BASES: dict[str, dict[str, str]] = {
+        "penal_447": {
+            "fr": "Code pénal, articles 447-1 à 447-3 (atteinte à la vie privée, diffusion "
+            "d'images ou de propos sans consentement)",
+            "en": "Penal Code, articles 447-1 to 447-3 (invasion of privacy, distribution of "
+            "images or words without consent)",
+            "ar": "القانون الجنائي، الفصول 447-1 إلى 447-3 (المس بالحياة الخاصة وبث الصور أو "
+            "الأقوال دون موافقة)",
+        },
+        "penal_503_1": {
+            "fr": "Code pénal, articles 503-1 et suivants (harcèlement, exploitation sexuelle)",
+            "en": "Penal Code, articles 503-1 et seq. (harassment, sexual exploitation)",
+            "ar": "القانون الجنائي، الفصل 503-1 وما يليه (التحرش والاستغلال الجنسي)",
+        },
+        "penal_540": {
+            "fr": "Code pénal, article 540 (escroquerie)",
+            "en": "Penal Code, article 540 (fraud)",
+            "ar": "القانون الجنائي، الفصل 540 (النصب)",
+        },
+        "penal_218_2": {
+            "fr": "Code pénal, article 218-2 (apologie du terrorisme)",
+            "en": "Penal Code, article 218-2 (apology of terrorism)",
+            "ar": "القانون الجنائي، الفصل 218-2 (الإشادة بالإرهاب)",
+        },
+        "law_09_08": {
+            "fr": "Loi 09-08 relative à la protection des personnes physiques à l'égard du "
+            "traitement des données à caractère personnel",
+            "en": "Law 09-08 on the protection of individuals with regard to the processing of "
+            "personal data",
+            "ar": "القانون 09-08 المتعلق بحماية الأشخاص الذاتيين تجاه معالجة المعطيات ذات الطابع "
+            "الشخصي",
+        },
+    }
+    # What a request gives as the issuing unit's contact (unit code -> address, phone); units
+    # without an entry give the default.
+    TAKEDOWN_CONTACTS: dict[str, dict[str, str]] = {}
+    TAKEDOWN_DEFAULT_CONTACT: dict[str, str] = {
+        "email": "cybercrime@police.invalid",
+        "phone": "+212 5 37 00 00 00",
+    }
+    PRESERVATION_DEFAULT_DAYS = 90
+    # The re-check of URLs under a takedown request: how long one request may take.
+    TAKEDOWN_RECHECK_TIMEOUT_SECONDS = 10.0
+
+    # Cross-border referrals: the portal's own country, hosting countries known for certain
+    # hosts (host -> ISO 3166-1 alpha-2), and an optional WHOIS server ("host:port") asked for
+    # the country of a host's address.
+    HOME_COUNTRY = "MA"
+    HOSTING_COUNTRY_OVERRIDES: dict[str, str] = {}
+    HOSTING_WHOIS_SERVER: str | None = None
+
     # Flask itself.
     SESSION_COOKIE_NAME = "portal_session"
     SESSION_COOKIE_HTTPONLY = True
@@ -124,6 +190,11 @@ def environment_overrides(config: Mapping[str, Any], env: Mapping[str, str]) -> 
             "REQUIRE_BROWSER",
             "MASTER_KEYS",
             "ACTIVE_KEY_ID",
+            # Keys and peppers given by environment are read and decoded by load_secrets.
+            "RECEIPT_PEPPER",
+            "INDEX_PEPPER",
+            "AUDIT_KEY",
+            "CASEFILE_KEY",
         }:
             continue
         overrides[name] = _coerce(value, config.get(name))

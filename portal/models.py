@@ -263,6 +263,11 @@ class Report(Base):
     events: Mapped[list[ReportEvent]] = relationship(
         back_populates="report", order_by="ReportEvent.id", cascade="all, delete-orphan"
     )
+    # Read-only views for the case page; the rows go with the report (ON DELETE CASCADE).
+    takedown_requests: Mapped[list[TakedownRequest]] = relationship(
+        order_by="TakedownRequest.id", viewonly=True
+    )
+    referrals: Mapped[list[Referral]] = relationship(order_by="Referral.id", viewonly=True)
 
     @property
     def has_unread_reply(self) -> bool:
@@ -389,6 +394,93 @@ class AuditEvent(Base):
     # Unique: two writers that read the same tail cannot both append (the chain never forks).
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- takedowns and referrals ---------------------------------------------------------------
+
+
+class TakedownRequest(Base):
+    """A removal or preservation request to one platform for one or more URLs of a report.
+
+    ``kind``: ``removal`` or ``preservation``. ``channel``: ``email`` (sent through the SMTP
+    relay to the platform's configured address) or ``by_hand`` (the officer files it through the
+    platform's own portal and records that here). The officer's explanation is encrypted.
+    """
+
+    __tablename__ = "takedown_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(40), index=True)
+    legal_basis: Mapped[str] = mapped_column(String(40))
+    explanation_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    preservation_days: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    report: Mapped[Report] = relationship()
+    unit: Mapped[Unit] = relationship()
+    officer: Mapped[Officer | None] = relationship()
+    items: Mapped[list[TakedownItem]] = relationship(
+        back_populates="request", order_by="TakedownItem.id", cascade="all, delete-orphan"
+    )
+
+
+class TakedownItem(Base):
+    """One URL of a takedown request and what became of it.
+
+    ``outcome``: None while waiting, then ``removed``, ``refused`` or ``no_answer``. The
+    optional re-check records whether the URL still answers; only an officer records removal.
+    """
+
+    __tablename__ = "takedown_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("takedown_requests.id", ondelete="CASCADE"), index=True
+    )
+    report_url_id: Mapped[int] = mapped_column(
+        ForeignKey("report_urls.id", ondelete="CASCADE"), index=True
+    )
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_check_status: Mapped[int | None] = mapped_column(Integer)
+
+    request: Mapped[TakedownRequest] = relationship(back_populates="items")
+    report_url: Mapped[ReportURL] = relationship()
+
+
+class Referral(Base):
+    """A cross-border referral package: a STIX 2.1 bundle for the country that can act.
+
+    The bundle holds only what the officer selected (URLs, identifiers, file hashes; never
+    files) and is stored encrypted, so that the package sent can be produced again as it was.
+    """
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    destination: Mapped[str] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(8))
+    url_count: Mapped[int] = mapped_column(Integer, default=0)
+    hash_count: Mapped[int] = mapped_column(Integer, default=0)
+    bundle_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[Report] = relationship()
+    unit: Mapped[Unit] = relationship()
+    officer: Mapped[Officer | None] = relationship()
 
 
 # --- statistics ------------------------------------------------------------------------------

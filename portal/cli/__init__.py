@@ -6,6 +6,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from portal.cli.audit import audit_group
+from portal.cli.case_file import case_file_group
 from portal.cli.keys import keys_group
 from portal.cli.officers import officers_group
 from portal.cli.retention import retention_group
@@ -28,6 +29,7 @@ COMMANDS = [
     stats_group,
     keys_group,
     retention_group,
+    case_file_group,
 ]
 
 

@@ -24,6 +24,8 @@ SECRET_NAMES: dict[str, str] = {
     "index_pepper": "PORTAL_INDEX_PEPPER",
     # Keys the MAC of every audit entry: kept out of the database that holds the chain.
     "audit_key": "PORTAL_AUDIT_KEY",
+    # Seeds the Ed25519 key that signs case files exported for the prosecutor.
+    "casefile_key": "PORTAL_CASEFILE_KEY",
 }
 
 
@@ -37,6 +39,7 @@ class InstanceSecrets:
     receipt_pepper: bytes
     index_pepper: bytes
     audit_key: bytes
+    casefile_key: bytes
 
 
 def _secret_dir(instance_path: Path) -> Path:
@@ -75,6 +78,7 @@ def load_secrets(instance_path: Path, env: Mapping[str, str] | None = None) -> I
         receipt_pepper=_decode_key(values["receipt_pepper"]),
         index_pepper=_decode_key(values["index_pepper"]),
         audit_key=_decode_key(values["audit_key"]),
+        casefile_key=_decode_key(values["casefile_key"]),
     )
 
 

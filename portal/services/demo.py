@@ -19,6 +19,7 @@ from portal.crypto.keyring import Keyring
 from portal.domain.receipts import ReceiptHasher
 from portal.domain.urlnorm import normalize_url
 from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivision, Unit, utcnow
+from portal.services import takedowns
 from portal.services.accounts import create_officer
 from portal.services.reports import ReportSubmission, submit_report
 
@@ -400,4 +401,65 @@ def run_demo(
     created = create_demo_reports(session, keyring, throwaway, count=count)
     created += _morning_queue(session, keyring, throwaway, random.Random(19), utcnow())
     reference, receipt = _followable_sample(session, keyring, hasher, utcnow())
+    _demo_takedowns(session, keyring, random.Random(23), utcnow())
     return DemoSummary(accounts, created + 1, reference, receipt)
+
+
+# Platforms answer at their own pace; some refuse, some never answer (days to removal).
+_TAKEDOWN_PACE = {"instagram": 1.5, "facebook": 2.0, "tiktok": 0.8, "telegram": 9.0}
+_TAKEDOWN_EXPLANATION = (
+    "Contenu publié pour faire chanter la victime ou pour escroquer des internautes, en "
+    "violation de la loi marocaine citée ci-dessus."
+)
+
+
+def _demo_takedowns(session: Session, keyring: Keyring, rng: random.Random, now: datetime) -> None:
+    """Removal requests on the Casablanca unit's reports on the big platforms, sent by hand over
+    the demo months, most answered, so that the case pages and the figures tell a story."""
+    officer = session.scalar(select(Officer).where(Officer.username == "casablanca"))
+    if officer is None:
+        return
+    reports = session.scalars(
+        select(Report)
+        .join(Unit, Report.unit_id == Unit.id)
+        .where(Unit.code == "CASABLANCA", Report.platform.in_(list(_TAKEDOWN_PACE)))
+        .order_by(Report.submitted_at)
+    ).all()
+    for report in reports[::2]:
+        if not report.urls:
+            continue
+        asked = report.submitted_at + timedelta(hours=rng.uniform(2, 30))
+        if asked > now:
+            continue
+        draft = takedowns.TakedownDraft(
+            kind="removal",
+            url_ids=[url.id for url in report.urls],
+            legal_basis="penal_540" if report.category == "fraud" else "penal_447",
+            explanation=_TAKEDOWN_EXPLANATION,
+            preservation_days=None,
+            language="fr",
+        )
+        request = takedowns.create_request(
+            session,
+            officer=officer,
+            report=report,
+            draft=draft,
+            keyring=keyring,
+            channels={},
+            legal_bases={"penal_540": {}, "penal_447": {}},
+            now=asked,
+        )
+        takedowns.mark_sent(session, officer=officer, request=request, now=asked, how="by_hand")
+        pace = _TAKEDOWN_PACE[report.platform]
+        answered = asked + timedelta(days=rng.expovariate(1 / pace))
+        if answered > now:
+            continue
+        outcome = "removed" if rng.random() < 0.8 else rng.choice(["refused", "no_answer"])
+        takedowns.record_outcome(
+            session,
+            officer=officer,
+            request=request,
+            item_ids=[item.id for item in request.items],
+            outcome=outcome,
+            now=answered,
+        )

@@ -15,16 +15,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal.crypto.keyring import Keyring, KeyringError
 from portal.crypto.keyring import retire_master_key as delete_key_file
 from portal.evidence.intake import filename_context, wrap_aad
-from portal.models import Evidence, Message, Officer, ReceiptHandoff, Report
+from portal.models import (
+    Evidence,
+    Message,
+    Officer,
+    ReceiptHandoff,
+    Referral,
+    Report,
+    TakedownRequest,
+)
 from portal.services import audit
 from portal.services.handoff import receipt_context
+from portal.services.referrals import bundle_context
 from portal.services.reports import field_context, message_context
+from portal.services.takedowns import explanation_context
 from portal.services.totp import totp_context
 
 BATCH_SIZE = 200
@@ -76,6 +87,18 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         lambda _session, row: totp_context(row.username),
     ),
     EncryptedColumn(
+        "takedown.explanation",
+        TakedownRequest,
+        TakedownRequest.explanation_enc,
+        lambda session, row: explanation_context(_reference_of(session, row.report_id), row.id),
+    ),
+    EncryptedColumn(
+        "referral.bundle",
+        Referral,
+        Referral.bundle_enc,
+        lambda session, row: bundle_context(_reference_of(session, row.report_id), row.id),
+    ),
+    EncryptedColumn(
         "receipt_handoff.receipt",
         ReceiptHandoff,
         ReceiptHandoff.receipt_enc,
@@ -93,13 +116,9 @@ class RotationReport:
 
 
 def _primary_key(model: type[Any]) -> InstrumentedAttribute[Any]:
-    return {
-        Report: Report.id,
-        Message: Message.id,
-        Evidence: Evidence.id,
-        Officer: Officer.id,
-        ReceiptHandoff: ReceiptHandoff.token_hash,
-    }[model]
+    """The single-column primary key of ``model`` (every table with encrypted fields has one)."""
+    (column,) = sa_inspect(model).primary_key
+    return getattr(model, column.key)
 
 
 def _batches(session: Session, model: type[Any]) -> Iterator[list[Any]]:

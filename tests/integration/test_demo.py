@@ -33,3 +33,14 @@ def test_printed_receipt_is_the_casablanca_officers_first_case(app, db, keyring)
     assert len(page.rows) >= 30
     assert any(row.report.has_unread_reply for row in page.rows)
     assert any(row.cluster_size for row in page.rows)
+
+
+def test_demo_requests_to_platforms_have_outcomes(app, db, keyring):
+    from portal.models import TakedownItem, TakedownRequest
+
+    run_demo(db, keyring, app.extensions["receipt_hasher"], count=120)
+    db.commit()
+    requests = db.scalars(select(TakedownRequest)).all()
+    assert requests and all(request.sent_at is not None for request in requests)
+    outcomes = {item.outcome for item in db.scalars(select(TakedownItem))}
+    assert "removed" in outcomes

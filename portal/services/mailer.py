@@ -1,0 +1,97 @@
+"""Outgoing e-mail through the deployment's SMTP relay.
+
+Settings come from configuration (``SMTP_*``) as an ``SmtpSettings`` value, so that services
+send mail without reading Flask's globals. The relay is the only mail path: the portal never
+talks to recipients' servers itself.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+
+class MailNotConfigured(RuntimeError):
+    """No SMTP relay is configured."""
+
+
+class MailError(RuntimeError):
+    """The relay refused or could not be reached; the message was not sent."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None
+    port: int
+    starttls: bool
+    username: str | None
+    password: str | None
+    sender: str
+    timeout: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SmtpSettings:
+        return cls(
+            host=config.get("SMTP_HOST") or None,
+            port=int(config.get("SMTP_PORT", 587)),
+            starttls=bool(config.get("SMTP_STARTTLS", True)),
+            username=config.get("SMTP_USERNAME") or None,
+            password=config.get("SMTP_PASSWORD") or None,
+            sender=str(config.get("SMTP_FROM", "no-reply@portal.invalid")),
+            timeout=float(config.get("SMTP_TIMEOUT_SECONDS", 30)),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str
+    subtype: str
+
+
+def build_message(
+    settings: SmtpSettings,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    attachments: Sequence[Attachment] = (),
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    message.set_content(body)
+    for item in attachments:
+        message.add_attachment(
+            item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+        )
+    return message
+
+
+def send(settings: SmtpSettings, message: EmailMessage) -> str:
+    """Hand ``message`` to the relay; return its Message-ID. Raises ``MailError``."""
+    if not settings.configured:
+        raise MailNotConfigured("no SMTP relay is configured (SMTP_HOST)")
+    assert settings.host is not None
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as client:
+            if settings.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if settings.username and settings.password:
+                client.login(settings.username, settings.password)
+            client.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        raise MailError(f"{type(error).__name__}: {error}") from error
+    return str(message["Message-ID"])
