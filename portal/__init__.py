@@ -119,9 +119,10 @@ def _register_blueprints(app: Flask) -> None:
         views,
     )
     from portal.web.officer.blueprint import bp as officer_bp
+    from portal.web.public.views import bp as public_bp
     from portal.web.supervisor.views import bp as supervisor_bp
 
-    for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
+    for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp, public_bp):
         app.register_blueprint(blueprint)
 
 

@@ -150,6 +150,12 @@ class DefaultConfig:
     HOSTING_COUNTRY_OVERRIDES: dict[str, str] = {}
     HOSTING_WHOIS_SERVER: str | None = None
 
+    # The public transparency page: figures resting on fewer reports than this are suppressed;
+    # how many complete months it shows; how long its figures are reused (seconds).
+    TRANSPARENCY_MIN_CELL = 10
+    TRANSPARENCY_MONTHS = 12
+    TRANSPARENCY_CACHE_SECONDS = 600
+
     # Flask itself.
     SESSION_COOKIE_NAME = "portal_session"
     SESSION_COOKIE_HTTPONLY = True

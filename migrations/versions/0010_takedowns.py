@@ -1,7 +1,7 @@
 """takedown and preservation requests, cross-border referrals
 
 Revision ID: 0010_takedowns
-Revises: 0004_queue_category
+Revises: 0007
 Create Date: 2026-12-04 14:20:00.000000
 
 Officers ask platforms to remove or preserve reported URLs and track each URL's outcome; URLs
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_takedowns"
-down_revision = "0004_queue_category"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
