@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     from portal.web.officer.blueprint import bp as officer_bp
     from portal.web.public.views import bp as public_bp
+    from portal.web.supervisor import takedown_views as _supervisor_takedowns  # noqa: F401
     from portal.web.supervisor.views import bp as supervisor_bp
 
     for blueprint in (citizen_bp, officer_bp, supervisor_bp, admin_bp, health_bp, public_bp):

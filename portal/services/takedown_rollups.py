@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import TakedownItem, TakedownRequest, TakedownRollup
 from portal.services import distribution
-from portal.services.distribution import Piece
+from portal.services.distribution import Distribution, Piece
 from portal.services.rollups import LEVELS, NATIONAL_SCOPE, day_number
 
 _TABLE = TakedownRollup.__table__
@@ -146,3 +146,52 @@ def rebuild(session: Session) -> int:
             )
         count += 1
     return count
+
+
+class Figures(NamedTuple):
+    """Requests to platforms over a period, for one platform or category (or all)."""
+
+    requested: int
+    removed: int
+    refused: int
+    removal_n: int
+    removal_p50: float | None  # seconds
+    removal_p90: float | None
+
+    @property
+    def removed_share(self) -> float | None:
+        return self.removed / self.requested if self.requested else None
+
+
+def figures(
+    session: Session, scope: int, pairs: Iterable[tuple[int, int]]
+) -> tuple[Figures, dict[str, Figures], dict[str, Figures]]:
+    """Totals, per platform and per category, for the blocks ``pairs`` of ``scope``."""
+
+    def empty() -> list[Any]:
+        return [0, 0, 0, Distribution()]
+
+    total = empty()
+    by_platform: dict[str, list[Any]] = {}
+    by_category: dict[str, list[Any]] = {}
+    for row in read(session, scope, pairs):
+        for acc in (
+            total,
+            by_platform.setdefault(row.platform, empty()),
+            by_category.setdefault(row.category, empty()),
+        ):
+            acc[0] += row.requested
+            acc[1] += row.removed
+            acc[2] += row.refused
+            acc[3].add_blob(row.removal)
+
+    def done(acc: list[Any]) -> Figures:
+        summary = acc[3].summary((0.5, 0.9))
+        p50, p90 = summary.percentiles
+        return Figures(acc[0], acc[1], acc[2], summary.n, p50, p90)
+
+    return (
+        done(total),
+        {key: done(acc) for key, acc in sorted(by_platform.items())},
+        {key: done(acc) for key, acc in sorted(by_category.items())},
+    )
