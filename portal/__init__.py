@@ -140,11 +140,14 @@ def _register_blueprints(app: Flask) -> None:
         views,
     )
     from portal.web.officer.blueprint import bp as officer_bp
+    from portal.web.public.views import bp as public_bp
     from portal.web.staff import views as staff_views  # noqa: F401
     from portal.web.staff.blueprint import bp as staff_bp
+    from portal.web.supervisor import takedown_views as _supervisor_takedowns  # noqa: F401
     from portal.web.supervisor.views import bp as supervisor_bp
 
-    for blueprint in (citizen_bp, staff_bp, officer_bp, supervisor_bp, admin_bp, health_bp):
+    blueprints = (citizen_bp, staff_bp, officer_bp, supervisor_bp, admin_bp, health_bp, public_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     from portal.web.api import views as api_views

@@ -214,6 +214,12 @@ class DefaultConfig:
     PARTNER_LANE_MIN_ACCURACY: float | None = None
     PARTNER_LANE_MIN_CLOSED = 20
 
+    # The public transparency page: figures resting on fewer reports than this are suppressed;
+    # how many complete months it shows; how long its figures are reused (seconds).
+    TRANSPARENCY_MIN_CELL = 10
+    TRANSPARENCY_MONTHS = 12
+    TRANSPARENCY_CACHE_SECONDS = 600
+
     # Flask itself.
     SESSION_COOKIE_NAME = "portal_session"
     SESSION_COOKIE_HTTPONLY = True

@@ -500,6 +500,24 @@ class TakedownItem(Base):
     report_url: Mapped[ReportURL] = relationship()
 
 
+class TakedownRollup(Base):
+    """Takedown requests of one block of local days, per platform and report category, kept by
+    the write path (``portal.services.takedown_rollups``). ``scope`` 0 is national, otherwise
+    a region id; ``level`` and ``block`` as in ``StatsRollup``."""
+
+    __tablename__ = "takedown_rollups"
+
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    requested: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    removal: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
 class Referral(Base):
     """A cross-border referral package: a STIX 2.1 bundle for the country that can act.
 

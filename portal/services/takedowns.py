@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from portal.crypto.keyring import Keyring
 from portal.domain.platforms import OTHER, Platform, load_platforms, platform_for_host
 from portal.models import Officer, Report, ReportEvent, ReportURL, TakedownItem, TakedownRequest
-from portal.services import audit
+from portal.services import audit, takedown_rollups
 from portal.services.reports import open_report_url
 
 KINDS = ("removal", "preservation")
@@ -219,6 +219,7 @@ def mark_sent(
         raise TakedownError(_l("This request was already sent."))
     request.sent_at = now
     report = request.report
+    takedown_rollups.record_sent(session, request)
     if request.kind == "removal":
         _event(report, officer, "takedown_requested", now, request_id=request.id)
         # Asking a platform to remove the content is an action the reporter is told about:
@@ -270,12 +271,14 @@ def record_outcome(
     if request.sent_at is None:
         raise TakedownError(_l("Record that the request was sent first."))
     wanted = set(item_ids)
-    items = [item for item in request.items if item.id in wanted]
+    # An outcome is recorded once per URL: the figures count each URL once.
+    items = [item for item in request.items if item.id in wanted and item.outcome is None]
     if not items or len(items) != len(wanted):
         raise TakedownError(_l("Choose at least one URL of this request."))
     for item in items:
         item.outcome = outcome
         item.outcome_at = now
+    takedown_rollups.record_outcomes(session, request, items, outcome)
     if outcome == "removed":
         _event(request.report, officer, "content_removed", now, request_id=request.id)
     audit.record(

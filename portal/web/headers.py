@@ -35,7 +35,8 @@ def apply_security_headers(response: Response) -> Response:
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     if request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if not request.path.startswith("/static/"):
+    # Only pages that say so (public figures) may be kept by caches; everything else is no-store.
+    if not request.path.startswith("/static/") and not getattr(response, "public_cache", False):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
     return response

@@ -1,0 +1,45 @@
+"""Supervisor figures on requests to platforms: sent, removed, and how fast, per platform and
+per kind of harm, for the supervisor's scope and period (from the takedown rollups only)."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from portal.db import get_session
+from portal.domain.categories import CATEGORIES
+from portal.domain.platforms import load_platforms
+from portal.models import Officer, Region
+from portal.services import rollups, takedown_rollups
+from portal.web.i18n import current_language
+from portal.web.staff.auth import staff_required
+from portal.web.supervisor.formatting import Names, duration, share
+from portal.web.supervisor.views import _parse, bp
+
+
+@bp.get("/takedowns", endpoint="takedowns")
+@staff_required("supervisor")
+def takedowns_page(*, staff: Officer) -> ResponseReturnValue:
+    officer = staff
+    db = get_session()
+    names = Names.load(db, current_language())
+    parsed = _parse(request.args, officer, sorted(names.regions))
+    scope = rollups.NATIONAL_SCOPE
+    if parsed.region_code is not None:
+        scope = db.scalar(select(Region.id).where(Region.code == parsed.region_code)) or 0
+    first, end = parsed.period.whole_days().days()
+    total, by_platform, by_category = takedown_rollups.figures(
+        db, scope, rollups.blocks(first, end)
+    )
+    return render_template(
+        "supervisor/takedowns.html",
+        parsed=parsed,
+        total=total,
+        by_platform=by_platform,
+        by_category=by_category,
+        platforms={code: p.name for code, p in load_platforms().items()},
+        categories=CATEGORIES,
+        duration=duration,
+        share=share,
+    )
