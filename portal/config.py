@@ -86,14 +86,8 @@ class DefaultConfig:
     FOLLOWUP_SESSION_MINUTES = 20
     FOLLOWUP_SESSION_MAX_MINUTES = 240
 
-    # Opt-in, content-free e-mail notice ("there is news; come back with your receipt").
-    # None: no notice is sent. The relay is reached on the private network, without TLS
-    # unless SMTP_STARTTLS is set.
-    SMTP_HOST: str | None = None
-    SMTP_PORT = 25
-    SMTP_STARTTLS = False
-    SMTP_USERNAME: str | None = None
-    SMTP_PASSWORD: str | None = None
+    # The sender of the opt-in, content-free e-mail notice ("there is news; come back with your
+    # receipt"), sent through the SMTP relay below; no relay: no notice is sent.
     NOTICE_SENDER = "no-reply@e-report.invalid"
 
     # Staff sessions.
@@ -139,8 +133,8 @@ class DefaultConfig:
     # Cookies are marked Secure when the portal is served over https.
     PREFER_HTTPS = False
 
-    # Outgoing mail (takedown notices, alerts): an SMTP relay. No host: nothing is e-mailed and
-    # officers send requests by hand.
+    # Outgoing mail (reporters' notices, requests to platforms): an SMTP relay. No host: nothing
+    # is e-mailed, and officers send requests to platforms by hand.
     SMTP_HOST: str | None = None
     SMTP_PORT = 587
     SMTP_STARTTLS = True

@@ -98,3 +98,37 @@ def test_relay_from_configuration(app):
         }
     )
     assert relay == SmtpRelay("relay.internal", 587, "avis@portal.test", starttls=True)
+
+
+@pytest.fixture
+def app_config(app_config, mailbox):
+    _box, relay = mailbox
+    return {**app_config, "SMTP_HOST": relay.host, "SMTP_PORT": relay.port, "SMTP_STARTTLS": False}
+
+
+def test_an_officer_message_queues_the_notice_and_the_job_sends_it(app, db, mailbox):
+    from portal.jobs.queue import jobs_of
+    from tests.support.staff import make_officer, sign_in
+    from tests.support.web import csrf_token
+
+    box, _relay = mailbox
+    reporter = app.test_client()
+    reference, _ = submit_and_get_receipt(
+        reporter, notify_opt_in="y", notify_email="victime@example.org"
+    )
+    _, secret = make_officer(app, db, "amina")
+    staff = app.test_client()
+    sign_in(staff, "amina", secret)
+    queue = jobs_of(app)
+    before = queue.depth()
+    response = staff.post(
+        f"/officer/reports/{reference}/message",
+        data={"csrf_token": csrf_token(staff, "/officer/"), "message-body": "Any news?"},
+    )
+    assert response.status_code == 303
+    assert queue.depth() == before + 1
+    # The worker runs what was queued: one content-free notice reaches the mailbox.
+    task = queue.huey.dequeue()
+    queue.huey.execute(task)
+    [(recipients, message)] = box.received
+    assert recipients == ["victime@example.org"] and "Any news?" not in message.as_string()
