@@ -13,6 +13,7 @@ from werkzeug.serving import is_running_from_reloader
 
 from portal import logging_setup
 from portal.jobs.queue import jobs_of, make_consumer, start_in_process
+from portal.jobs.registry import TASKS
 
 
 def _describe_queue(url: str) -> str:
@@ -79,7 +80,7 @@ def _run(ctx: click.Context, **kwargs: Any) -> None:
             url = queue.url
             click.echo(
                 f" * Job worker: {count} thread(s) in this process on {_describe_queue(url)} "
-                f"(periodic: {', '.join(sorted(queue.tasks))})"
+                f"(periodic: {', '.join(sorted(n for n, s in TASKS.items() if s.period))})"
             )
     try:
         ctx.invoke(flask_run_command, **kwargs)
