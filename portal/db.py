@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -68,3 +69,14 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["db_sessionmaker"]()
     return g.db_session
+
+
+def insert_missing(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, skipping those whose primary key exists (INSERT ... ON CONFLICT DO
+    NOTHING, on the two databases the portal runs on), so that concurrent writers that then lock
+    and update the rows never collide on creating them."""
+    dialects = {"postgresql": postgresql, "sqlite": sqlite}
+    dialect = dialects.get(connection.dialect.name)
+    if dialect is None:
+        raise ValueError(f"the portal runs on SQLite or PostgreSQL, not {connection.dialect.name}")
+    connection.execute(dialect.insert(table).on_conflict_do_nothing(), rows)

@@ -43,9 +43,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from portal.db import insert_missing
 from portal.models import Report, StatsRollup, utcnow
 from portal.services import distribution
 from portal.services.distribution import EXACT_LIMIT, Piece
@@ -185,14 +185,6 @@ def _changes(
     return {k: v for k, v in changes.items() if not v.empty()}
 
 
-def _insert(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert(_TABLE)
-    if dialect == "sqlite":
-        return sqlite.insert(_TABLE)
-    raise NotImplementedError(dialect)
-
-
 def apply(
     session: Session, pairs: Iterable[tuple[Contribution | None, Contribution | None]]
 ) -> None:
@@ -203,10 +195,7 @@ def apply(
     connection = session.connection()
     keys = sorted(changes)
     blank = {"received": 0, "answered": 0, "resolved": 0}
-    connection.execute(
-        _insert(connection.dialect.name).on_conflict_do_nothing(),
-        [dict(zip(_PK, k, strict=True), **blank) for k in keys],
-    )
+    insert_missing(connection, _TABLE, [dict(zip(_PK, k, strict=True), **blank) for k in keys])
     pk = tuple_(*(_TABLE.c[name] for name in _PK))
     current = {
         tuple(row[:6]): row[6:]

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from portal.db import insert_missing
 from portal.models import TakedownItem, TakedownRequest, TakedownRollup
 from portal.services import distribution
 from portal.services.distribution import Distribution, Piece
@@ -41,10 +41,9 @@ def _keys(request: TakedownRequest) -> list[tuple[Any, ...]]:
 
 
 def _ensure(session: Session, keys: Sequence[tuple[Any, ...]]) -> None:
-    connection = session.connection()
-    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(_TABLE)
-    connection.execute(
-        insert.on_conflict_do_nothing(),
+    insert_missing(
+        session.connection(),
+        _TABLE,
         [dict(zip(_PK, key, strict=True), requested=0, removed=0, refused=0) for key in keys],
     )
 
