@@ -129,11 +129,14 @@ def new_takedown(ref: str, *, staff: Officer) -> ResponseReturnValue:
     return (render_template("officer/takedown_new.html", report=report, form=form), status)
 
 
+def _unit_contact(unit_code: str) -> dict[str, str]:
+    """The issuing unit's contact as requests and referrals give it."""
+    config = current_app.config
+    return dict(config["TAKEDOWN_CONTACTS"].get(unit_code) or config["TAKEDOWN_DEFAULT_CONTACT"])
+
+
 def _document_context(row: TakedownRequest) -> dict[str, Any]:
-    contacts = (
-        current_app.config["TAKEDOWN_CONTACTS"].get(row.unit.code)
-        or current_app.config["TAKEDOWN_DEFAULT_CONTACT"]
-    )
+    contacts = _unit_contact(row.unit.code)
     return {
         "row": row,
         "platform": load_platforms().get(row.platform),
@@ -382,10 +385,7 @@ def new_referral(ref: str, *, staff: Officer) -> ResponseReturnValue:
     form = _referral_form(report, guesses, ReferralForm())
     status = 200
     if form.validate_on_submit():
-        contacts = (
-            current_app.config["TAKEDOWN_CONTACTS"].get(report.unit.code)
-            or current_app.config["TAKEDOWN_DEFAULT_CONTACT"]
-        )
+        contacts = _unit_contact(report.unit.code)
         draft = referrals.ReferralDraft(
             destination=form.destination.data or "",
             url_ids=form.urls.data or [],
