@@ -93,6 +93,7 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
 def _init_extensions(app: Flask) -> None:
     from portal import db
     from portal.extensions import babel, csrf
+    from portal.jobs import alerts as alert_jobs
     from portal.jobs.queue import build_queue
     from portal.storage.blobs import open_store
     from portal.web import body_limit, i18n, metrics, ratelimit, uploads
@@ -120,6 +121,7 @@ def _init_extensions(app: Flask) -> None:
     uploads.init_app(app)
     metrics.init_app(app)
     app.extensions["jobs"] = build_queue(app)
+    alert_jobs.connect(app)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -132,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
 
     # Importing the route modules attaches their routes to the blueprints.
     from portal.web.officer import (  # noqa: F401
+        alert_views,
         campaign_views,
         case_file_views,
         evidence_views,

@@ -143,6 +143,21 @@ class DefaultConfig:
     SMTP_FROM = "no-reply@portal.invalid"
     SMTP_TIMEOUT_SECONDS = 30
 
+    # Content-free alerts to the officers on duty for a unit (an urgent report, a reporter's
+    # reply, a first-response deadline about to pass, a daily digest of counts). E-mail goes
+    # through the SMTP relay above (ALERT_EMAIL off: webhook only); the webhook, for the police's
+    # own messaging, gets a JSON POST signed with HMAC-SHA-256 under ALERT_WEBHOOK_SECRET.
+    ALERT_EMAIL = True
+    ALERT_WEBHOOK_URL: str | None = None
+    ALERT_WEBHOOK_SECRET: str | None = None
+    ALERT_TIMEOUT_SECONDS = 10
+    # The portal's address as officers reach it, for the link to the queue ("" : a bare path).
+    ALERT_BASE_URL = ""
+    # Warn this many minutes before an unanswered report's first-response deadline passes.
+    ALERT_SLA_WARNING_MINUTES = 60
+    # The daily digest goes out from this hour on, Africa/Casablanca time (0-23).
+    ALERT_DIGEST_HOUR = 7
+
     # Takedowns: the e-mail address of each platform's law-enforcement or abuse channel (platform
     # code -> address); a platform without one is sent to by hand through its own portal.
     TAKEDOWN_CHANNELS: dict[str, str] = {}

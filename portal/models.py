@@ -809,3 +809,63 @@ Index(
 )
 # A cluster (reports sharing a URL) newest first, read from the index a page at a time.
 Index("ix_report_urls_url_index_report", ReportURL.url_index, ReportURL.report_id)
+
+
+# --- officer alerts --------------------------------------------------------------------------
+
+
+class OfficerAlertSettings(Base):
+    """What reaches one staff member, and where: content-free alerts about their units' queues.
+
+    No row means off duty: nothing is sent until the officer says so on their alerts page. The
+    address is staff data (a work mailbox), not a reporter's.
+    """
+
+    __tablename__ = "officer_alert_settings"
+
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), primary_key=True
+    )
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    # The language the alerts are written in.
+    language: Mapped[str] = mapped_column(String(8), default="ar")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=True)
+    reply: Mapped[bool] = mapped_column(Boolean, default=True)
+    sla: Mapped[bool] = mapped_column(Boolean, default=True)
+    digest: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertSlaMark(Base):
+    """A report whose first-response deadline was announced once: never twice."""
+
+    __tablename__ = "alert_sla_marks"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertDigestMark(Base):
+    """A unit's daily digest for one local day, taken by the run that sends it."""
+
+    __tablename__ = "alert_digest_marks"
+
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Open reports still without a first response, by submission time: the scan for deadlines that
+# are about to pass reads only these.
+Index(
+    "ix_reports_awaiting_first_response",
+    Report.priority_rank,
+    Report.submitted_at,
+    sqlite_where=text(f"{OPEN_STATUS_SQL} AND first_response_at IS NULL"),
+    postgresql_where=text(f"{OPEN_STATUS_SQL} AND first_response_at IS NULL"),
+)

@@ -26,7 +26,12 @@ from portal.models import utcnow
 log = logging.getLogger("portal.jobs")
 
 # Each family of tasks is one module; importing it declares its tasks.
-TASK_MODULES = ("portal.jobs.maintenance", "portal.jobs.notices", "portal.jobs.platforms")
+TASK_MODULES = (
+    "portal.jobs.maintenance",
+    "portal.jobs.notices",
+    "portal.jobs.platforms",
+    "portal.jobs.alerts",
+)
 
 QUEUE_NAME = "portal"
 QUEUE_FILENAME = "jobs.sqlite3"

@@ -21,7 +21,7 @@ from portal.crypto.keyring import Keyring
 from portal.crypto.tokens import token_hash
 from portal.evidence.intake import SOURCES, StagedFile, filename_context
 from portal.models import Evidence, PendingUpload, Report, ReportEvent, utcnow
-from portal.services import audit
+from portal.services import alerts, audit
 from portal.storage.blobs import BlobStore
 
 PENDING_UPLOAD_MINUTES = 60
@@ -90,6 +90,7 @@ def attach(
     )
     if source == "follow_up":
         report.last_reporter_activity_at = now
+    alerts.evidence_added(session, report, source)
     report.updated_at = now
     session.flush()
     for row in rows:

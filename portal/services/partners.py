@@ -39,7 +39,7 @@ from portal.models import (
     ReportEvent,
     utcnow,
 )
-from portal.services import audit
+from portal.services import alerts, audit
 from portal.services.reports import (
     ReportSubmission,
     SubmittedReport,
@@ -531,6 +531,7 @@ def partner_message(
     message = _new_message(session, report, "from_partner", body, keyring, now)
     report.last_reporter_activity_at = now
     report.events.append(ReportEvent(at=now, kind="partner_replied", visible_to_reporter=False))
+    alerts.reporter_replied(session, report)
     audit.record(
         session,
         actor=f"partner:{principal.partner_id}",

@@ -28,7 +28,7 @@ from portal.models import (
     Unit,
     utcnow,
 )
-from portal.services import audit
+from portal.services import alerts, audit
 from portal.services.reference_data import load_routing_table
 
 
@@ -223,6 +223,7 @@ def submit_report(
         details={"unit": unit.code, "routing": decision.reason, "priority": priority},
         at=now,
     )
+    alerts.report_arrived(session, report)
     return report, SubmittedReport(report_id=report.id, reference=reference, receipt=receipt)
 
 
@@ -325,6 +326,7 @@ def add_reporter_reply(
         details={"message_id": message.id},
         at=now,
     )
+    alerts.reporter_replied(session, report)
     return message
 
 

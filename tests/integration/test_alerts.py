@@ -1,0 +1,369 @@
+"""Content-free alerts to on-duty officers, end to end: a report or a reply through the real
+pages, the job the commit queued run by the queue's own worker code, a real SMTP server and a
+real HTTP server started by the test, the audit chain read back."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from portal.jobs.queue import jobs_of
+from portal.models import AuditEvent, Officer, Report, Unit
+from portal.services import alerts
+from portal.services.webhooks import verify_signature
+from tests.support.mail import Mailbox, body_of, smtp_server
+from tests.support.staff import make_officer
+from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt
+
+WEBHOOK_SECRET = "alert-webhook-secret-for-tests"
+DESCRIPTION = "Someone threatens to publish my photos unless I pay."
+# What the reporter wrote or chose, in the words any language shows it: none may leave.
+CONTENT = (
+    "sextortion",
+    "Sextortion",
+    "blackmail",
+    "instagram",
+    "Instagram",
+    "some.blackmailer",
+    "threatens",
+    "photos",
+    "EB-",
+)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
+
+
+class Hook:
+    """A local HTTP server standing for the police messaging system."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(hook.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    server = Hook()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def app_config(app_config, mailbox, hook):
+    return {
+        **app_config,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": mailbox.port,
+        "SMTP_STARTTLS": False,
+        "SMTP_FROM": "alerts@portal.test",
+        "ALERT_BASE_URL": "https://portal.test",
+        "ALERT_WEBHOOK_URL": hook.url,
+        "ALERT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+
+
+def run_queued(app: Flask) -> int:
+    """What a worker does: take each waiting job and run it (retries are scheduled later)."""
+    queue = jobs_of(app)
+    count = 0
+    while (task := queue.huey.dequeue()) is not None:
+        queue.huey.execute(task)
+        count += 1
+    return count
+
+
+def on_duty(app, db, username: str, *, kinds=alerts.KINDS, units=("CASABLANCA",), **kw) -> Officer:
+    officer, _ = make_officer(app, db, username, units=units)
+    alerts.save_settings(
+        db,
+        officer,
+        on_duty=kw.get("duty", True),
+        email=kw.get("email", f"{username}@police.test"),
+        language=kw.get("language", "en"),
+        kinds=kinds,
+        now=datetime.now(UTC),
+    )
+    db.commit()
+    return officer
+
+
+@pytest.fixture
+def team(app, db) -> dict[str, Officer]:
+    """Casablanca: one officer on duty, one off duty, one who wants no urgent alerts; Rabat: one
+    on duty (another unit, told nothing about Casablanca)."""
+    return {
+        "amina": on_duty(app, db, "amina"),
+        "karim": on_duty(app, db, "karim", duty=False),
+        "salma": on_duty(app, db, "salma", kinds=("reply", "sla", "digest")),
+        "rachid": on_duty(app, db, "rachid", units=("RABAT",)),
+    }
+
+
+def the_only(box: Mailbox) -> tuple[list[str], Message, str]:
+    assert len(box.received) == 1, [r for r, _ in box.received]
+    recipients, message = box.received[0]
+    return recipients, message, body_of(message)
+
+
+def assert_content_free(text: str, reference: str, receipt: str) -> None:
+    for secret in (*CONTENT, reference, receipt, receipt.replace(" ", ""), DESCRIPTION):
+        assert secret not in text
+
+
+def alert_entries(db) -> list[dict[str, Any]]:
+    rows = db.scalars(
+        select(AuditEvent).where(AuditEvent.action.in_(("alert.sent", "alert.failed")))
+    ).all()
+    return [{"action": r.action, "subject": r.subject, **json.loads(r.details)} for r in rows]
+
+
+def urgent_report(client) -> tuple[str, str]:
+    return submit_and_get_receipt(client, q_minor_involved="yes")
+
+
+def test_an_urgent_report_alerts_only_the_on_duty_officer_who_wants_it(app, db, mailbox, team):
+    reporter = app.test_client()
+    reference, receipt = urgent_report(reporter)
+    assert db.scalars(select(Report)).one().priority == "urgent"
+
+    # The commit queued the alert (one job per channel); nothing was sent during the request.
+    assert mailbox.received == []
+    assert run_queued(app) == 2
+
+    recipients, message, body = the_only(mailbox)
+    assert recipients == ["amina@police.test"]
+    casablanca = db.scalars(select(Unit).where(Unit.code == "CASABLANCA")).one()
+    assert message["Subject"] == "Urgent report waiting"
+    assert f"An urgent report waits in the queue of {casablanca.name('en')}." in body
+    assert "https://portal.test/officer/" in body
+    # Colleagues never see each other's addresses; the report is nowhere.
+    assert "amina@police.test" not in message.as_string()
+    assert_content_free(message.as_string() + body, reference, receipt)
+
+    entries = alert_entries(db)
+    assert {(e["action"], e["kind"], e["channel"], e["recipients"]) for e in entries} == {
+        ("alert.sent", "urgent", "email", 1),
+        ("alert.sent", "urgent", "webhook", 1),
+    }
+    assert {e["subject"] for e in entries} == {"unit:CASABLANCA"}
+    for entry in entries:
+        assert set(entry) == {"action", "subject", "kind", "channel", "recipients"}
+
+
+def test_a_report_that_is_not_urgent_alerts_nobody(app, db, mailbox, team):
+    submit_and_get_receipt(app.test_client())
+    assert db.scalars(select(Report)).one().priority != "urgent"
+    assert run_queued(app) == 0
+    assert mailbox.received == [] and alert_entries(db) == []
+
+
+def test_the_webhook_is_signed_and_names_only_the_kind_the_unit_and_the_recipients(
+    app, db, hook, team
+):
+    reference, receipt = urgent_report(app.test_client())
+    run_queued(app)
+    [(headers, body)] = hook.requests
+    assert headers["content-type"] == "application/json"
+    assert verify_signature(WEBHOOK_SECRET, headers["portal-signature"], body)
+    assert not verify_signature("another secret", headers["portal-signature"], body)
+    assert not verify_signature(WEBHOOK_SECRET, headers["portal-signature"], body + b" ")
+    payload = json.loads(body)
+    assert payload["type"] == "alert.urgent"
+    assert payload["unit"]["code"] == "CASABLANCA"
+    assert payload["recipients"] == ["amina"]
+    assert payload["link"] == "https://portal.test/officer/"
+    assert set(payload) == {"id", "type", "created", "unit", "recipients", "link"}
+    assert_content_free(body.decode(), reference, receipt)
+
+
+def test_a_reporters_reply_alerts_the_unit(app, db, mailbox, team):
+    reporter = app.test_client()
+    reference, receipt = submit_and_get_receipt(reporter)
+    run_queued(app)
+    assert mailbox.received == []
+    open_follow_up(reporter, receipt)
+    response = reporter.post(
+        "/follow-up/reply",
+        data={"csrf_token": csrf_token(reporter, "/follow-up"), "body": "He wrote again tonight."},
+    )
+    assert response.status_code in (200, 303)
+    run_queued(app)
+    addressed = sorted(address for recipients, _ in mailbox.received for address in recipients)
+    # Salma wants replies though not urgent alerts; Karim is off duty; Rachid is in Rabat.
+    assert addressed == ["amina@police.test", "salma@police.test"]
+    for _recipients, message in mailbox.received:
+        assert message["Subject"] == "A reporter has answered"
+        text = message.as_string() + body_of(message)
+        assert "He wrote again" not in text
+        assert_content_free(text, reference, receipt)
+    assert {(e["kind"], e["channel"], e["recipients"]) for e in alert_entries(db)} == {
+        ("reply", "email", 2),
+        ("reply", "webhook", 2),
+    }
+
+
+def test_an_alert_waits_for_the_commit_and_a_rollback_drops_it(app, db, team):
+    report_id = _a_report(app, db)
+    queue = jobs_of(app)
+    before = queue.depth()
+    report = db.get(Report, report_id)
+    alerts.reporter_replied(db, report)
+    db.flush()
+    assert queue.depth() == before
+    db.rollback()
+    db.commit()
+    assert queue.depth() == before
+    alerts.reporter_replied(db, db.get(Report, report_id))
+    db.commit()
+    assert queue.depth() == before + 2  # e-mail and webhook
+
+
+def _a_report(app, db) -> int:
+    submit_and_get_receipt(app.test_client())
+    run_queued(app)
+    return db.scalars(select(Report.id)).one()
+
+
+def test_a_deadline_about_to_pass_alerts_once(app, db, mailbox, team):
+    reference, receipt = submit_and_get_receipt(app.test_client())
+    run_queued(app)
+    report = db.scalars(select(Report)).one()
+    target = timedelta(hours=app.config["SLA_FIRST_RESPONSE_HOURS"][report.priority])
+    settings = alerts.AlertSettings.from_config(app.config)
+
+    def scan(now: datetime) -> dict[int, int]:
+        found = alerts.scan_deadlines(
+            db,
+            first_response_hours=settings.first_response_hours,
+            warning=timedelta(minutes=60),
+            now=now,
+        )
+        db.commit()
+        return found
+
+    # Two hours before the deadline: not yet; 30 minutes before: once; never again after.
+    assert scan(report.submitted_at + target - timedelta(hours=2)) == {}
+    assert scan(report.submitted_at + target - timedelta(minutes=30)) == {report.unit_id: 1}
+    assert scan(report.submitted_at + target - timedelta(minutes=10)) == {}
+    run_queued(app)
+    addressed = sorted(address for recipients, _ in mailbox.received for address in recipients)
+    assert addressed == ["amina@police.test", "salma@police.test"]
+    _recipients, message = mailbox.received[0]
+    assert message["Subject"] == "A response deadline is near"
+    assert_content_free(message.as_string() + body_of(message), reference, receipt)
+    assert ("sla", "email", 2) in {
+        (e["kind"], e["channel"], e["recipients"]) for e in alert_entries(db)
+    }
+
+
+def test_an_answered_or_closed_report_is_not_announced(app, db, team):
+    submit_and_get_receipt(app.test_client())
+    run_queued(app)
+    report = db.scalars(select(Report)).one()
+    report.first_response_at = report.submitted_at + timedelta(minutes=5)
+    db.commit()
+    target = timedelta(hours=app.config["SLA_FIRST_RESPONSE_HOURS"][report.priority])
+    found = alerts.scan_deadlines(
+        db,
+        first_response_hours=app.config["SLA_FIRST_RESPONSE_HOURS"],
+        warning=timedelta(hours=1),
+        now=report.submitted_at + target - timedelta(minutes=30),
+    )
+    assert found == {}
+
+
+def test_the_daily_digest_sends_counts_once_a_day_from_the_configured_hour(app, db, mailbox, team):
+    for _ in range(3):
+        submit_and_get_receipt(app.test_client())
+    run_queued(app)
+    old, answered, fresh = db.scalars(select(Report).order_by(Report.id)).all()
+    # 08:30 in Casablanca on a day Morocco is at UTC+1.
+    now = datetime(2026, 12, 10, 7, 30, tzinfo=UTC)
+    target = timedelta(hours=app.config["SLA_FIRST_RESPONSE_HOURS"][old.priority])
+    old.submitted_at = now - target - timedelta(hours=1)  # waiting, overdue, not new
+    answered.submitted_at = now - timedelta(hours=2)  # new, answered
+    answered.first_response_at = now - timedelta(hours=1)
+    fresh.submitted_at = now - timedelta(hours=3)  # new, waiting
+    db.commit()
+
+    assert alerts.take_digests(db, hour=9, now=now) == []  # 08:30: not yet
+    casablanca = db.scalars(select(Unit.id).where(Unit.code == "CASABLANCA")).one()
+    rabat = db.scalars(select(Unit.id).where(Unit.code == "RABAT")).one()
+    assert sorted(alerts.take_digests(db, hour=8, now=now)) == sorted([casablanca, rabat])
+    db.commit()
+    assert alerts.take_digests(db, hour=8, now=now + timedelta(hours=3)) == []
+    db.commit()
+    assert alerts.digest_counts(
+        db, casablanca, app.config["SLA_FIRST_RESPONSE_HOURS"], now=now
+    ) == alerts.DigestCounts(new=2, waiting=2, overdue=1)
+
+    run_queued(app)
+    [message] = mailbox.to("amina@police.test")
+    assert message["Subject"] == "Daily summary of your unit's queue"
+    body = body_of(message)
+    # Counts at the moment the digest is written: the reports above, seen from now.
+    assert "waiting for a first response" in body
+    [rabat_message] = mailbox.to("rachid@police.test")
+    assert "0 waiting for a first response, 0 past" in body_of(rabat_message)
+    assert mailbox.to("karim@police.test") == []
+
+
+def test_a_relay_that_fails_is_audited_and_retried_and_the_report_is_kept(
+    app, db, mailbox, hook, team
+):
+    hook.status = 503
+    app.config["SMTP_PORT"] = 1  # nothing listens there
+    reference, _receipt = urgent_report(app.test_client())
+    assert db.scalars(select(Report.reference)).one() == reference
+    queue = jobs_of(app)
+    run_queued(app)
+    failed = alert_entries(db)
+    assert {(e["action"], e["kind"], e["channel"], e["recipients"]) for e in failed} == {
+        ("alert.failed", "urgent", "email", 1),
+        ("alert.failed", "urgent", "webhook", 1),
+    }
+    assert {e["error"] for e in failed} == {"ConnectionRefusedError", "HTTP 503"}
+    # Both are scheduled to be tried again.
+    assert queue.huey.scheduled_count() == 2
+
+
+def test_an_officer_without_an_address_is_reached_only_through_the_webhook(app, db, mailbox, hook):
+    on_duty(app, db, "nadia", email="")
+    urgent_report(app.test_client())
+    run_queued(app)
+    assert mailbox.received == []
+    [(_headers, body)] = hook.requests
+    assert json.loads(body)["recipients"] == ["nadia"]
