@@ -571,7 +571,9 @@ def take_digests(session: Session, *, hour: int, now: datetime) -> list[int]:
 # --- each officer's choices ----------------------------------------------------------------------
 
 
-def settings_for(session: Session, officer: Officer) -> OfficerAlertSettings:
+def settings_for(
+    session: Session, officer: Officer, *, language: str = "ar"
+) -> OfficerAlertSettings:
     """The officer's alert settings (unsaved defaults, off duty, when they never chose)."""
     row = session.get(OfficerAlertSettings, officer.id)
     if row is None:
@@ -579,7 +581,7 @@ def settings_for(session: Session, officer: Officer) -> OfficerAlertSettings:
             officer_id=officer.id,
             on_duty=False,
             email=None,
-            language="ar",
+            language=language if language in LANGUAGES else "ar",
             urgent=True,
             reply=True,
             sla=True,

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from portal.db import get_session
 from portal.models import Officer, utcnow
 from portal.services import alerts
+from portal.web.i18n import current_language
 from portal.web.officer.alert_forms import AlertSettingsForm
 from portal.web.officer.blueprint import bp
 from portal.web.staff.auth import staff_required
@@ -18,7 +19,7 @@ from portal.web.staff.auth import staff_required
 @staff_required("officer", "supervisor")
 def alert_settings(*, staff: Officer) -> ResponseReturnValue:
     db = get_session()
-    current = alerts.settings_for(db, staff)
+    current = alerts.settings_for(db, staff, language=current_language())
     form = AlertSettingsForm(obj=current if request.method == "GET" else None)
     if request.method == "GET" or not form.validate():
         status = 400 if request.method == "POST" else 200
