@@ -217,8 +217,9 @@ class AlertSettings:
         return cls(
             smtp=SmtpSettings.from_config(config),
             email=bool(config.get("ALERT_EMAIL", True)),
-            webhook_url=config.get("ALERT_WEBHOOK_URL") or None,
-            webhook_secret=config.get("ALERT_WEBHOOK_SECRET") or None,
+            webhook_url=str(config.get("ALERT_WEBHOOK_URL") or "") or None,
+            # str(): an all-digit secret given by environment is read as a number.
+            webhook_secret=str(config.get("ALERT_WEBHOOK_SECRET") or "") or None,
             base_url=str(config.get("ALERT_BASE_URL") or "").rstrip("/"),
             timeout=float(config.get("ALERT_TIMEOUT_SECONDS", 10)),
             sla_warning=timedelta(minutes=float(config.get("ALERT_SLA_WARNING_MINUTES", 60))),
