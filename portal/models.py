@@ -858,14 +858,3 @@ class AlertDigestMark(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# Open reports still without a first response, by submission time: the scan for deadlines that
-# are about to pass reads only these.
-Index(
-    "ix_reports_awaiting_first_response",
-    Report.priority_rank,
-    Report.submitted_at,
-    sqlite_where=text(f"{OPEN_STATUS_SQL} AND first_response_at IS NULL"),
-    postgresql_where=text(f"{OPEN_STATUS_SQL} AND first_response_at IS NULL"),
-)

@@ -4,9 +4,9 @@ Revision ID: 0012_officer_alerts
 Revises: 0011_takedown_rollups
 Create Date: 2026-12-04 17:00:00.000000
 
-Each staff member's alert settings (on duty, a work address, the language, which kinds), the
-marks that keep a deadline warning or a unit's daily digest from being sent twice, and a partial
-index over open reports still waiting for a first response (the deadline scan reads only those).
+Each staff member's alert settings (on duty, a work address, the language, which kinds), and the
+marks that keep a deadline warning or a unit's daily digest from being sent twice. The deadline
+scan reads the partial index of open reports that exists already (``ix_reports_open_national``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,6 @@ revision = "0012_officer_alerts"
 down_revision = "0011_takedown_rollups"
 branch_labels = None
 depends_on = None
-
-AWAITING = (
-    "status IN ('received', 'in_review', 'awaiting_reporter', 'investigating') "
-    "AND first_response_at IS NULL"
-)
 
 
 def upgrade() -> None:
@@ -70,19 +65,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("unit_id", "day", name=op.f("pk_alert_digest_marks")),
     )
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_reports_awaiting_first_response",
-            ["priority_rank", "submitted_at"],
-            unique=False,
-            sqlite_where=sa.text(AWAITING),
-            postgresql_where=sa.text(AWAITING),
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.drop_index("ix_reports_awaiting_first_response")
     op.drop_table("alert_digest_marks")
     op.drop_table("alert_sla_marks")
     op.drop_table("officer_alert_settings")

@@ -5,7 +5,7 @@ What raises an alert
 - ``urgent``: an urgent report arrives in a unit (the web form, the partner API);
 - ``reply``: a reporter (or the partner filing for them) answers, or adds evidence at follow-up;
 - ``sla``: an open report's first-response deadline passes within ``ALERT_SLA_WARNING_MINUTES``
-  (a periodic scan over an index of the open reports still waiting, bounded per run);
+  (a periodic scan over the index of open reports, bounded per run);
 - ``digest``: once a day per unit, at ``ALERT_DIGEST_HOUR`` (Africa/Casablanca), counts only:
   new in the last 24 hours, waiting for a first response, past the first-response deadline.
 
@@ -52,10 +52,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.support import Translations
-from sqlalchemy import event, exists, func, select
+from sqlalchemy import event, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from portal.models import (
+    OPEN_STATUS_SQL,
     OPEN_STATUSES,
     PRIORITY_RANK,
     AlertDigestMark,
@@ -503,8 +504,8 @@ def scan_deadlines(
     """Mark the open reports whose first-response deadline passes within ``warning`` and that
     were never announced, and queue one ``sla`` alert per unit; returns {unit id: reports}.
 
-    Reads ``ix_reports_awaiting_first_response`` (open, unanswered reports by priority and
-    submission time), one bounded range per priority; at most ``limit`` reports per run.
+    Reads ``ix_reports_open_national`` (open reports by priority and submission time), a
+    one-window range per priority; at most ``limit`` reports per run.
     """
     found: dict[int, int] = {}
     taken = 0
@@ -516,7 +517,8 @@ def scan_deadlines(
             select(Report.id, Report.unit_id)
             .where(
                 Report.priority_rank == PRIORITY_RANK[priority],
-                Report.status.in_(OPEN_STATUSES),
+                # Written out (not bound) so that the planner matches the partial index.
+                text(OPEN_STATUS_SQL),
                 Report.first_response_at.is_(None),
                 # Deadline (submitted_at + target) in (now, now + warning].
                 Report.submitted_at > now - target,

@@ -367,3 +367,36 @@ def test_an_officer_without_an_address_is_reached_only_through_the_webhook(app, 
     assert mailbox.received == []
     [(_headers, body)] = hook.requests
     assert json.loads(body)["recipients"] == ["nadia"]
+
+
+def test_the_deadline_scan_reads_a_range_of_the_open_reports_index(app, db):
+    from sqlalchemy import event
+
+    engine = db.get_bind()
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many):
+        if "FROM reports" in statement and "alert_sla_marks" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        alerts.scan_deadlines(
+            db,
+            first_response_hours={"normal": 72},
+            warning=timedelta(hours=1),
+            now=datetime.now(UTC),
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    statement, parameters = captured[0]
+    cursor = db.connection().connection.dbapi_connection.cursor()
+    if engine.dialect.name == "postgresql":
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement, parameters)
+    else:
+        cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+    plan = "\n".join(str(row) for row in cursor.fetchall())
+    # A range of the partial index of open reports (priority, submission time), no table scan.
+    assert "ix_reports_open_national" in plan, plan
+    assert "LIMIT" in statement.upper()
