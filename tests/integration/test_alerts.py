@@ -400,3 +400,31 @@ def test_the_deadline_scan_reads_a_range_of_the_open_reports_index(app, db):
     # A range of the partial index of open reports (priority, submission time), no table scan.
     assert "ix_reports_open_national" in plan, plan
     assert "LIMIT" in statement.upper()
+
+
+def test_evidence_added_at_follow_up_alerts_but_evidence_sent_with_the_report_does_not(
+    app, db, mailbox, team
+):
+    from tests.support.evidence import files, jpeg
+
+    reporter = app.test_client()
+    reference, receipt = submit_and_get_receipt(reporter, evidence=files((jpeg(), "first.jpg")))
+    assert len(db.scalars(select(Report)).one().evidence) == 1
+    run_queued(app)
+    assert mailbox.received == []
+    open_follow_up(reporter, receipt)
+    response = reporter.post(
+        "/follow-up/evidence",
+        data={
+            "csrf_token": csrf_token(reporter, "/follow-up"),
+            "evidence": files((jpeg(), "second-screenshot.jpg")),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code in (200, 303)
+    run_queued(app)
+    assert {m["Subject"] for _r, m in mailbox.received} == {"A reporter has answered"}
+    for _recipients, message in mailbox.received:
+        text = message.as_string() + body_of(message)
+        assert "second-screenshot" not in text
+        assert_content_free(text, reference, receipt)
