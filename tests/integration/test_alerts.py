@@ -428,3 +428,24 @@ def test_evidence_added_at_follow_up_alerts_but_evidence_sent_with_the_report_do
         text = message.as_string() + body_of(message)
         assert "second-screenshot" not in text
         assert_content_free(text, reference, receipt)
+
+
+def test_the_periodic_jobs_run_on_the_queue_and_send_the_digest(app, db, mailbox, team):
+    submit_and_get_receipt(app.test_client())
+    run_queued(app)
+    app.config["ALERT_DIGEST_HOUR"] = 0  # whatever the hour the test runs at
+    queue = jobs_of(app)
+    queue.enqueue("alerts.deadlines")  # nothing is near its deadline: nothing is sent
+    queue.enqueue("alerts.digest")
+    run_queued(app)
+    [message] = mailbox.to("amina@police.test")
+    casablanca = db.scalars(select(Unit).where(Unit.code == "CASABLANCA")).one()
+    assert body_of(message).startswith(
+        f"The queue of {casablanca.name('en')}: 1 new report(s) in the last 24 hours, 1 waiting "
+        "for a first response, 0 past the first-response deadline."
+    )
+    # Once a day: the next run sends nothing more.
+    queue.enqueue("alerts.digest")
+    run_queued(app)
+    assert len(mailbox.to("amina@police.test")) == 1
+    assert {e["kind"] for e in alert_entries(db)} == {"digest"}
