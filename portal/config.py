@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from portal.domain.localtime import LOCAL_TZ_NAME
+
 ENV_PREFIX = "PORTAL_"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -60,7 +62,8 @@ class DefaultConfig:
     # Languages: Arabic first; the reporter chooses with a visible switcher.
     LANGUAGES = ("ar", "fr", "en", "es")
     BABEL_DEFAULT_LOCALE = "ar"
-    BABEL_DEFAULT_TIMEZONE = "Africa/Casablanca"
+    # Morocco's clock, from portal.domain.localtime (the one place it is named).
+    BABEL_DEFAULT_TIMEZONE = LOCAL_TZ_NAME
 
     # The report form.
     MAX_URLS_PER_REPORT = 20
