@@ -110,7 +110,9 @@ def region_map(tiles: Sequence[Tile], *, label: str, prefix: str = "map") -> Mar
         x, y = column * pitch + 3, row * pitch + 3
         fill, pattern = (NO_DATA_FILL, None) if tile.shade is None else SHADES[tile.shade]
         spoken = f"{tile.title}: {tile.value}" + (f", {tile.note}" if tile.note else "")
-        group = [f"<title>{escape(spoken)}</title>"]
+        # The tooltip, with the full name; outside the link (a title inside would name it).
+        tooltip = f"<title>{escape(spoken)}</title>"
+        group: list[str] = []
         border = 'stroke="#555" stroke-dasharray="4 3"' if tile.shade is None else 'stroke="#333"'
         group.append(
             f'<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="8" fill="{fill}" '
@@ -143,9 +145,11 @@ def region_map(tiles: Sequence[Tile], *, label: str, prefix: str = "map") -> Mar
             )
         body = "".join(group)
         if tile.href:
-            body = f'<a href="{escape(tile.href)}" {_attrs(aria_label=spoken)}>{body}</a>'
+            # Named by what it shows (the short name, the figure, how many wait), as people
+            # see it; the table under the map names each region in full.
+            body = f'<a href="{escape(tile.href)}">{body}</a>'
         shade = "none" if tile.shade is None else tile.shade
-        parts.append(f"<g {_attrs(data_region=tile.code, data_shade=shade)}>{body}</g>")
+        parts.append(f"<g {_attrs(data_region=tile.code, data_shade=shade)}>{tooltip}{body}</g>")
     parts.append("</svg>")
     return _svg(parts)
 
