@@ -13,8 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from portal.domain.localtime import LOCAL_TZ_NAME
-
 ENV_PREFIX = "PORTAL_"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -62,8 +60,8 @@ class DefaultConfig:
     # Languages: Arabic first; the reporter chooses with a visible switcher.
     LANGUAGES = ("ar", "fr", "en", "es")
     BABEL_DEFAULT_LOCALE = "ar"
-    # Morocco's clock, from portal.domain.localtime (the one place it is named).
-    BABEL_DEFAULT_TIMEZONE = LOCAL_TZ_NAME
+    # No time-zone setting: every page shows Morocco's clock, named once in
+    # portal.domain.localtime (create_app hands its name to Flask-Babel).
 
     # The report form.
     MAX_URLS_PER_REPORT = 20

@@ -97,4 +97,6 @@ def test_regional_supervisor_reads_their_region_and_a_french_csv(
     assert {row[1] for row in rows[1:] if row[0] == rows[1][0]} == {"all"}
     regions = [row[1] for row in rows[1:] if row[1].startswith("MA-")]
     assert regions == ["MA-03"]
-    assert all("." not in row[12] for row in rows[1:]), "decimals must use a comma in French"
+    numbers = [cell for row in rows[1:] for cell in row[5:] if cell]
+    assert any("," in cell for cell in numbers), "no decimal at all"
+    assert not any("." in cell for cell in numbers), "decimals must use a comma in French"

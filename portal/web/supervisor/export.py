@@ -80,10 +80,6 @@ def header() -> list[str]:
         _("Reports received"),
         _("Open backlog"),
         _("Awaiting first response"),
-        _("Waiting for a first response now"),
-        _("Of which past target now"),
-        _("Oldest waiting now (hours)"),
-        _("Median time to first response so far, waiting reports at their age (hours)"),
         _("First responses"),
         _("Median time to first response (hours)"),
         _("90th percentile time to first response (hours)"),
@@ -92,6 +88,11 @@ def header() -> list[str]:
         _("Median time to resolution (hours)"),
         _("90th percentile time to resolution (hours)"),
         _("Resolution within target (%)"),
+        # Added last, so that the columns before keep their places for existing readers.
+        _("Waiting for a first response now"),
+        _("Of which past target now"),
+        _("Oldest waiting now (hours)"),
+        _("Median time to first response so far, waiting reports at their age (hours)"),
     ]
 
 
@@ -116,10 +117,6 @@ def rows(dashboard: Dashboard, names: Names, dialect: Dialect = COMMA) -> Iterab
                 str(row.received),
                 str(row.open_backlog),
                 str(row.awaiting_first_response),
-                str(row.waiting.count),
-                str(row.waiting.overdue),
-                _hours(row.waiting.oldest_seconds, dialect),
-                _hours(row.first_response_so_far.p50, dialect),
                 str(row.first_response.n),
                 _hours(row.first_response.p50, dialect),
                 _hours(row.first_response.p90, dialect),
@@ -128,6 +125,10 @@ def rows(dashboard: Dashboard, names: Names, dialect: Dialect = COMMA) -> Iterab
                 _hours(row.resolution.p50, dialect),
                 _hours(row.resolution.p90, dialect),
                 _percent(row.resolution_sla_share, dialect),
+                str(row.waiting.count),
+                str(row.waiting.overdue),
+                _hours(row.waiting.oldest_seconds, dialect),
+                _hours(row.first_response_so_far.p50, dialect),
             ]
 
 
