@@ -92,6 +92,7 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from portal import db
+    from portal.domain.localtime import LOCAL_TZ_NAME
     from portal.extensions import babel, csrf
     from portal.jobs import alerts as alert_jobs
     from portal.jobs.queue import build_queue
@@ -106,6 +107,8 @@ def _init_extensions(app: Flask) -> None:
     # After the origin check's hook, so that this one runs first of all.
     body_limit.init_app(app)
     ratelimit.init_app(app)
+    # One clock: the zone of portal.domain.localtime, whatever a configuration file says.
+    app.config["BABEL_DEFAULT_TIMEZONE"] = LOCAL_TZ_NAME
     babel.init_app(
         app,
         locale_selector=i18n.select_locale,

@@ -60,7 +60,8 @@ class DefaultConfig:
     # Languages: Arabic first; the reporter chooses with a visible switcher.
     LANGUAGES = ("ar", "fr", "en", "es")
     BABEL_DEFAULT_LOCALE = "ar"
-    BABEL_DEFAULT_TIMEZONE = "Africa/Casablanca"
+    # No time-zone setting: every page shows Morocco's clock, named once in
+    # portal.domain.localtime (create_app hands its name to Flask-Babel).
 
     # The report form.
     MAX_URLS_PER_REPORT = 20

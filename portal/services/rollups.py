@@ -27,7 +27,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import (
@@ -46,11 +45,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from portal.db import insert_missing
+from portal.domain.localtime import LOCAL_TZ
 from portal.models import Report, StatsRollup, utcnow
 from portal.services import distribution
 from portal.services.distribution import EXACT_LIMIT, Piece
 
-LOCAL_TZ = ZoneInfo("Africa/Casablanca")
 EPOCH = date(1970, 1, 5)  # a Monday: blocks of 7 days and more are whole weeks
 LEVELS = (1, 7, 28, 112, 448)  # block sizes in days, by level 0..4
 ABROAD_KEY = "abroad"

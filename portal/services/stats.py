@@ -12,11 +12,18 @@ Definitions (DESIGN.md, "Lifecycle and response times"):
 - *Backlog* = the reports open now (whenever they were submitted), with their exact ages.
 - *SLA*: a report is due once it was answered or its target (per priority) has passed without an
   answer; the share shown is ``met / due``. Reports still inside their target are not judged.
+- *Waiting now* = open reports with no first response yet, whenever submitted; *overdue now* =
+  those of them past their first-response target; *oldest waiting* = the age of the oldest.
+- *Time to first response so far*: the period's answered reports at their time to first
+  response, and its reports still waiting at their age so far. Its percentiles are lower bounds
+  of what the final ones will be, and they cannot make a unit that leaves reports unanswered look
+  fast: the map is shaded by its median.
 
 Where the figures come from: counts and duration distributions of the period's reports from
 ``stats_rollups`` (:mod:`portal.services.rollups`, a few dozen blocks of days whatever the
 period), and everything about open reports from the open reports themselves (a partial index
-holds only those). No figure reads the closed reports, so the cost depends on days, units and
+holds only those; the waiting ones are read one row each, since their ages enter the
+percentiles "so far"). No figure reads the closed reports, so the cost depends on days, units and
 open reports, never on how many reports were ever made.
 
 Percentiles: **linear interpolation between closest ranks** (PostgreSQL's ``percentile_cont``),
@@ -135,6 +142,22 @@ class Percentiles:
 
 
 @dataclass
+class Waiting:
+    """Open reports with no first response yet, at this moment (whenever they were submitted)."""
+
+    count: int = 0
+    overdue: int = 0  # past their first-response target
+    oldest: datetime | None = None  # submission of the oldest
+    oldest_seconds: float | None = None
+
+    def add(self, submitted: datetime, overdue: bool) -> None:
+        self.count += 1
+        self.overdue += int(overdue)
+        if self.oldest is None or submitted < self.oldest:
+            self.oldest = submitted
+
+
+@dataclass
 class GroupStats:
     """One row of the dashboard: a region, a unit, a category, a priority, or the total."""
 
@@ -150,6 +173,12 @@ class GroupStats:
     resolution_sla_due: int = 0
     open_backlog: int = 0
     oldest_open_seconds: float | None = None
+    # Now, whatever the period: waiting for a first response, overdue, the oldest's age.
+    waiting: Waiting = field(default_factory=Waiting)
+    # The period's reports still waiting, and the age of the oldest of them.
+    waiting_in_period: Waiting = field(default_factory=Waiting)
+    # Time to first response with the period's waiting reports at their age so far.
+    first_response_so_far: Percentiles = field(default_factory=Percentiles)
 
     @property
     def first_sla_share(self) -> float | None:
@@ -311,6 +340,82 @@ def _open_reports(
     return [tuple(row[:8]) for row in rows], buckets
 
 
+def waiting_reports(
+    session: Session, region_id: int | None
+) -> list[tuple[int | None, int | None, str, str, datetime]]:
+    """(region id, unit id, category, priority, submitted at) of every open report with no first
+    response yet, in a region or nationally. Read through the partial index of open reports:
+    the cost follows the open reports, never every report ever made."""
+    stmt = select(
+        Report.region_id, Report.unit_id, Report.category, Report.priority, Report.submitted_at
+    ).where(Report.status.in_(OPEN_STATUSES), Report.first_response_at.is_(None))
+    if region_id is not None:
+        stmt = stmt.where(Report.region_id == region_id)
+    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
+
+
+@dataclass
+class _WaitingGroups:
+    """Waiting reports per dashboard row: now, in the period, and the period's ages (seconds)."""
+
+    now: dict[tuple[str, str], Waiting] = field(default_factory=lambda: defaultdict(Waiting))
+    period: dict[tuple[str, str], Waiting] = field(default_factory=lambda: defaultdict(Waiting))
+    ages: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def of(
+        cls,
+        rows: Iterable[tuple[int | None, int | None, str, str, datetime]],
+        period: Period,
+        sla: SLA,
+        now: datetime,
+    ) -> _WaitingGroups:
+        groups = cls()
+        for region_id, unit_id, category, priority, submitted in rows:
+            if submitted.tzinfo is None:
+                submitted = submitted.replace(tzinfo=UTC)
+            priority = priority or "normal"
+            age = max(0, int((now - submitted).total_seconds()))
+            target = sla.first_response_seconds(
+                priority if priority in sla.first_response_hours else "normal"
+            )
+            region_key = rollups.ABROAD_KEY if region_id is None else str(region_id)
+            in_period = period.start <= submitted < period.end
+            for key in (
+                ("t", ""),
+                ("r", region_key),
+                ("u", str(unit_id)),
+                ("c", category),
+                ("p", priority),
+            ):
+                groups.now[key].add(submitted, age > target)
+                if in_period:
+                    groups.period[key].add(submitted, age > target)
+                    groups.ages[key].append(age)
+        return groups
+
+    def attach(
+        self, stats: GroupStats, key: tuple[str, str], group: _Group | None, now: datetime
+    ) -> None:
+        for waiting, source in ((stats.waiting, self.now), (stats.waiting_in_period, self.period)):
+            found = source.get(key)
+            if found is not None:
+                waiting.count, waiting.overdue, waiting.oldest = (
+                    found.count,
+                    found.overdue,
+                    found.oldest,
+                )
+                if found.oldest is not None:
+                    waiting.oldest_seconds = (now - found.oldest).total_seconds()
+        so_far = Distribution()
+        if group is not None:
+            for part in group.first_response.values():
+                so_far.extend(part)
+        so_far.add_values(self.ages.get(key, ()))
+        summary = so_far.summary(FRACTIONS)
+        stats.first_response_so_far = Percentiles(summary.n, *summary.percentiles)
+
+
 def week_starts(period: Period) -> list[date]:
     """Local Mondays of the weeks the period touches (the first may be partial)."""
     first = period.start.astimezone(LOCAL_TZ).date()
@@ -323,12 +428,15 @@ def week_starts(period: Period) -> list[date]:
     return weeks
 
 
-def _worst_first(row: GroupStats) -> tuple[float, float, int]:
-    """Lowest share within target first, then slowest median, then biggest backlog."""
+def _worst_first(row: GroupStats) -> tuple[int, int, float, float, int]:
+    """What needs action first: most reports overdue now, then most waiting, then the lowest
+    share within target, then the slowest median so far, then the biggest backlog."""
     share = row.first_sla_share
     return (
+        -row.waiting.overdue,
+        -row.waiting.count,
         share if share is not None else 2.0,
-        -(row.first_response.p50 or 0.0),
+        -(row.first_response_so_far.p50 or 0.0),
         -row.open_backlog,
     )
 
@@ -397,6 +505,7 @@ def compute_dashboard(
         for key in (("t", ""), ("r", region_key), ("u", str(u_id)), ("c", category)):
             open_groups[key].add(count, oldest, int(fr_over), int(res_over))
         open_groups[("p", priority or "normal")].add(count, oldest, int(fr_over), int(res_over))
+    waiting = _WaitingGroups.of(waiting_reports(session, region_id), period, sla, now)
 
     def rows(
         dim: str, name_of: Any, known: Iterable[str] = (), source: Any = None
@@ -408,17 +517,20 @@ def compute_dashboard(
         result = []
         for key in dict.fromkeys(keys):
             row = _stats(source.get((dim, key)), open_groups.get((dim, key)), sla, now)
+            waiting.attach(row, (dim, key), source.get((dim, key)), now)
             row.key = name_of(key)
             result.append(row)
         return result
 
     total = _stats(groups.get(("t", "")), open_groups.get(("t", "")), sla, now)
+    waiting.attach(total, ("t", ""), groups.get(("t", "")), now)
     total.key = TOTAL
     if region_id is None:
         known = [str(rid) for rid in sorted(regions, key=lambda rid: regions[rid])]
         region_rows = rows("r", region_name, known)
     else:
         region_row = _stats(groups.get(("t", "")), open_groups.get(("t", "")), sla, now)
+        waiting.attach(region_row, ("t", ""), groups.get(("t", "")), now)
         region_row.key = regions[region_id]
         region_rows = [region_row]
     region_rows.sort(key=lambda r: (r.key == ABROAD, r.key))

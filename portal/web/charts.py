@@ -76,6 +76,7 @@ class Tile:
     value: str  # the formatted figure
     shade: int | None  # index into SHADES; None: no data
     href: str | None = None
+    note: str = ""  # a third, smaller line (how many reports still wait)
 
 
 def shade_index(seconds: float | None, thresholds: Sequence[float]) -> int | None:
@@ -89,11 +90,15 @@ def shade_index(seconds: float | None, thresholds: Sequence[float]) -> int | Non
 
 
 def region_map(tiles: Sequence[Tile], *, label: str, prefix: str = "map") -> Markup:
+    """Tiles with their figures printed on them. A map whose tiles link to the regions' own
+    pages is a group of links (each named by its region and figure), never an image: an image's
+    content is presentational, and links inside it would be hidden from assistive technology."""
     pitch, size = 92, 86
     columns = 1 + max(c for c, _ in REGION_TILES.values())
     rows = 1 + max(r for _, r in REGION_TILES.values())
+    role = "group" if any(tile.href for tile in tiles) else "img"
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart region-map" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart region-map" role="{role}" '
         f'viewBox="0 0 {columns * pitch} {rows * pitch}" {_attrs(aria_label=label)}>',
         f"<title>{escape(label)}</title>",
         _patterns(prefix),
@@ -104,7 +109,10 @@ def region_map(tiles: Sequence[Tile], *, label: str, prefix: str = "map") -> Mar
         column, row = REGION_TILES[tile.code]
         x, y = column * pitch + 3, row * pitch + 3
         fill, pattern = (NO_DATA_FILL, None) if tile.shade is None else SHADES[tile.shade]
-        group = [f"<title>{escape(tile.title)}: {escape(tile.value)}</title>"]
+        spoken = f"{tile.title}: {tile.value}" + (f", {tile.note}" if tile.note else "")
+        # The tooltip, with the full name; outside the link (a title inside would name it).
+        tooltip = f"<title>{escape(spoken)}</title>"
+        group: list[str] = []
         border = 'stroke="#555" stroke-dasharray="4 3"' if tile.shade is None else 'stroke="#333"'
         group.append(
             f'<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="8" fill="{fill}" '
@@ -115,23 +123,33 @@ def region_map(tiles: Sequence[Tile], *, label: str, prefix: str = "map") -> Mar
                 f'<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="8" '
                 f'fill="url(#{prefix}-{pattern})"/>'
             )
+        box = 56 if tile.note else 38
         group.append(
-            f'<rect x="{x + 5}" y="{y + size - 44}" width="{size - 10}" height="38" rx="5" '
-            'fill="#fff" fill-opacity=".92"/>'
+            f'<rect x="{x + 4}" y="{y + size - box - 5}" width="{size - 8}" height="{box}" rx="5" '
+            'fill="#fff" fill-opacity=".94"/>'
         )
         center = x + size / 2
+        top = y + size - box - 5
         group.append(
-            f'<text x="{center}" y="{y + size - 29}" text-anchor="middle" font-size="11" '
+            f'<text x="{center}" y="{top + 14}" text-anchor="middle" font-size="11" '
             f'fill="#1b1f24">{escape(tile.name)}</text>'
         )
         group.append(
-            f'<text x="{center}" y="{y + size - 12}" text-anchor="middle" font-size="14" '
+            f'<text x="{center}" y="{top + 31}" text-anchor="middle" font-size="14" '
             f'font-weight="700" fill="#1b1f24">{escape(tile.value)}</text>'
         )
+        if tile.note:
+            group.append(
+                f'<text x="{center}" y="{top + 48}" text-anchor="middle" font-size="11" '
+                f'fill="#8c2d04" font-weight="700">{escape(tile.note)}</text>'
+            )
         body = "".join(group)
         if tile.href:
+            # Named by what it shows (the short name, the figure, how many wait), as people
+            # see it; the table under the map names each region in full.
             body = f'<a href="{escape(tile.href)}">{body}</a>'
-        parts.append(f"<g>{body}</g>")
+        shade = "none" if tile.shade is None else tile.shade
+        parts.append(f"<g {_attrs(data_region=tile.code, data_shade=shade)}>{tooltip}{body}</g>")
     parts.append("</svg>")
     return _svg(parts)
 
@@ -192,21 +210,29 @@ def horizontal_bars(bars: Sequence[tuple[str, int]], *, label: str) -> Markup:
 def sparkline(
     values: Sequence[float | None],
     *,
-    top: float,
     label: str,
+    top: float | None = None,
+    top_label: str = "",
+    first_label: str = "",
+    last_label: str = "",
     reference: Sequence[float | None] | None = None,
 ) -> Markup:
-    """A small weekly line on a shared vertical scale; gaps where a week had no answer.
-
-    ``reference`` (the national median) is drawn dashed behind the line for comparison.
+    """A small weekly line on its own vertical scale (0 to ``top``, the highest value of this
+    chart unless given), with its axes labelled: ``top_label`` at the top of the vertical axis,
+    0 at its foot, the first and last weeks under the horizontal one. Gaps where a week had no
+    answer. ``reference`` (the national median) is drawn dashed behind the line.
     """
-    width, height, pad = 220, 80, 6
+    width, height = 240, 104
+    left, right, upper, lower = 44, 8, 8, 22
     count = len(values)
+    if top is None:
+        present = [v for v in (*values, *(reference or ())) if v is not None]
+        top = max(present, default=0.0)
     top = top or 1.0
 
     def point(index: int, value: float) -> tuple[float, float]:
-        x = pad + (width - 2 * pad) * (index / (count - 1) if count > 1 else 0.5)
-        y = height - pad - (height - 2 * pad) * min(value, top) / top
+        x = left + (width - left - right) * (index / (count - 1) if count > 1 else 0.5)
+        y = height - lower - (height - upper - lower) * min(value, top) / top
         return x, y
 
     def path(series: Sequence[float | None]) -> str:
@@ -220,12 +246,21 @@ def sparkline(
             pen_down = True
         return " ".join(commands)
 
+    base = height - lower
+    text = 'font-size="10" fill="#444"'
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart sparkline" role="img" '
         f'viewBox="0 0 {width} {height}" {_attrs(aria_label=label)}>',
         f"<title>{escape(label)}</title>",
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
-        'stroke="#999"/>',
+        f'<line x1="{left}" y1="{upper}" x2="{width - right}" y2="{upper}" stroke="#ddd"/>',
+        f'<line x1="{left}" y1="{upper}" x2="{left}" y2="{base}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#999"/>',
+        f'<text x="{left - 4}" y="{upper + 4}" text-anchor="end" {text}>{escape(top_label)}</text>',
+        f'<text x="{left - 4}" y="{base}" text-anchor="end" {text}>0</text>',
+        f'<text x="{left}" y="{height - 6}" text-anchor="start" {text}>'
+        f"{escape(first_label)}</text>",
+        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" {text}>'
+        f"{escape(last_label)}</text>",
     ]
     if reference is not None:
         parts.append(

@@ -2,7 +2,9 @@
 
 Translations are looked up by language (``ar``, ``fr``, ``en``); dates, times and numbers are
 written the Moroccan way (``ar_MA``, ``fr_MA``: 24-hour clock, Latin digits) in Africa/Casablanca
-time, whatever language the reader chose.
+time, whatever language the reader chose. Every page's times go through the filters below, which
+convert with :mod:`portal.domain.localtime` (the one source of the time zone), never through
+Flask-Babel's own time zone (a second copy of the rules, in pytz).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Flask, current_app, request
-from flask_babel import format_timedelta, get_locale, get_timezone, to_user_timezone
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
+
+from portal.domain.localtime import local_date, to_local
 
 LANGUAGE_COOKIE = "lang"
 RTL_LANGUAGES = frozenset({"ar"})
@@ -52,9 +56,7 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:
     """A moment in the reader's language, in Morocco's time zone (naive values are UTC)."""
     if value is None:
         return ""
-    return babel_dates.format_datetime(
-        value, format, tzinfo=get_timezone(), locale=formatting_locale()
-    )
+    return babel_dates.format_datetime(to_local(value), format, locale=formatting_locale())
 
 
 def format_date(value: date | datetime | None, format: str = "medium") -> str:
@@ -62,14 +64,14 @@ def format_date(value: date | datetime | None, format: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):
         # The calendar day in Morocco, not in UTC.
-        value = to_user_timezone(value).date()
+        value = local_date(value)
     return babel_dates.format_date(value, format, locale=formatting_locale())
 
 
 def format_time(value: datetime | None, format: str = "short") -> str:
     if value is None:
         return ""
-    return babel_dates.format_time(value, format, tzinfo=get_timezone(), locale=formatting_locale())
+    return babel_dates.format_time(to_local(value), format, locale=formatting_locale())
 
 
 def format_number(value: int | float | Decimal | None) -> str:

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.categories import CATEGORIES, PRIORITIES
+from portal.domain.localtime import local_stamp
 from portal.models import Region, Unit
-from portal.services.stats import ABROAD, LOCAL_TZ, TOTAL
+from portal.services.stats import ABROAD, TOTAL
 from portal.web.i18n import formatting_locale
 
 BUCKET_LABELS: dict[str, object] = {
@@ -75,7 +76,8 @@ def share(value: float | None) -> str:
 
 
 def local_time(value: datetime) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    """A moment on Morocco's clock, the same conversion as every other page's."""
+    return local_stamp(value)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
 from portal.db import get_session
@@ -25,7 +26,7 @@ from portal.services.stats import (
     compute_dashboard,
 )
 from portal.web import charts
-from portal.web.i18n import current_language
+from portal.web.i18n import current_language, format_date
 from portal.web.staff.auth import staff_required
 from portal.web.supervisor import export
 from portal.web.supervisor.formatting import (
@@ -111,14 +112,21 @@ def _pictures(
         href = None
         if national:
             href = url_for("supervisor.dashboard", **{**parsed.args, "region": row.key})
+        so_far = row.first_response_so_far.p50
+        waiting = row.waiting_in_period.count
+        # A median that counts reports still waiting can only grow: say so.
+        value = duration(so_far)
+        if waiting and so_far is not None:
+            value = f"≥ {value}"
         tiles.append(
             charts.Tile(
                 code=row.key,
                 name=names.short_regions.get(row.key, row.key),
                 title=names.region(row.key),
-                value=duration(row.first_response.p50),
-                shade=charts.shade_index(row.first_response.p50, thresholds),
+                value=value,
+                shade=charts.shade_index(so_far, thresholds),
                 href=href,
+                note=ngettext("%(num)d waiting", "%(num)d waiting", waiting) if waiting else "",
             )
         )
     legend = []
@@ -130,18 +138,21 @@ def _pictures(
             else _("%(low)s h or more", low=low)
         )
         legend.append((charts.legend_swatch(index), text))
-    legend.append((charts.legend_swatch(None), _("No answered report")))
+    legend.append((charts.legend_swatch(None), _("No report in the period")))
 
-    top = max(
-        (value for series in dashboard.trend.values() for value in series if value is not None),
-        default=0.0,
-    )
     national_line = dashboard.trend.get(TOTAL)
+    first_week = format_date(dashboard.weeks[0], "d MMM") if dashboard.weeks else ""
+    last_week = format_date(dashboard.weeks[-1], "d MMM") if dashboard.weeks else ""
     trend = []
     for row in dashboard.regions:
         series = dashboard.trend.get(row.key)
         if series is None:
             continue
+        reference = national_line if national else None
+        top = max(
+            (v for v in (*series, *(reference or ())) if v is not None),
+            default=0.0,
+        )
         latest = next((v for v in reversed(series) if v is not None), None)
         trend.append(
             {
@@ -150,23 +161,38 @@ def _pictures(
                 "svg": charts.sparkline(
                     series,
                     top=top,
-                    reference=national_line if national else None,
+                    top_label=duration(top) if top else "",
+                    first_label=first_week,
+                    last_label=last_week,
+                    reference=reference,
                     label=_(
-                        "Weekly median time to first response, %(region)s",
+                        "Weekly median time to first response, %(region)s, "
+                        "from 0 to %(top)s, weeks of %(first)s to %(last)s",
                         region=names.region(row.key),
+                        top=duration(top) if top else "—",
+                        first=first_week,
+                        last=last_week,
                     ),
                 ),
             }
         )
     buckets = [(str(BUCKET_LABELS[name]), count) for name, count in dashboard.backlog_buckets]
     return {
-        "map_svg": charts.region_map(tiles, label=_("Median time to first response by region")),
+        "map_svg": charts.region_map(
+            tiles, label=_("Median time to first response so far, by region")
+        ),
         "map_legend": legend,
         "trend": trend,
-        "trend_top": duration(top) if top else None,
         "backlog_svg": charts.horizontal_bars(buckets, label=_("Open reports by age")),
         "backlog_rows": buckets,
     }
+
+
+def _region_href(parsed: Request) -> Any:
+    """A region's own dashboard, for a national supervisor; nothing for a regional one."""
+    if parsed.region_code is not None:
+        return lambda code: None
+    return lambda code: url_for("supervisor.dashboard", **{**parsed.args, "region": code})
 
 
 @bp.get("/", endpoint="dashboard")
@@ -193,6 +219,12 @@ def dashboard_page(staff: Officer) -> ResponseReturnValue:
         local_time=local_time,
         period_last_day=(dashboard.period_end - timedelta(microseconds=1)),
         csv_url=url_for("supervisor.response_times_csv", **parsed.args),
+        csv_other_url=url_for(
+            "supervisor.response_times_csv",
+            **parsed.args,
+            dialect=export.other_dialect(current_language()),
+        ),
+        region_href=_region_href(parsed),
         **_pictures(dashboard, names, parsed, duration),
     )
 
@@ -200,15 +232,19 @@ def dashboard_page(staff: Officer) -> ResponseReturnValue:
 @bp.get("/response-times.csv", endpoint="response_times_csv")
 @staff_required("supervisor")
 def response_times_csv(staff: Officer) -> ResponseReturnValue:
-    names = Names.load(get_session(), current_language())
+    """The dashboard's figures for a spreadsheet, in the reader's convention (see
+    :mod:`portal.web.supervisor.export`); ``?dialect=comma|semicolon`` chooses another."""
+    language = current_language()
+    names = Names.load(get_session(), language)
     parsed = _parse(request.args, staff, sorted(names.regions))
     try:
         dashboard = _dashboard(parsed, with_trend=False)
     except Busy:
         return _busy()
-    body = export.to_csv(dashboard, names)
+    dialect = export.dialect_for(language, request.args.get("dialect"))
+    body = export.to_csv(dashboard, names, dialect)
     start = local_time(dashboard.period_start)[:10]
-    end = local_time(dashboard.period_end)[:10]
+    end = local_time(dashboard.period_end - timedelta(microseconds=1))[:10]
     filename = f"response-times-{dashboard.scope}-{start}-{end}.csv"
     return Response(
         "\ufeff" + body,  # a byte-order mark, so spreadsheets read Arabic names as UTF-8

@@ -1,0 +1,63 @@
+"""Waiting and overdue figures of the statistics service, at a fixed moment, hand-computed.
+
+NOW is Wednesday 10 June 2026, 12:00 UTC; targets: urgent 4 h, high 24 h, normal 72 h.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from portal.services.stats import Period, compute_dashboard
+from tests.support.stats import NOW, SLA_TEST, add_report, hours
+
+
+def dashboard(db, region=None, days=30):
+    period = Period.between((NOW - timedelta(days=days - 1)).date(), NOW.date())
+    return compute_dashboard(db, period=period, sla=SLA_TEST, region_code=region, now=NOW)
+
+
+def row(rows, key):
+    return next(r for r in rows if r.key == key)
+
+
+def test_waiting_now_counts_every_open_unanswered_report_whatever_the_period(db):
+    # Answered: never waiting. Closed without any answer cannot happen (closing answers).
+    add_report(db, submitted=NOW - hours(50), first_response=hours(1))
+    add_report(db, submitted=NOW - hours(5), priority="urgent")  # 5 h > 4 h: overdue
+    add_report(db, submitted=NOW - hours(3), priority="urgent")  # 3 h < 4 h: not yet
+    add_report(db, submitted=NOW - hours(80))  # normal, 80 h > 72 h: overdue
+    add_report(db, submitted=NOW - timedelta(days=60), region="MA-07", unit="MARRAKECH")
+    result = dashboard(db)
+    total = result.total
+    assert (total.waiting.count, total.waiting.overdue) == (4, 3)
+    assert total.waiting.oldest_seconds == 60 * 86400
+    # In the period (30 days): the three Casablanca ones; the oldest of them is 80 h old.
+    assert total.waiting_in_period.count == 3
+    assert total.waiting_in_period.oldest_seconds == 80 * 3600
+    assert total.awaiting_first_response == 3
+    urgent = row(result.priorities, "urgent")
+    assert (urgent.waiting.count, urgent.waiting.overdue) == (2, 1)
+    marrakech = row(result.regions, "MA-07")
+    assert (marrakech.waiting.count, marrakech.waiting_in_period.count) == (1, 0)
+    assert marrakech.first_response_so_far.n == 0  # nothing of the period
+
+
+def test_the_median_so_far_counts_waiting_reports_at_their_age(db):
+    for h in (1, 2, 3):
+        add_report(db, submitted=NOW - timedelta(days=5), first_response=hours(h))
+    for _ in range(3):
+        add_report(db, submitted=NOW - hours(100))
+    casablanca = row(dashboard(db).regions, "MA-06")
+    assert casablanca.first_response.p50 == 2 * 3600  # the answered ones only
+    # 1, 2, 3, 100, 100, 100 h: (3 + 100) / 2 = 51.5 h; 90th: 100 h.
+    assert casablanca.first_response_so_far.n == 6
+    assert casablanca.first_response_so_far.p50 == 51.5 * 3600
+    assert casablanca.first_response_so_far.p90 == 100 * 3600
+
+
+def test_a_regional_view_counts_only_its_region(db):
+    add_report(db, submitted=NOW - hours(90))
+    add_report(db, submitted=NOW - hours(90), region="MA-07", unit="MARRAKECH")
+    add_report(db, submitted=NOW - hours(10), region="MA-07", unit="MARRAKECH")
+    total = dashboard(db, region="MA-07").total
+    assert (total.waiting.count, total.waiting.overdue) == (2, 1)
