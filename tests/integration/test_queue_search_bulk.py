@@ -397,3 +397,58 @@ def test_an_officer_of_another_unit_cannot_act_by_posting_references(app, db):
 
 def _audit_actions(db, subject: str) -> list[str]:
     return list(db.scalars(select(AuditEvent.action).where(AuditEvent.subject == subject)))
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        (QueueFilters(sort="age"), "ix_reports_open_queue_age"),
+        (QueueFilters(sort="activity"), "ix_reports_open_queue_activity"),
+        (QueueFilters(assigned="me"), "ix_reports_open_assigned"),
+        (QueueFilters(search="m.example.ma"), "ix_report_urls_host_index"),
+    ],
+    ids=["age", "activity", "my-cases", "site-search"],
+)
+def test_each_view_reads_its_index_in_order(app, db, filters, index):
+    """A first page is read in order from an index of open cases: no sort of the backlog."""
+    from sqlalchemy import event
+
+    officer, _ = make_officer(app, db, "amina")
+    _make(app, db, url="https://m.example.ma/1")
+    engine = db.get_bind()
+    captured: list = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM reports" in statement and "ORDER BY" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        load_queue(
+            db,
+            officer,
+            filters,
+            after=None,
+            first_response_hours={},
+            resolution_days={},
+            timezone="Africa/Casablanca",
+            indexer=app.extensions["blind_indexer"],
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    statement, parameters = captured[0]
+    cursor = db.connection().connection.dbapi_connection.cursor()
+    if engine.dialect.name == "postgresql":
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + statement, parameters)
+    else:
+        cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+    plan = "\n".join(str(row) for row in cursor.fetchall())
+    assert index in plan, plan
+    if not filters.search:
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    # A search reads its matches from the blind-index indexes, never every report.
+    assert "Seq Scan on reports" not in plan and "SCAN reports" not in plan.replace(
+        "SCAN reports USING", ""
+    ), plan
