@@ -144,3 +144,24 @@ def test_queue_screenshots(
     page.wait_for_selector("#refs-error")
     _no_sideways_scroll(page)
     save_screenshot(page, f"officer-queue-bulk-errors-{language}-{width}")
+
+
+def test_bulk_assign_works_without_javascript(
+    new_context: NewContext, live_server: LiveServer
+) -> None:
+    cases = forty_cases(live_server)
+    page = new_context(locale_cookie="en", java_script_enabled=False).new_page()
+    sign_in_demo_staff(page, live_server, "casablanca")
+    _search(page, SHARED_URL)
+    # Without JavaScript every field of every action is there, and nothing is hidden.
+    assert page.locator("select[name=assignee]").is_visible()
+    assert not page.locator("#pick-all").is_visible()
+    for reference in cases.shared:
+        page.locator(f"input[id='pick-{reference}']").check()
+    page.select_option("select[name=action]", "assign")
+    page.select_option("select[name=assignee]", label="Amina Berrada")
+    page.locator(".bulk-actions button[type=submit]").click()
+    page.wait_for_selector(".flash-success")
+    assert "Done for 3 reports" in page.inner_text(".flash-success")
+    cells = page.locator("table.queue tbody .assignee-cell")
+    assert all("Amina Berrada" in cells.nth(i).inner_text() for i in range(cells.count()))
