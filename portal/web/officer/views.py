@@ -1,4 +1,4 @@
-"""Officer pages: the report page and its actions. Thin: parse, call, render."""
+"""Officer pages: the queue, the report page and its actions. Thin: parse, call, render."""
 
 from __future__ import annotations
 
