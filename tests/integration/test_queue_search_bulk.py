@@ -452,3 +452,21 @@ def test_each_view_reads_its_index_in_order(app, db, filters, index):
     assert "Seq Scan on reports" not in plan and "SCAN reports" not in plan.replace(
         "SCAN reports USING", ""
     ), plan
+
+
+def test_a_reporter_reply_is_the_latest_activity(app, db, amina):
+    from portal.services.reports import add_reporter_reply
+
+    _, client = amina
+    quiet = _make(app, db, url="https://n.example.ma/1", hours_ago=5)
+    busy = _make(app, db, url="https://n.example.ma/2", hours_ago=6)
+    quiet.updated_at = utcnow() - timedelta(minutes=5)
+    busy.updated_at = utcnow() - timedelta(hours=6)
+    db.commit()
+    assert _refs(client, "sort=activity") == [quiet.reference, busy.reference]
+    add_reporter_reply(db, busy, "It happened again.", keyring=app.extensions["keyring"])
+    db.commit()
+    page = client.get("/officer/?sort=activity").get_data(as_text=True)
+    assert _ROW_REF.findall(page) == [busy.reference, quiet.reference]
+    row = page.split(f'href="/officer/reports/{busy.reference}"')[1].split("</tr>")[0]
+    assert "New reply" in row
