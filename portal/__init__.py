@@ -142,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
         case_file_views,
         evidence_views,
         partner_views,
+        queue_views,
         takedown_views,
         views,
     )

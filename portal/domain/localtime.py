@@ -34,6 +34,11 @@ def _load(name: str) -> ZoneInfo:
 LOCAL_TZ = _load(LOCAL_TZ_NAME)
 
 
+def zone_named(name: str) -> ZoneInfo:
+    """A zone by name, read like ``LOCAL_TZ`` from the ``tzdata`` package (never the host's)."""
+    return LOCAL_TZ if name == LOCAL_TZ_NAME else _load(name)
+
+
 def to_local(moment: datetime) -> datetime:
     """The same instant on Morocco's clock (aware)."""
     if moment.tzinfo is None:

@@ -317,6 +317,7 @@ def add_reporter_reply(
     session.flush()
     message.body_enc = keyring.encrypt_field(body, message_context(report.reference, message.id))
     report.last_reporter_activity_at = now
+    report.updated_at = now  # the queue's "last activity" sort
     report.events.append(ReportEvent(at=now, kind="reporter_replied", visible_to_reporter=False))
     audit.record(
         session,

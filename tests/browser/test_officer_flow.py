@@ -22,8 +22,8 @@ def test_officer_handles_a_report_end_to_end(
 
     officer = new_context(locale_cookie="en").new_page()
     sign_in_demo_staff(officer, live_server, "casablanca")
-    officer.fill("input[name=reference]", reference)
-    officer.locator("form.queue-filters button[type=submit]").click()
+    officer.fill("input[name=q]", reference)
+    officer.locator(".queue-search button[type=submit]").click()
     officer.locator(f"a[href='/officer/reports/{reference}']").click()
     officer.wait_for_selector("h1 .reference")
     assert officer.inner_text("h1 .reference") == reference

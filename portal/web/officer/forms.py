@@ -25,7 +25,7 @@ from portal.domain.categories import (
     STAFF_STATUSES,
 )
 from portal.services.cases import MAX_TEXT
-from portal.services.queue import QueueFilters
+from portal.services.queue import MAX_SEARCH, QueueFilters
 
 
 def _blank(label: object) -> list[tuple[str, object]]:
@@ -65,8 +65,28 @@ class QueueFilterForm(FlaskForm):
     )
     date_from = DateField(_l("Received from"), validators=[Optional()])
     date_to = DateField(_l("Received until"), validators=[Optional()])
+    # Kept for bookmarked links (?reference=...); the search box reads references too.
     reference = StringField(
         _l("Reference"), validators=[Optional(), Length(max=40)], render_kw={"dir": "ltr"}
+    )
+    q = StringField(
+        _l("Search"),
+        description=_l(
+            "A reference, a web address or site, a phone number, an e-mail, an account, "
+            "an IBAN/RIB or a wallet"
+        ),
+        validators=[Optional(), Length(max=MAX_SEARCH)],
+        render_kw={"dir": "auto", "type": "search", "autocomplete": "off"},
+    )
+    sort = SelectField(
+        _l("Sort by"),
+        choices=[
+            ("urgency", _l("Urgency")),
+            ("age", _l("Oldest first")),
+            ("activity", _l("Last activity")),
+        ],
+        default="urgency",
+        validators=[Optional()],
     )
 
     def filters(self) -> QueueFilters:
@@ -84,7 +104,69 @@ class QueueFilterForm(FlaskForm):
             date_from=value(self.date_from),
             date_to=value(self.date_to),
             reference=(self.reference.data or "").strip() or None,
+            search=(value(self.q) or "").strip() or None,
+            sort=value(self.sort, "urgency"),
         )
+
+    def active(self) -> bool:
+        """True when some filter other than the defaults is in use (the filters stay open)."""
+        defaults = {"status": "open", "assigned": "all", "sort": "urgency"}
+        return any(
+            field.data not in (None, "", defaults.get(field.name))
+            for field in self
+            if field.name not in ("q", "assigned", "sort")
+        )
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return None
+
+
+class BulkActionForm(FlaskForm):
+    """One action for the reports ticked in the queue (their references come as ``refs``)."""
+
+    action = SelectField(
+        _l("Action"),
+        choices=[
+            ("", _l("Choose an action")),
+            ("claim", _l("Claim (assign to me)")),
+            ("assign", _l("Assign to a colleague")),
+            ("transfer", _l("Transfer to another unit")),
+            ("duplicate", _l("Close as duplicate of a report")),
+        ],
+        default="",
+        validators=[DataRequired(message=_l("Choose an action."))],
+    )
+    assignee = SelectField(_l("Colleague"), coerce=_int_or_none, validators=[Optional()])
+    unit = SelectField(_l("Transfer to"), coerce=_int_or_none, validators=[Optional()])
+    reason = TextAreaField(
+        _l("Why (kept as an internal note)"), validators=[Optional(), Length(max=MAX_TEXT)]
+    )
+    original = StringField(
+        _l("Reference of the original report"),
+        validators=[Optional(), Length(max=40)],
+        render_kw={"dir": "ltr", "autocomplete": "off"},
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        needed = {
+            "assign": (self.assignee, _l("Choose a colleague.")),
+            "transfer": (self.unit, _l("Choose a unit.")),
+            "duplicate": (self.original, _l("Give the reference of the original report.")),
+        }.get(self.action.data or "")
+        if needed is not None:
+            field, message = needed
+            if not field.data or (isinstance(field.data, str) and not field.data.strip()):
+                field.errors = [*field.errors, message]
+                valid = False
+        if self.action.data == "transfer" and not (self.reason.data or "").strip():
+            self.reason.errors = [*self.reason.errors, _l("Say why (kept as an internal note).")]
+            valid = False
+        return valid
 
 
 class VersionedForm(FlaskForm):

@@ -31,7 +31,7 @@ from portal.jobs import queue as jobs
 from portal.models import Officer, Report, Unit
 from portal.services import casefile
 from portal.services import cases as actions
-from portal.services.queue import Cursor, SlaState, load_queue, sla_state
+from portal.services.queue import SlaState, sla_state
 from portal.services.scope import get_report_for_officer
 from portal.web.context import keyring
 from portal.web.i18n import current_language
@@ -43,7 +43,6 @@ from portal.web.officer.forms import (
     MessageForm,
     NoteForm,
     PriorityForm,
-    QueueFilterForm,
     StatusForm,
     TransferForm,
 )
@@ -76,38 +75,7 @@ def _officer_context() -> dict[str, object]:
     return {"sla_label": sla_label}
 
 
-# --- the queue -------------------------------------------------------------------------------
-
-
-@bp.get("/")
-@staff_required(*CASE_ROLES)
-def queue(*, staff: Officer) -> ResponseReturnValue:
-    form = QueueFilterForm(request.args)
-    form.validate()
-    page = load_queue(
-        get_session(),
-        staff,
-        form.filters(),
-        after=Cursor.decode(request.args.get("after")),
-        first_response_hours=current_app.config["SLA_FIRST_RESPONSE_HOURS"],
-        resolution_days=current_app.config["SLA_RESOLUTION_DAYS"],
-        timezone=current_app.config["BABEL_DEFAULT_TIMEZONE"],
-    )
-    next_args = {k: v for k, v in request.args.items() if k != "after" and v}
-    return render_template(
-        "officer/queue.html",
-        form=form,
-        page=page,
-        next_url=url_for("officer.queue", **next_args, after=page.next_cursor)
-        if page.next_cursor
-        else None,
-        first_page_url=url_for("officer.queue", **next_args) if request.args.get("after") else None,
-        categories=CATEGORIES,
-        priorities=PRIORITIES,
-        statuses=STAFF_STATUSES,
-        platforms=PLATFORMS,
-        officer=staff,
-    )
+# The queue and its bulk actions: portal.web.officer.queue_views, on this blueprint.
 
 
 # --- the report page -------------------------------------------------------------------------
