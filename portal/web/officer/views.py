@@ -268,7 +268,13 @@ def report_page(ref: str, *, staff: Officer) -> ResponseReturnValue:
     if content_access.may_act(staff):
         actions.record_view(db, staff, report)
     else:
-        content_access.require_content(db, staff, report, "report page")
+        try:
+            content_access.require_content(db, staff, report, "report page")
+        except content_access.ContentLocked:
+            # A supervisor without a grant: the case's metadata, and the way to ask for more.
+            content_access.metadata_viewed(db, staff, report)
+            db.commit()
+            return _render_metadata(staff, report)
     db.commit()
     return _render_report(staff, report)
 
