@@ -87,8 +87,6 @@ def test_errors_sit_next_to_their_field_and_typed_text_is_kept(client, officer, 
     assert textarea - error < 600  # the error is printed right above its field
     assert "d&#39;écran" in page[textarea:] or "d'écran" in page[textarea:]
     assert 'aria-invalid="true"' in page[error:]
-    # The fold holding the message form is open: the officer sees the error without a click.
-    assert re.search(r'<details class="action-fold" id="message-action" open>', page)
     # Nothing was flashed at the top of the page about it.
     assert page.index('class="action-panel') < error
     assert 'class="flash' not in page[: page.index('class="action-panel')]
@@ -97,6 +95,8 @@ def test_errors_sit_next_to_their_field_and_typed_text_is_kept(client, officer, 
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="transfer-unit-error"' in page and "Suspect in Rabat" in page
+    # The fold holding the transfer form opens by itself: the error is seen without a click.
+    assert '<details class="action-fold" id="transfer-action" open>' in page
     assert _report(db, reference).version == 1
 
 
