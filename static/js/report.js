@@ -1,6 +1,6 @@
 // The officer's report page, progressive enhancement only: "Show without blur" swaps the
 // blurred preview for the clear one in place (without JavaScript the link opens the clear
-// preview on its own); a confirmation panel takes the focus when it appears.
+// preview on its own); a confirmation panel, or the first field in error, takes the focus.
 (function () {
   "use strict";
   var links = document.querySelectorAll("a.unblur[data-preview]");
@@ -17,5 +17,14 @@
     });
   });
   var confirm = document.getElementById("close-confirm");
-  if (confirm) { confirm.focus(); }
+  if (confirm) {
+    confirm.focus();
+  } else {
+    // A form sent back with an error: bring its field into view, with the focus on it.
+    var invalid = document.querySelector(".action-panel [aria-invalid=true], #break-glass [aria-invalid=true]");
+    if (invalid) {
+      invalid.scrollIntoView({block: "center"});
+      invalid.focus({preventScroll: true});
+    }
+  }
 })();

@@ -190,6 +190,9 @@ def test_report_page_axe_for_officer_errors_and_supervisor(
         page.locator("#duplicate-action button").click()
         page.wait_for_selector("#duplicate-action .error")
         assert page.input_value("input[name=duplicate-reference]") == "EB-0000-0000"
+        # The field in error has the focus and is in view.
+        assert page.evaluate("() => document.activeElement.name") == "duplicate-reference"
+        assert _in_view(page, "#duplicate-action .error")
         assert _axe(page) == [], language
         save_screenshot(page, f"officer-report-error-{language}-1280")
 
