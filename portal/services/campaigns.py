@@ -528,7 +528,8 @@ def load_campaign(
     """The whole campaign for a national viewer, in figures and references; audited.
 
     Aggregates are computed in the database; only the latest ``MEMBERS_SHOWN`` members are
-    listed. Values of linking traces are shown only from reports in the viewer's scope.
+    listed. Values of linking traces are shown to officers only (supervisors see kinds and
+    fingerprints: content_access), and only from reports in the viewer's scope.
     """
     if not can_view_campaigns(officer):
         return None

@@ -237,3 +237,18 @@ def test_a_tampered_image_gets_no_preview(app, client, officer, db):
     response = officer.get(f"/officer/reports/{reference}/evidence/{row.id}/preview.png")
     assert response.status_code == 500 and response.mimetype == "text/html"
     assert _audits(db, "evidence.integrity_failure")
+
+
+def test_referring_a_case_awaiting_the_reporter_asks_first(client, officer, db):
+    reference, _ = submit_and_get_receipt(client)
+    _post(officer, reference, "claim", "claim")
+    _post(officer, reference, "status", "status", status="investigating")
+    _post(officer, reference, "message", "message", body="Which account wrote to you first?")
+    response = _post(officer, reference, "status", "status", status="referred")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Refer this case?" in page and "Yes, refer it" in page
+    assert _report(db, reference).status == "investigating"
+    response = _post(officer, reference, "status", "status", status="referred", confirm="yes")
+    assert response.status_code == 303
+    assert _report(db, reference).status == "referred"

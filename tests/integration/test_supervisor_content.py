@@ -300,3 +300,27 @@ def test_a_supervisor_of_another_region_gets_404_even_for_break_glass(app, db, w
     assert region != "MA-01"
     assert north.get(f"/officer/reports/{reference}").status_code == 404
     assert _break_glass(north, reference, token_page="/officer/").status_code == 404
+
+
+def test_supervisors_see_campaigns_without_identifier_values(app, db, world):
+    supervisor = world["supervisor"]
+    second, _ = submit_and_get_receipt(
+        english_client(app),
+        category="fraud",
+        urls="https://another-shop.example/",
+        q_amount="900",
+        q_payee_account="011 519 0000012050005349 21",
+        territory="MA-CAS",
+    )
+    from portal.models import CampaignMember
+
+    db.expire_all()
+    campaign_id = db.scalar(
+        select(CampaignMember.campaign_id).join(Report).where(Report.reference == second)
+    )
+    assert campaign_id is not None
+    page = supervisor.get(f"/officer/campaigns/{campaign_id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert world["reference"] in text and second in text
+    assert IBAN_DIGITS not in text and "0000012050005349" not in text.replace(" ", "")
