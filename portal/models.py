@@ -438,6 +438,24 @@ class AuditEvent(Base):
     mac: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class BreakGlassGrant(Base):
+    """A supervisor's time-limited access to one report's content, with the reason given.
+
+    Supervisors read figures and case metadata only; ``portal.services.content_access`` opens a
+    report's content to one of them while a grant of theirs for it has not expired.
+    """
+
+    __tablename__ = "break_glass_grants"
+    __table_args__ = (Index("ix_break_glass_grants_officer_report", "officer_id", "report_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # --- takedowns and referrals ---------------------------------------------------------------
 
 

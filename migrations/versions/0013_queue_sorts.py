@@ -1,7 +1,7 @@
 """queue indexes for the age, last-activity and "my cases" views
 
-Revision ID: 0012_queue_sorts
-Revises: 0011_takedown_rollups
+Revision ID: 0013_queue_sorts
+Revises: 0012_officer_alerts
 Create Date: 2026-12-04 17:30:00.000000
 
 The queue sorts by urgency (0002_officer), by age (oldest first) and by last activity (most

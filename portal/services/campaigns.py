@@ -42,6 +42,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import audit
+from portal.services.content_access import reads_content_by_role
 from portal.services.scope import scope_unit_ids
 
 PAYMENT_KINDS = ("bank_account", "wallet", "transfer_code")
@@ -527,7 +528,8 @@ def load_campaign(
     """The whole campaign for a national viewer, in figures and references; audited.
 
     Aggregates are computed in the database; only the latest ``MEMBERS_SHOWN`` members are
-    listed. Values of linking traces are shown only from reports in the viewer's scope.
+    listed. Values of linking traces are shown to officers only (supervisors see kinds and
+    fingerprints: content_access), and only from reports in the viewer's scope.
     """
     if not can_view_campaigns(officer):
         return None
@@ -581,7 +583,8 @@ def load_campaign(
     ).all()
     shared_keys = {(kind, key) for kind, key, _ in shared}
     visible_values: dict[tuple[str, str], str] = {}
-    if shared:
+    # Identifier values are content: supervisors see the campaign in figures and fingerprints.
+    if shared and reads_content_by_role(officer):
         holders = select(Trace.report_id, Trace.kind, Trace.key, Trace.value_enc, Report.reference)
         holders = holders.join(Report, Report.id == Trace.report_id).where(
             Trace.report_id.in_(members_q),

@@ -90,8 +90,11 @@ def test_status_lifecycle_and_closing_needs_a_reason(case, db):
     # Referral needs an investigation first.
     assert _post(staff, reference, "status", "status", status="referred").status_code == 409
     response = _post(staff, reference, "status", "status", status="closed")
-    assert response.status_code == 409
-    assert "Choose why the report is closed." in response.get_data(as_text=True)
+    # Next to the field it is about, not at the top of the page.
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="status-closure_reason-error"' in page
+    assert "Choose why the report is closed." in page.split('id="status-closure_reason-error"')[1]
     assert _report(db, reference).closed_at is None
     response = _post(
         staff, reference, "status", "status", status="closed", closure_reason="duplicate"
@@ -158,7 +161,9 @@ def test_link_duplicate_only_within_scope(app, case, client, db):
     original, _ = submit_and_get_receipt(client, territory="MA-CAS")
     elsewhere, _ = submit_and_get_receipt(client, territory="MA-RAB")
     response = _post(staff, reference, "duplicate", "duplicate", reference=elsewhere)
-    assert response.status_code == 409
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="duplicate-reference-error"' in page and f'value="{elsewhere}"' in page
     assert _report(db, reference).duplicate_of_id is None
     response = _post(staff, reference, "duplicate", "duplicate", reference=original.lower())
     assert response.status_code == 303

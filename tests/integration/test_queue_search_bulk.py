@@ -470,3 +470,31 @@ def test_a_reporter_reply_is_the_latest_activity(app, db, amina):
     assert _ROW_REF.findall(page) == [busy.reference, quiet.reference]
     row = page.split(f'href="/officer/reports/{busy.reference}"')[1].split("</tr>")[0]
     assert "New reply" in row
+
+
+def test_a_supervisor_searches_by_reference_only_and_cannot_act_in_bulk(app, db):
+    """A URL, site or identifier search would tell a supervisor what was reported (content,
+    behind the break glass); a reference search and the queue's metadata stay open to them."""
+    reported = _make(
+        app, db, url="https://leak.example.ma/page", identifiers=[normalize_phone("0612345678")]
+    )
+    _, secret = make_officer(app, db, "nadia", role="supervisor", units=())
+    client = app.test_client()
+    sign_in(client, "nadia", secret)
+
+    assert _refs(client, "q=https://leak.example.ma/page") == []
+    assert _refs(client, "q=leak.example.ma") == []
+    assert _refs(client, "q=0612345678") == []
+    assert _refs(client, f"q={reported.reference}") == [reported.reference]
+
+    page = client.get("/officer/").get_data(as_text=True)
+    assert reported.reference in page
+    assert 'name="refs"' not in page and "bulk-actions" not in page
+    token = csrf_from(client.get("/officer/").get_data(as_text=True))
+    response = client.post(
+        "/officer/bulk",
+        data={"csrf_token": token, "action": "claim", "refs": [reported.reference]},
+    )
+    assert response.status_code == 404
+    db.expire_all()
+    assert reported.assigned_officer_id is None and reported.status == "received"

@@ -21,7 +21,7 @@ from portal.db import get_session
 from portal.domain.categories import CATEGORIES, PLATFORMS
 from portal.domain.identifiers import KINDS, Identifier, InvalidIdentifier, normalize
 from portal.models import Officer, Report, Trace
-from portal.services import campaigns
+from portal.services import campaigns, content_access
 from portal.services.scope import get_report_for_officer
 from portal.web.context import blind_indexer, keyring
 from portal.web.officer.blueprint import bp
@@ -89,6 +89,10 @@ def add_identifier(ref: str, *, staff: Officer) -> ResponseReturnValue:
     officer = staff
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
+    if request.method == "POST" and not content_access.may_act(officer):
+        raise NotFound()  # supervisors never change a report
+    content_access.require_content(db, officer, report, "identifiers")
+    db.commit()
     form = IdentifierForm(prefix="identifier")
     traces = campaigns.own_traces(db, report, keyring())
     if request.method == "GET" or not form.validate():
@@ -123,6 +127,7 @@ def freeze_letter(ref: str, *, staff: Officer) -> ResponseReturnValue:
     officer = staff
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
+    content_access.require_content(db, officer, report, "freeze letter")
     try:
         trace_id = int(request.args.get("trace", ""))
     except ValueError:

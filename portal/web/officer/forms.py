@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     Field,
     IntegerField,
@@ -14,7 +15,13 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from portal.domain.categories import (
@@ -25,6 +32,7 @@ from portal.domain.categories import (
     STAFF_STATUSES,
 )
 from portal.services.cases import MAX_TEXT
+from portal.services.content_access import MAX_REASON, MIN_REASON
 from portal.services.queue import MAX_SEARCH, QueueFilters
 
 
@@ -189,8 +197,14 @@ class StatusForm(VersionedForm):
         _l("Reason for closing"),
         choices=_blank(_l("Only when closing")) + list(CLOSURE_REASONS.items()),
         default="",
-        validators=[Optional()],
     )
+    # Set by the confirmation panel: closing an urgent case, or one awaiting the reporter's
+    # answer, takes a second, explicit POST.
+    confirm = BooleanField(widget=HiddenInput(), false_values=("", "0", "false"))
+
+    def validate_closure_reason(self, field: Field) -> None:
+        if self.status.data == "closed" and not field.data:
+            raise ValidationError(_l("Choose why the report is closed."))
 
 
 class PriorityForm(VersionedForm):
@@ -228,3 +242,22 @@ class MessageForm(FlaskForm):
         description=_l("The reporter sees it signed “the officer”, never with your name."),
         validators=[DataRequired(), Length(max=MAX_TEXT)],
     )
+
+
+class BreakGlassForm(FlaskForm):
+    """A supervisor's reason to open one report's content (recorded in the audit log)."""
+
+    reason = TextAreaField(
+        _l("Why you need to read this report's content"),
+        description=_l(
+            "At least %(num)d characters. Your reason is recorded with every view of the content.",
+            num=MIN_REASON,
+        ),
+        validators=[DataRequired(), Length(max=MAX_REASON)],
+    )
+
+    def validate_reason(self, field: Field) -> None:
+        if len(" ".join((field.data or "").split())) < MIN_REASON:
+            raise ValidationError(
+                _l("Give a reason of at least %(num)d characters.", num=MIN_REASON)
+            )

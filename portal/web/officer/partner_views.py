@@ -39,7 +39,7 @@ def case_partners(report: Report) -> CasePartners:
 
 
 @bp.post("/reports/<ref>/partner-message")
-@staff_required("officer", "supervisor")
+@staff_required("officer")
 def message_partner(ref: str, *, staff: Officer) -> ResponseReturnValue:
     officer = staff
     assert officer is not None

@@ -16,7 +16,7 @@ from portal.db import get_session
 from portal.domain.categories import CATEGORIES, PLATFORMS, PRIORITIES, STAFF_STATUSES
 from portal.jobs import queue as jobs
 from portal.models import Officer, Unit, utcnow
-from portal.services import bulk_actions
+from portal.services import bulk_actions, content_access
 from portal.services.queue import Cursor, load_queue
 from portal.web.context import blind_indexer, keyring
 from portal.web.i18n import current_language
@@ -88,7 +88,9 @@ def _render_queue(
         first_response_hours=current_app.config["SLA_FIRST_RESPONSE_HOURS"],
         resolution_days=current_app.config["SLA_RESOLUTION_DAYS"],
         timezone=current_app.config["BABEL_DEFAULT_TIMEZONE"],
-        indexer=blind_indexer(),
+        # A search by URL, site or identifier tells whether that trace was reported: content,
+        # so only for those who read content (supervisors search by reference).
+        indexer=blind_indexer() if content_access.reads_content_by_role(officer) else None,
         now=now,
         count=True,
     )
@@ -122,6 +124,7 @@ def _render_queue(
             statuses=STAFF_STATUSES,
             platforms=PLATFORMS,
             officer=officer,
+            can_act=content_access.may_act(officer),
         ),
         status,
     )
@@ -134,7 +137,7 @@ def queue(*, staff: Officer) -> ResponseReturnValue:
 
 
 @bp.post("/bulk")
-@staff_required(*CASE_ROLES)
+@staff_required("officer")
 def bulk_action(*, staff: Officer) -> ResponseReturnValue:
     """The action chosen for the ticked reports; each row succeeds or is reported with why."""
     db = get_session()

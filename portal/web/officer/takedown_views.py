@@ -20,7 +20,7 @@ from portal.db import get_session
 from portal.domain.categories import CATEGORIES
 from portal.domain.platforms import load_platforms
 from portal.models import Officer, Referral, Report, TakedownRequest, utcnow
-from portal.services import hosting, mailer, referrals, takedowns
+from portal.services import content_access, hosting, mailer, referrals, takedowns
 from portal.services.scope import get_report_for_officer
 from portal.web.context import keyring
 from portal.web.documents import render_pdf
@@ -60,8 +60,11 @@ def _load_request(db: Session, officer: Officer, request_id: int) -> TakedownReq
     row = db.get(TakedownRequest, request_id)
     if row is None:
         raise NotFound()
-    # Scope goes through the report: outside the officer's units this is a 404 like the report.
-    get_report_for_officer(db, officer, row.report.reference)
+    # Scope goes through the report: outside the officer's units this is a 404 like the report;
+    # a supervisor reads a request (it quotes the content) only with a break-glass grant.
+    report = get_report_for_officer(db, officer, row.report.reference)
+    if content_access.require_content(db, officer, report, "takedown request").grant:
+        db.commit()
     return row
 
 
@@ -69,7 +72,9 @@ def _load_referral(db: Session, officer: Officer, referral_id: int) -> Referral:
     row = db.get(Referral, referral_id)
     if row is None:
         raise NotFound()
-    get_report_for_officer(db, officer, row.report.reference)
+    report = get_report_for_officer(db, officer, row.report.reference)
+    if content_access.require_content(db, officer, report, "referral").grant:
+        db.commit()
     return row
 
 

@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import format_timedelta
+from flask_babel import format_datetime, format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
@@ -27,9 +27,10 @@ from portal.domain.categories import (
     PRIORITIES,
     STAFF_STATUSES,
 )
+from portal.evidence import thumbnails
 from portal.jobs import queue as jobs
 from portal.models import Officer, Report, Unit
-from portal.services import casefile
+from portal.services import casefile, closing, content_access
 from portal.services import cases as actions
 from portal.services.queue import SlaState, sla_state
 from portal.services.scope import get_report_for_officer
@@ -38,6 +39,7 @@ from portal.web.i18n import current_language
 from portal.web.officer.blueprint import bp
 from portal.web.officer.forms import (
     AssignForm,
+    BreakGlassForm,
     ClaimForm,
     DuplicateForm,
     MessageForm,
@@ -51,6 +53,7 @@ from portal.web.staff.auth import (
 )
 
 CASE_ROLES = ("officer", "supervisor")
+ACTION_ROLES = ("officer",)
 EVIDENCE_ENDPOINT = "officer.download_evidence"
 
 
@@ -83,9 +86,7 @@ def _officer_context() -> dict[str, object]:
 
 def _report_forms(db: Any, report: Report) -> dict[str, Any]:
     status_form = StatusForm(prefix="status", version=report.version)
-    status_form.status.choices = [
-        (value, STAFF_STATUSES[value]) for value in actions.TRANSITIONS.get(report.status, ())
-    ]
+    status_form.status.choices = _status_choices(report)
     assign_form = AssignForm(prefix="assign", version=report.version)
     assign_form.assignee.choices = _colleague_choices(db, report)
     transfer_form = TransferForm(prefix="transfer", version=report.version)
@@ -104,6 +105,10 @@ def _report_forms(db: Any, report: Report) -> dict[str, Any]:
     }
 
 
+def _status_choices(report: Report) -> list[tuple[str, str]]:
+    return [(value, STAFF_STATUSES[value]) for value in actions.TRANSITIONS.get(report.status, ())]
+
+
 def _colleague_choices(db: Any, report: Report) -> list[tuple[int, str]]:
     return [(colleague.id, colleague.display_name) for colleague in actions.colleagues(db, report)]
 
@@ -114,30 +119,94 @@ def _unit_choices(db: Any, exclude: int | None = None) -> list[tuple[int, str]]:
     return [(unit.id, unit.name(lang)) for unit in units if unit.id != exclude]
 
 
+def _common(report: Report) -> dict[str, Any]:
+    return {
+        "report": report,
+        "sla": _sla(report),
+        "categories": CATEGORIES,
+        "priorities": PRIORITIES,
+        "statuses": STAFF_STATUSES,
+        "platforms": PLATFORMS,
+        "closure_reasons": CLOSURE_REASONS,
+    }
+
+
 def _render_report(
-    officer: Officer, report: Report, status: int = 200, **overrides: Any
+    officer: Officer,
+    report: Report,
+    status: int = 200,
+    *,
+    confirm: list[closing.ClosingWarning] | None = None,
+    **overrides: Any,
 ) -> ResponseReturnValue:
+    """The whole case, for someone allowed to read its content (checked by the caller)."""
     db = get_session()
-    forms = _report_forms(db, report)
+    can_act = content_access.may_act(officer)
+    forms = _report_forms(db, report) if can_act else {}
     forms.update(overrides)
     case = casefile.load_case_file(db, officer, report, keyring())
     return (
         render_template(
             "officer/report.html",
             case=case,
-            report=report,
             officer=officer,
-            sla=_sla(report),
-            categories=CATEGORIES,
-            priorities=PRIORITIES,
-            statuses=STAFF_STATUSES,
-            platforms=PLATFORMS,
-            closure_reasons=CLOSURE_REASONS,
+            content=True,
+            can_act=can_act,
+            grant=content_access.live_grant(db, officer, report),
+            confirm=confirm,
             evidence_url=_evidence_url,
+            preview_url=_preview_url,
+            previewable=thumbnails.previewable,
+            **_common(report),
             **forms,
         ),
         status,
     )
+
+
+def _render_metadata(
+    officer: Officer, report: Report, status: int = 200, form: BreakGlassForm | None = None
+) -> ResponseReturnValue:
+    """What a supervisor sees without a break-glass grant: the case's metadata and counts."""
+    db = get_session()
+    duplicate_of = (
+        db.scalar(select(Report.reference).where(Report.id == report.duplicate_of_id))
+        if report.duplicate_of_id
+        else None
+    )
+    kinds = [message.kind for message in report.messages]
+    return (
+        render_template(
+            "officer/report.html",
+            case=None,
+            officer=officer,
+            content=False,
+            can_act=False,
+            grant=None,
+            confirm=None,
+            duplicate_of=duplicate_of,
+            counts={
+                "urls": len(report.urls),
+                "evidence": len(report.evidence),
+                "to_reporter": kinds.count("to_reporter"),
+                "from_reporter": kinds.count("from_reporter"),
+                "notes": kinds.count("internal_note"),
+            },
+            break_glass_form=form or BreakGlassForm(prefix="glass"),
+            grant_minutes=content_access.GRANT_MINUTES,
+            **_common(report),
+        ),
+        status,
+    )
+
+
+@bp.errorhandler(content_access.ContentLocked)
+def _content_locked(error: content_access.ContentLocked) -> ResponseReturnValue:
+    """Content asked for without a grant: the metadata page with the break-glass form, 403."""
+    db = get_session()
+    content_access.metadata_viewed(db, error.officer, error.report)
+    db.commit()
+    return _render_metadata(error.officer, error.report, 403)
 
 
 def _sla(report: Report) -> SlaState:
@@ -154,14 +223,54 @@ def _evidence_url(reference: str, evidence_id: int) -> str | None:
     return url_for(EVIDENCE_ENDPOINT, ref=reference, evidence_id=evidence_id)
 
 
+def _preview_url(reference: str, evidence_id: int, clear: bool = False) -> str:
+    endpoint = "officer.evidence_preview_clear" if clear else "officer.evidence_preview"
+    return url_for(endpoint, ref=reference, evidence_id=evidence_id)
+
+
 @bp.get("/reports/<ref>")
 @staff_required(*CASE_ROLES)
 def report_page(ref: str, *, staff: Officer) -> ResponseReturnValue:
     db = get_session()
     report = get_report_for_officer(db, staff, ref)
-    actions.record_view(db, staff, report)
+    if content_access.may_act(staff):
+        actions.record_view(db, staff, report)
+    else:
+        try:
+            content_access.require_content(db, staff, report, "report page")
+        except content_access.ContentLocked:
+            # A supervisor without a grant: the case's metadata, and the way to ask for more.
+            content_access.metadata_viewed(db, staff, report)
+            db.commit()
+            return _render_metadata(staff, report)
     db.commit()
     return _render_report(staff, report)
+
+
+@bp.post("/reports/<ref>/break-glass")
+@staff_required("supervisor")
+def break_glass(ref: str, *, staff: Officer) -> ResponseReturnValue:
+    """A supervisor opens one report's content for a limited time, giving a reason."""
+    db = get_session()
+    report = get_report_for_officer(db, staff, ref)
+    form = BreakGlassForm(prefix="glass")
+    if not form.validate():
+        return _render_metadata(staff, report, 422, form)
+    grant = content_access.break_glass(db, staff, report, form.reason.data or "")
+    db.commit()
+    flash(
+        _(
+            "The content of this report is open to you until %(time)s. Every view is recorded"
+            " with your reason.",
+            time=format_datetime(grant.expires_at, "short"),
+        ),
+        "success",
+    )
+    return redirect(url_for("officer.report_page", ref=report.reference), code=303)
+
+
+class _FieldProblem(Exception):
+    """A service refused the input of one field: shown next to that field, not at the top."""
 
 
 def _act(
@@ -172,17 +281,32 @@ def _act(
     perform: Callable[[Any, Officer, Report, Any], str | None],
     *,
     prepare: Callable[[Any, Any, Report], None] | None = None,
+    confirm: Callable[[Report, Any], list[closing.ClosingWarning]] | None = None,
 ) -> ResponseReturnValue:
-    """Common shape of an action POST: scope check, validate, call the service, commit."""
+    """Common shape of an action POST: scope check, validate, confirm, call the service, commit.
+
+    A form that fails validation comes back with its errors next to its fields and what the
+    officer typed kept (422); an action that needs a second look comes back with the reasons
+    and a confirmation form (200) until it is posted again with ``confirm``.
+    """
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
     form = form_class(prefix=prefix)
     if prepare is not None:
         prepare(db, form, report)
     if not form.validate():
-        return _render_report(officer, report, 400, **{f"{prefix}_form": form})
+        return _render_report(officer, report, 422, **{f"{prefix}_form": form})
+    if confirm is not None and not form.confirm.data:
+        warnings = confirm(report, form)
+        if warnings:
+            overrides = {f"{prefix}_form": form}
+            return _render_report(officer, report, 200, confirm=warnings, **overrides)
     try:
         redirect_to = perform(db, officer, report, form)
+    except _FieldProblem:
+        db.rollback()
+        report = get_report_for_officer(db, officer, ref)
+        return _render_report(officer, report, 422, **{f"{prefix}_form": form})
     except actions.ActionError as error:
         db.rollback()
         flash(str(error.message), "error")
@@ -192,8 +316,12 @@ def _act(
     return redirect(redirect_to or url_for("officer.report_page", ref=ref), code=303)
 
 
+# Actions are for officers only: a supervisor, even with a break-glass grant, changes nothing
+# (any other role gets 404 from the decorator, as for a report out of scope).
+
+
 @bp.post("/reports/<ref>/claim")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def claim(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.claim(db, officer, report, form.version.data)
@@ -203,7 +331,7 @@ def claim(ref: str, *, staff: Officer) -> ResponseReturnValue:
 
 
 @bp.post("/reports/<ref>/assign")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def assign(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def prepare(db: Any, form: Any, report: Report) -> None:
         form.assignee.choices = _colleague_choices(db, report)
@@ -216,10 +344,15 @@ def assign(ref: str, *, staff: Officer) -> ResponseReturnValue:
 
 
 @bp.post("/reports/<ref>/status")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def change_status(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def prepare(db: Any, form: Any, report: Report) -> None:
         form.status.choices = list(STAFF_STATUSES.items())
+
+    def confirm(report: Report, form: Any) -> list[closing.ClosingWarning]:
+        if not closing.needs_confirmation(form.status.data):
+            return []
+        return closing.closing_warnings(report)
 
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.change_status(
@@ -233,11 +366,11 @@ def change_status(ref: str, *, staff: Officer) -> ResponseReturnValue:
         _notify_reporter(report)
         flash(_("The status is now: %(status)s.", status=STAFF_STATUSES[report.status]), "success")
 
-    return _act(ref, staff, StatusForm, "status", perform, prepare=prepare)
+    return _act(ref, staff, StatusForm, "status", perform, prepare=prepare, confirm=confirm)
 
 
 @bp.post("/reports/<ref>/priority")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def change_priority(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.change_priority(db, officer, report, form.version.data, form.priority.data)
@@ -247,7 +380,7 @@ def change_priority(ref: str, *, staff: Officer) -> ResponseReturnValue:
 
 
 @bp.post("/reports/<ref>/transfer")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def transfer(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def prepare(db: Any, form: Any, report: Report) -> None:
         form.unit.choices = _unit_choices(db, exclude=report.unit_id)
@@ -277,19 +410,25 @@ def transfer(ref: str, *, staff: Officer) -> ResponseReturnValue:
 
 
 @bp.post("/reports/<ref>/duplicate")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def link_duplicate(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
-        original = actions.link_duplicate(
-            db, officer, report, form.version.data, form.reference.data
-        )
+        try:
+            original = actions.link_duplicate(
+                db, officer, report, form.version.data, form.reference.data
+            )
+        except actions.ActionError as error:
+            if error.message is actions.STALE:
+                raise
+            form.reference.errors = [str(error.message)]
+            raise _FieldProblem() from error
         flash(_("Linked as a duplicate of %(reference)s.", reference=original.reference), "success")
 
     return _act(ref, staff, DuplicateForm, "duplicate", perform)
 
 
 @bp.post("/reports/<ref>/note")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def add_note(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.add_note(db, officer, report, form.body.data, keyring())
@@ -299,7 +438,7 @@ def add_note(ref: str, *, staff: Officer) -> ResponseReturnValue:
 
 
 @bp.post("/reports/<ref>/message")
-@staff_required(*CASE_ROLES)
+@staff_required(*ACTION_ROLES)
 def message_reporter(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.message_reporter(db, officer, report, form.body.data, keyring())
@@ -326,6 +465,8 @@ def cluster_page(ref: str, *, staff: Officer) -> ResponseReturnValue:
     officer = staff
     db = get_session()
     report = get_report_for_officer(db, officer, ref)
+    content_access.require_content(db, officer, report, "cluster")
+    db.commit()
     after = request.args.get("after", "")
     page = casefile.cluster_page(db, officer, report, after=int(after) if after.isdigit() else None)
     return render_template(
