@@ -534,6 +534,25 @@ def run_demo(
         if sample is None:
             return DemoSummary(accounts, 0, None, None)
         return DemoSummary(accounts, 0, sample.reference, DEMO_RECEIPT)
+    created, reference, receipt = seed_demo_reports(
+        session, keyring, hasher, indexer, count=count, store=store
+    )
+    return DemoSummary(accounts, created, reference, receipt)
+
+
+def seed_demo_reports(
+    session: Session,
+    keyring: Keyring,
+    hasher: ReceiptHasher,
+    indexer: BlindIndexer,
+    *,
+    count: int = 400,
+    store: BlobStore | None = None,
+) -> tuple[int, str, str]:
+    """The demo reports, campaigns and requests to platforms (the demo accounts must exist).
+
+    Returns how many reports were created, and the followable sample's reference and receipt.
+    """
     # The followable sample below is the one report with a real receipt.
     throwaway = _throwaway_hasher()
     created = create_demo_reports(session, keyring, throwaway, indexer, count=count)
@@ -543,7 +562,7 @@ def run_demo(
     created += create_demo_campaigns(session, keyring, indexer, throwaway, now=utcnow())
     reference, receipt = _followable_sample(session, keyring, hasher, indexer, utcnow())
     _demo_takedowns(session, keyring, random.Random(23), utcnow())
-    return DemoSummary(accounts, created + 1, reference, receipt)
+    return created + 1, reference, receipt
 
 
 # Platforms answer at their own pace; some refuse, some never answer (days to removal).
