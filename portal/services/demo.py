@@ -330,7 +330,9 @@ def _morning_queue(
     now: datetime,
     store: BlobStore | None = None,
 ) -> int:
-    """Fresh, unclaimed reports for the demo units, a cluster, and replies waiting to be read."""
+    """What waits for the demo units: reports fresh or days old, some taken by the officer or
+    awaiting the reporter, replies waiting to be read, a cluster, and (with ``store``)
+    screenshots on Casablanca's cases."""
     officers = {
         account.units[0]: session.scalars(
             select(Officer).where(Officer.username == account.username)
