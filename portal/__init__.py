@@ -163,8 +163,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
+    from portal.web import errors
     from portal.web.api.problems import from_http_error
     from portal.web.ratelimit import breached_wait, refusal_page
+
+    # error.html wears the staff layout under the staff prefixes, the reporter's elsewhere.
+    errors.init_app(app)
 
     def handle_http_error(error: HTTPException) -> Any:
         if request.path.startswith("/api/"):

@@ -18,7 +18,7 @@ from portal.domain.receipts import format_receipt
 from portal.services import schema
 from portal.services.demo import DEMO_ACCOUNTS, run_demo
 from portal.services.reference_data import sync_reference_data
-from portal.web.context import blind_indexer, keyring, receipt_hasher
+from portal.web.context import blind_indexer, blob_store, keyring, receipt_hasher
 
 
 @click.command("init")
@@ -112,7 +112,14 @@ def demo_command(reports: int) -> None:
     """Create demo accounts and months of demo reports (skipped if already there)."""
 
     session = get_session()
-    summary = run_demo(session, keyring(), receipt_hasher(), blind_indexer(), count=reports)
+    summary = run_demo(
+        session,
+        keyring(),
+        receipt_hasher(),
+        blind_indexer(),
+        count=reports,
+        store=blob_store(),
+    )
     session.commit()
     if summary.accounts_created:
         click.echo(f"Created demo accounts: {', '.join(summary.accounts_created)}")
@@ -124,7 +131,8 @@ def demo_command(reports: int) -> None:
     click.echo("Demo staff accounts (password, then the 6-digit code from an authenticator app")
     click.echo("set up with the TOTP secret, or from `portal demo-code USERNAME`):")
     for account in DEMO_ACCOUNTS:
-        scope = ", ".join(account.units) or ("national" if account.role == "supervisor" else "-")
+        region = f"region {account.region}" if account.region else "national"
+        scope = ", ".join(account.units) or (region if account.role == "supervisor" else "-")
         click.echo(
             f"  {account.role:<10} user {account.username:<11} password {account.password:<22}"
             f" TOTP secret {account.totp_secret}  ({scope})"

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.crypto.keyring import Keyring
-from portal.models import Officer, Region, RoutingRule, StaffSession, Unit, officer_units
+from portal.models import (
+    Officer,
+    Region,
+    RoutingRule,
+    StaffSession,
+    Subdivision,
+    Unit,
+    officer_units,
+)
 from portal.services import audit, staff_sessions
 from portal.services.accounts import ROLES, AccountError, create_officer
 
@@ -99,6 +111,10 @@ def set_route(session: Session, admin: Officer, rule: RoutingRule, unit_id: int)
     unit = session.get(Unit, unit_id)
     if unit is None or not unit.active:
         raise AccountError(_l("Unknown unit."))
+    _change_route(session, admin, rule, unit)
+
+
+def _change_route(session: Session, admin: Officer, rule: RoutingRule, unit: Unit) -> None:
     previous = rule.unit.code
     rule.unit = unit
     audit.record(
@@ -108,6 +124,120 @@ def set_route(session: Session, admin: Officer, rule: RoutingRule, unit_id: int)
         subject=f"route:{rule.kind}:{rule.key}",
         details={"from": previous, "to": unit.code},
     )
+
+
+RouteKey = tuple[str, str]
+
+
+def set_routes(
+    session: Session, admin: Officer, wanted: Mapping[RouteKey, str]
+) -> tuple[list[RouteKey], dict[RouteKey, str]]:
+    """Apply several rows of the routing table at once: all of them, or none.
+
+    ``wanted`` maps ``(kind, key)`` to the unit id as the form sent it. Returns the rows that
+    changed (each audited on its own) and, when a row is refused, nothing changed and an error
+    per refused row. The caller commits: one transaction for the whole form.
+    """
+    rules = {(rule.kind, rule.key): rule for rule in session.scalars(select(RoutingRule))}
+    units = {unit.id: unit for unit in session.scalars(select(Unit).where(Unit.active))}
+    errors: dict[RouteKey, str] = {}
+    targets: dict[RouteKey, Unit] = {}
+    for route, raw in wanted.items():
+        if route not in rules:
+            errors[route] = str(_l("This row is not in the routing table."))
+            continue
+        unit = units.get(int(raw)) if raw.strip().isdigit() else None
+        if unit is None:
+            errors[route] = str(_l("Choose an active unit."))
+            continue
+        targets[route] = unit
+    if errors:
+        return [], errors
+    changed = []
+    for route, unit in sorted(targets.items()):
+        rule = rules[route]
+        if rule.unit_id != unit.id:
+            _change_route(session, admin, rule, unit)
+            changed.append(route)
+    session.flush()
+    return changed, {}
+
+
+def units_without_officers(session: Session) -> set[int]:
+    """Active units that no active officer account belongs to: their queue waits for nobody."""
+    staffed = (
+        select(officer_units.c.unit_id)
+        .join(Officer, Officer.id == officer_units.c.officer_id)
+        .where(Officer.active, Officer.role == "officer")
+    )
+    query = select(Unit.id).where(Unit.active, Unit.id.not_in(staffed))
+    return set(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class RouteRow:
+    kind: str
+    key: str
+    label: str
+    unit_id: int
+
+    @property
+    def route(self) -> RouteKey:
+        return (self.kind, self.key)
+
+
+@dataclass
+class RouteGroup:
+    """The rows of one region (its prefectures and provinces), or the national rows."""
+
+    code: str
+    title: str
+    rows: list[RouteRow] = field(default_factory=list)
+
+
+def _sort_name(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+NATIONAL_GROUP = "national"
+
+
+def routing_groups(
+    session: Session, lang: str, labels: Mapping[str, str], categories: Mapping[str, object]
+) -> list[RouteGroup]:
+    """The routing table as the admin reads it: place names in ``lang``, one group per region.
+
+    ``labels`` names the rows without a place (``abroad``, ``outside_local``) and the national
+    group (``national``); ``categories`` names the categories handled by national units.
+    """
+    rules = routing_rules(session)
+    subdivisions = {
+        sub.code: sub
+        for sub in session.scalars(select(Subdivision).options(selectinload(Subdivision.region)))
+    }
+    regions = {region.id: region for region in session.scalars(select(Region))}
+    groups: dict[str, RouteGroup] = {
+        region.code: RouteGroup(region.code, region.name(lang))
+        for region in sorted(regions.values(), key=lambda region: region.code)
+    }
+    national = RouteGroup(NATIONAL_GROUP, labels[NATIONAL_GROUP])
+    for rule in rules:
+        if rule.kind == "territory" and rule.key in subdivisions:
+            sub = subdivisions[rule.key]
+            row = RouteRow(rule.kind, rule.key, sub.name(lang), rule.unit_id)
+            groups[sub.region.code].rows.append(row)
+        elif rule.kind == "category":
+            label = str(categories.get(rule.key, rule.key))
+            national.rows.append(RouteRow(rule.kind, rule.key, label, rule.unit_id))
+        else:
+            label = labels.get(rule.kind, f"{rule.kind} {rule.key}".strip())
+            national.rows.append(RouteRow(rule.kind, rule.key, label, rule.unit_id))
+    for group in groups.values():
+        group.rows.sort(key=lambda row: _sort_name(row.label))
+    order = {"abroad": 0, "outside_local": 1, "category": 2}
+    national.rows.sort(key=lambda row: (order.get(row.kind, 3), _sort_name(row.label)))
+    return [group for group in groups.values() if group.rows] + [national]
 
 
 # --- what the admin pages list ----------------------------------------------------------------
@@ -120,6 +250,10 @@ def unit_choices(
     if active_only:
         query = query.where(Unit.active.is_(True))
     return [(unit.id, f"{unit.code} · {unit.name(lang)}") for unit in session.scalars(query)]
+
+
+def active_units(session: Session) -> list[Unit]:
+    return list(session.scalars(select(Unit).where(Unit.active).order_by(Unit.code)))
 
 
 def region_choices(session: Session, lang: str) -> list[tuple[str, str]]:

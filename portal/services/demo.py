@@ -23,7 +23,9 @@ from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivisi
 from portal.services import takedowns
 from portal.services.accounts import create_officer
 from portal.services.demo_campaigns import create_demo_campaigns
+from portal.services.demo_evidence import attach_screenshots
 from portal.services.reports import ReportSubmission, find_by_receipt, submit_report
+from portal.storage.blobs import BlobStore
 
 # The demo reporter's receipt, published like the demo passwords so that every `portal demo`
 # (every `make run`) can print it again: a real receipt is never kept and cannot be shown twice.
@@ -60,11 +62,51 @@ DEMO_ACCOUNTS = (
         totp_secret="JBSWY3DPEHPK3PXPRABATAAA",
     ),
     DemoAccount(
+        "marrakech",
+        "Hicham Ouazzani",
+        "demo-marrakech-2026",
+        "officer",
+        units=("MARRAKECH",),
+        totp_secret="JBSWY3DPEHPK3PXPMARRAKEC",
+    ),
+    DemoAccount(
+        "fes",
+        "Salma Benjelloun",
+        "demo-fes-2026",
+        "officer",
+        units=("FES",),
+        totp_secret="JBSWY3DPEHPK3PXPFESAAAAA",
+    ),
+    DemoAccount(
+        "tanger",
+        "Rachid Amrani",
+        "demo-tanger-2026",
+        "officer",
+        units=("TANGER", "TETOUAN"),
+        totp_secret="JBSWY3DPEHPK3PXPTANGERAA",
+    ),
+    DemoAccount(
+        "agadir",
+        "Fatima Zahra Ait Lahcen",
+        "demo-agadir-2026",
+        "officer",
+        units=("AGADIR",),
+        totp_secret="JBSWY3DPEHPK3PXPAGADIRAA",
+    ),
+    DemoAccount(
         "supervisor",
         "Khadija Tazi",
         "demo-supervisor-2026",
         "supervisor",
         totp_secret="JBSWY3DPEHPK3PXPSUPERVIS",
+    ),
+    DemoAccount(
+        "regional",
+        "Nadia El Fassi",
+        "demo-regional-2026",
+        "supervisor",
+        region="MA-06",
+        totp_secret="JBSWY3DPEHPK3PXPREGIONAL",
     ),
     DemoAccount(
         "admin",
@@ -286,14 +328,17 @@ def _morning_queue(
     indexer: BlindIndexer,
     rng: random.Random,
     now: datetime,
+    store: BlobStore | None = None,
 ) -> int:
-    """Fresh, unclaimed reports for the demo units, a cluster, and replies waiting to be read."""
+    """What waits for the demo units: reports fresh or days old, some taken by the officer or
+    awaiting the reporter, replies waiting to be read, a cluster, and (with ``store``)
+    screenshots on Casablanca's cases."""
     officers = {
         account.units[0]: session.scalars(
             select(Officer).where(Officer.username == account.username)
         ).one()
         for account in DEMO_ACCOUNTS
-        if account.units
+        if account.units and account.units[0] in _MORNING_QUEUE
     }
     created = 0
     for unit_code, subdivisions in _MORNING_QUEUE.items():
@@ -312,6 +357,9 @@ def _morning_queue(
             url = _HOSTS[platform].format(n=rng.randint(1000, 99999))
             if index % 7 == 3:
                 category, platform, url = "fraud", "website", _SHARED_URL
+            # Most came in overnight; some have waited for days (their deadline is past).
+            hours = rng.uniform(0.2, 60) if index % 4 else rng.uniform(60, 24 * 9)
+            submitted = now - timedelta(hours=hours)
             report, _receipt = submit_report(
                 session,
                 ReportSubmission(
@@ -325,12 +373,79 @@ def _morning_queue(
                 keyring=keyring,
                 hasher=throwaway,
                 indexer=indexer,
-                now=now - timedelta(hours=rng.uniform(0.2, 60)),
+                now=submitted,
             )
             created += 1
+            if (
+                store is not None
+                and unit_code == "CASABLANCA"
+                and category in _SCREENSHOT_CATEGORIES
+                and index % 3 != 2
+            ):
+                attach_screenshots(
+                    session,
+                    report,
+                    count=1 + index % 2,
+                    seed=index,
+                    store=store,
+                    keyring=keyring,
+                    now=submitted + timedelta(seconds=1),
+                )
+            officer = officers[unit_code]
             if index % 6 == 5:
-                _awaiting_reply(session, keyring, officers[unit_code], report, now)
+                _awaiting_reply(session, keyring, officer, report, now)
+            elif index % 8 == 2:
+                _under_investigation(session, officer, report, now)
+            elif index % 8 == 6:
+                _question_asked(session, keyring, officer, report, now)
     return created
+
+
+# Screenshots are what reporters of these attach; the preview of a blurred thumbnail is tried
+# on them.
+_SCREENSHOT_CATEGORIES = {"sextortion", "harassment", "threats", "fraud", "defamation_privacy"}
+
+
+def _under_investigation(session: Session, officer: Officer, report: Report, now: datetime) -> None:
+    """A case the officer took earlier and is working on ("my cases")."""
+    from portal.services import cases as actions
+
+    waited = now - report.submitted_at
+    actions.claim(session, officer, report, report.version, now=report.submitted_at + waited * 0.2)
+    actions.change_status(
+        session,
+        officer,
+        report,
+        report.version,
+        "investigating",
+        now=report.submitted_at + waited * 0.4,
+    )
+
+
+def _question_asked(
+    session: Session, keyring: Keyring, officer: Officer, report: Report, now: datetime
+) -> None:
+    """The officer asked the reporter a question that is still unanswered."""
+    from portal.services import cases as actions
+
+    waited = now - report.submitted_at
+    actions.claim(session, officer, report, report.version, now=report.submitted_at + waited * 0.3)
+    actions.message_reporter(
+        session,
+        officer,
+        report,
+        "Bonjour, à quelle date avez-vous reçu le premier message ? Avez-vous gardé le numéro ?",
+        keyring,
+        now=report.submitted_at + waited * 0.5,
+    )
+    actions.change_status(
+        session,
+        officer,
+        report,
+        report.version,
+        "awaiting_reporter",
+        now=report.submitted_at + waited * 0.5,
+    )
 
 
 def _awaiting_reply(
@@ -408,7 +523,12 @@ def run_demo(
     indexer: BlindIndexer,
     *,
     count: int = 400,
+    store: BlobStore | None = None,
 ) -> DemoSummary:
+    """Demo accounts (always, the missing ones), and the demo reports on an empty database.
+
+    With ``store``, some of the Casablanca officer's waiting cases carry demo screenshots.
+    """
     accounts = ensure_accounts(session, keyring)
     existing = session.scalar(select(func.count(Report.id))) or 0
     if existing:
@@ -416,14 +536,35 @@ def run_demo(
         if sample is None:
             return DemoSummary(accounts, 0, None, None)
         return DemoSummary(accounts, 0, sample.reference, DEMO_RECEIPT)
+    created, reference, receipt = seed_demo_reports(
+        session, keyring, hasher, indexer, count=count, store=store
+    )
+    return DemoSummary(accounts, created, reference, receipt)
+
+
+def seed_demo_reports(
+    session: Session,
+    keyring: Keyring,
+    hasher: ReceiptHasher,
+    indexer: BlindIndexer,
+    *,
+    count: int = 400,
+    store: BlobStore | None = None,
+) -> tuple[int, str, str]:
+    """The demo reports, campaigns and requests to platforms (the demo accounts must exist).
+
+    Returns how many reports were created, and the followable sample's reference and receipt.
+    """
     # The followable sample below is the one report with a real receipt.
     throwaway = _throwaway_hasher()
     created = create_demo_reports(session, keyring, throwaway, indexer, count=count)
-    created += _morning_queue(session, keyring, throwaway, indexer, random.Random(19), utcnow())
+    created += _morning_queue(
+        session, keyring, throwaway, indexer, random.Random(19), utcnow(), store
+    )
     created += create_demo_campaigns(session, keyring, indexer, throwaway, now=utcnow())
     reference, receipt = _followable_sample(session, keyring, hasher, indexer, utcnow())
     _demo_takedowns(session, keyring, random.Random(23), utcnow())
-    return DemoSummary(accounts, created + 1, reference, receipt)
+    return created + 1, reference, receipt
 
 
 # Platforms answer at their own pace; some refuse, some never answer (days to removal).

@@ -102,9 +102,8 @@ def _reroute_casablanca_to_rabat(admin, client, db):
         "/admin/routing",
         data={
             "csrf_token": csrf_token(admin, "/admin/routing"),
-            "kind": "territory",
-            "key": "MA-CAS",
-            "unit": str(_unit_id(db, "RABAT")),
+            "group": "MA-06",
+            "unit:territory:MA-CAS": str(_unit_id(db, "RABAT")),
         },
     )
     assert response.status_code == 303

@@ -15,6 +15,7 @@ from portal.cli.setup import demo_command, init_command
 from portal.crypto.instance_secrets import MissingSecret
 from portal.db import get_session
 from portal.models import Officer, Report, RoutingRule, Subdivision
+from portal.services.demo import DEMO_ACCOUNTS
 from portal.services.reports import find_by_receipt
 
 
@@ -79,6 +80,7 @@ def test_demo_creates_accounts_and_reports_once(fresh_instance: Path) -> None:
     first = runner.invoke(demo_command, ["--reports", "30"], obj=_script_info(app))
     assert first.exit_code == 0, first.output
     assert "user casablanca" in first.output and "TOTP secret" in first.output
+    assert "user regional" in first.output and "(region MA-06)" in first.output
     receipt_line = re.search(
         r"receipt, for /follow-up: ([\d ]{19}) \(report (EB-[\w-]+)", first.output
     )
@@ -97,7 +99,7 @@ def test_demo_creates_accounts_and_reports_once(fresh_instance: Path) -> None:
         assert found is not None and found.reference == receipt_line.group(2)
     with app.app_context():
         session = get_session()
-        assert session.scalar(select(func.count(Officer.id))) == 4
+        assert session.scalar(select(func.count(Officer.id))) == len(DEMO_ACCOUNTS)
         count = session.scalar(select(func.count(Report.id)))
         assert count is not None and count > 30  # the bulk plus the morning queues
 

@@ -15,6 +15,7 @@ ROLE_CHOICES = [
     ("admin", _l("Administrator")),
 ]
 assert [code for code, _ in ROLE_CHOICES] == list(ROLES)
+ROLE_LABELS = dict(ROLE_CHOICES)
 
 
 class AccountForm(FlaskForm):
@@ -43,7 +44,3 @@ class CreateAccountForm(AccountForm):
 
 class ActionForm(FlaskForm):
     """A button (deactivate, revoke sessions, reset second factor): CSRF only."""
-
-
-class RoutingRuleForm(FlaskForm):
-    unit = SelectField(_l("Unit"), coerce=int, validators=[DataRequired()])

@@ -7,14 +7,22 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy.orm import Session
 
 from portal.db import get_session
-from portal.models import Officer, RoutingRule
+from portal.domain.categories import CATEGORIES
+from portal.models import Officer
 from portal.services import account_admin as accounts
 from portal.services.accounts import AccountError
 from portal.web import ratelimit
-from portal.web.admin.forms import AccountForm, ActionForm, CreateAccountForm, RoutingRuleForm
+from portal.web.admin.forms import (
+    ROLE_LABELS,
+    AccountForm,
+    ActionForm,
+    CreateAccountForm,
+)
 from portal.web.context import keyring
 from portal.web.i18n import current_language
 from portal.web.staff.auth import staff_required
@@ -201,13 +209,40 @@ def reset_second_factor(officer_id: int, *, staff: Officer) -> ResponseReturnVal
 @bp.get("/units")
 @staff_required("admin")
 def units(*, staff: Officer) -> ResponseReturnValue:
-    all_units, members = accounts.units_with_member_counts(get_session())
+    db = get_session()
+    all_units, members = accounts.units_with_member_counts(db)
     return render_template(
         "admin/units.html",
         units=all_units,
         members=members,
+        unstaffed=accounts.units_without_officers(db),
         lang=current_language(),
     )
+
+
+ROUTE_FIELD = "unit"
+
+
+def _route_field(kind: str, key: str) -> str:
+    """The name of a row's select: ``unit:territory:MA-CAS``, ``unit:abroad:``."""
+    return f"{ROUTE_FIELD}:{kind}:{key}"
+
+
+def _posted_routes() -> dict[tuple[str, str], str]:
+    wanted = {}
+    for name, value in request.form.items():
+        prefix, _sep, route = name.partition(":")
+        kind, sep, key = route.partition(":")
+        if prefix == ROUTE_FIELD and sep:
+            wanted[(kind, key)] = value
+    return wanted
+
+
+ROUTING_LABELS = {
+    "national": _l("Reporters abroad, outside their area, and national categories"),
+    "abroad": _l("Reporters living abroad"),
+    "outside_local": _l("Reporters asking not to be handled locally"),
+}
 
 
 @bp.route("/routing", methods=["GET", "POST"])
@@ -215,23 +250,59 @@ def units(*, staff: Officer) -> ResponseReturnValue:
 def routing(*, staff: Officer) -> ResponseReturnValue:
     db = get_session()
     lang = current_language()
-    unit_choices = accounts.unit_choices(db, lang, active_only=True)
+    posted: dict[tuple[str, str], str] = {}
+    errors: dict[tuple[str, str], str] = {}
+    status = 200
     if request.method == "POST":
-        form = RoutingRuleForm()
-        form.unit.choices = unit_choices
-        rule = db.get(RoutingRule, (request.form.get("kind", ""), request.form.get("key", "")))
-        if rule is None:
-            abort(404)
-        if form.validate():
-            accounts.set_route(db, staff, rule, form.unit.data)
+        if not ActionForm().validate():
+            abort(400)
+        posted = _posted_routes()
+        if not posted:
+            abort(400)
+        changed, errors = accounts.set_routes(db, staff, posted)
+        if not errors:
             db.commit()
-            flash(_("Routing updated. New reports follow it at once."), "success")
-        else:
-            flash(_("Choose a unit."), "error")
-        return redirect(url_for("admin.routing"), code=303)
-    forms = []
-    for rule in accounts.routing_rules(db):
-        form = RoutingRuleForm(formdata=None, unit=rule.unit_id)
-        form.unit.choices = unit_choices
-        forms.append((rule, form))
-    return render_template("admin/routing.html", forms=forms, lang=lang)
+            if changed:
+                flash(
+                    ngettext(
+                        "%(num)d row of the routing table changed. New reports follow it at once.",
+                        "%(num)d rows of the routing table changed. New reports follow them at "
+                        "once.",
+                        len(changed),
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("Nothing changed in the routing table."), "success")
+            group = request.form.get("group", "")
+            anchor = f"#group-{group}" if group.replace("-", "").isalnum() else ""
+            return redirect(url_for("admin.routing") + anchor, code=303)
+        db.rollback()
+        status = 400
+    labels = {code: str(label) for code, label in ROUTING_LABELS.items()}
+    groups = accounts.routing_groups(db, lang, labels, CATEGORIES)
+    unstaffed = accounts.units_without_officers(db)
+    units = accounts.active_units(db)
+    waiting_rows = sum(1 for g in groups for row in g.rows if row.unit_id in unstaffed)
+    return (
+        render_template(
+            "admin/routing.html",
+            groups=groups,
+            units=units,
+            unstaffed=unstaffed,
+            unstaffed_units=[unit for unit in units if unit.id in unstaffed],
+            waiting_rows=waiting_rows,
+            posted=posted,
+            errors=errors,
+            field_name=_route_field,
+            action_form=ActionForm(),
+            lang=lang,
+        ),
+        status,
+    )
+
+
+@bp.app_template_filter("role_label")
+def role_label(role: str) -> str:
+    """A staff role in the reader's language (officer, supervisor, administrator)."""
+    return str(ROLE_LABELS.get(role, role))
