@@ -79,8 +79,8 @@ ERROR_PAGES: dict[str, tuple[str, str, int]] = {
     "405-officer": ("casablanca", "/officer/logout", 405),
     "404-regional-other-page": ("regional", "/admin/", 404),
 }
-# Violations found in pages being reworked in other areas (rule ids); each must still fail, so
-# that the mark is removed once the page is fixed.
+# Known violations (rule ids), each an xfail(strict=True): the mark must go once the page is
+# fixed, and a page that is not listed here must pass.
 KNOWN: dict[tuple[str, str], str] = {}
 
 ENROLLING = "a11y-enrolling"
