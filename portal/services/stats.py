@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import OPEN_STATUSES, Region, Report, Unit, UTCDateTime, utcnow
 from portal.services import rollups
-from portal.services.distribution import Distribution, percentile_cont, summarize
+from portal.services.distribution import Distribution, Summary, percentile_cont, summarize_many
 from portal.services.rollups import LOCAL_TZ
 
 NATIONAL = "national"
@@ -218,15 +218,44 @@ class _Open:
         self.resolution_overdue += res_overdue
 
 
-def _stats(group: _Group | None, open_: _Open | None, sla: SLA, now: datetime) -> GroupStats:
+_Summaries = tuple[tuple[Summary, int], tuple[Summary, int]]
+
+
+def _summaries(groups: list[_Group], sla: SLA, extra: list[Distribution]) -> list[Any]:
+    """First-response and resolution summaries of every group (per-priority targets), then the
+    median of each extra distribution, all in one pass (:func:`summarize_many`)."""
+    items: list[tuple[Mapping[str, Distribution], Mapping[str, int]]] = []
+    for group in groups:
+        items.append(
+            (
+                group.first_response,
+                {p: int(sla.first_response_seconds(p)) for p in group.first_response},
+            )
+        )
+        items.append(
+            (group.resolution, {p: int(sla.resolution_seconds(p)) for p in group.resolution})
+        )
+    items.extend(({"": dist}, {}) for dist in extra)
+    results = summarize_many(items, FRACTIONS)
+    paired: list[Any] = [(results[2 * i], results[2 * i + 1]) for i in range(len(groups))]
+    return paired + [summary for summary, _within in results[2 * len(groups) :]]
+
+
+def _stats(
+    group: _Group | None,
+    open_: _Open | None,
+    sla: SLA,
+    now: datetime,
+    summaries: _Summaries | None = None,
+) -> GroupStats:
     stats = GroupStats(key="")
     if group is not None:
+        if summaries is None:
+            summaries = _summaries([group], sla, [])[0]
         stats.received = group.received
-        for attribute, parts, target_of in (
-            ("first_response", group.first_response, sla.first_response_seconds),
-            ("resolution", group.resolution, sla.resolution_seconds),
+        for attribute, (summary, within) in zip(
+            ("first_response", "resolution"), summaries, strict=True
         ):
-            summary, within = summarize(parts, FRACTIONS, {p: int(target_of(p)) for p in parts})
             target: Percentiles = getattr(stats, attribute)
             target.n = summary.n
             target.p50, target.p90 = summary.percentiles
@@ -398,6 +427,19 @@ def compute_dashboard(
             open_groups[key].add(count, oldest, int(fr_over), int(res_over))
         open_groups[("p", priority or "normal")].add(count, oldest, int(fr_over), int(res_over))
 
+    # Every row's percentiles and shares, and the trend's weekly medians, in one pass.
+    priority_source = {("p", p): g for p, g in by_priority.items()}
+    every = [*groups.items(), *priority_source.items()]
+    weekly_items = list(weekly.items())
+    computed = _summaries(
+        [group for _key, group in every], sla, [dist for _key, dist in weekly_items]
+    )
+    summaries_of = {key: computed[i] for i, (key, _group) in enumerate(every)}
+    weekly_summary = {key: computed[len(every) + i] for i, (key, _d) in enumerate(weekly_items)}
+
+    def stats_of(key: tuple[str, str], source: Mapping[tuple[str, str], _Group]) -> GroupStats:
+        return _stats(source.get(key), open_groups.get(key), sla, now, summaries_of.get(key))
+
     def rows(
         dim: str, name_of: Any, known: Iterable[str] = (), source: Any = None
     ) -> list[GroupStats]:
@@ -407,31 +449,30 @@ def compute_dashboard(
         keys += [k for (d, k) in open_groups if d == dim]
         result = []
         for key in dict.fromkeys(keys):
-            row = _stats(source.get((dim, key)), open_groups.get((dim, key)), sla, now)
+            row = stats_of((dim, key), source)
             row.key = name_of(key)
             result.append(row)
         return result
 
-    total = _stats(groups.get(("t", "")), open_groups.get(("t", "")), sla, now)
+    total = stats_of(("t", ""), groups)
     total.key = TOTAL
     if region_id is None:
         known = [str(rid) for rid in sorted(regions, key=lambda rid: regions[rid])]
         region_rows = rows("r", region_name, known)
     else:
-        region_row = _stats(groups.get(("t", "")), open_groups.get(("t", "")), sla, now)
+        region_row = stats_of(("t", ""), groups)
         region_row.key = regions[region_id]
         region_rows = [region_row]
     region_rows.sort(key=lambda r: (r.key == ABROAD, r.key))
     unit_rows = rows("u", lambda k: units.get(int(k), k))
     unit_rows.sort(key=_worst_first)
-    priority_source = {("p", p): g for p, g in by_priority.items()}
     priority_rows = rows("p", str, PRIORITY_ORDER, priority_source)
     priority_rows.sort(key=lambda r: PRIORITY_ORDER.index(r.key) if r.key in PRIORITY_ORDER else 99)
 
     trend: dict[str, list[float | None]] = {}
-    for (dim_key, week), dist in weekly.items():
+    for dim_key, week in weekly:
         dim, key = dim_key[0], dim_key[1:]
-        summary = dist.summary((0.5,))
+        summary = weekly_summary[(dim_key, week)]
         if not summary.n:
             continue
         names = [TOTAL] if dim == "t" else [region_name(key)]
