@@ -37,6 +37,7 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
+    null,
     or_,
     select,
     text,
@@ -312,9 +313,15 @@ class Row(NamedTuple):
 
 
 def read(
-    session: Session, scope: int, dims: Sequence[str], pairs: Iterable[tuple[int, int]]
+    session: Session,
+    scope: int,
+    dims: Sequence[str],
+    pairs: Iterable[tuple[int, int]],
+    *,
+    resolution: bool = True,
 ) -> Iterator[Row]:
-    """The rows of ``scope`` for the given dims and (level, block) pairs."""
+    """The rows of ``scope`` for the given dims and (level, block) pairs (without their
+    resolution times unless ``resolution``: the weekly trend reads only first responses)."""
     by_level: dict[int, list[int]] = defaultdict(list)
     for level, block in pairs:
         by_level[level].append(block)
@@ -322,7 +329,14 @@ def read(
         return iter(())
     t = _TABLE.c
     stmt = select(
-        t.level, t.block, t.dim, t.key, t.priority, t.received, t.first_response, t.resolution
+        t.level,
+        t.block,
+        t.dim,
+        t.key,
+        t.priority,
+        t.received,
+        t.first_response,
+        t.resolution if resolution else null(),
     ).where(
         t.scope == scope,
         t.dim.in_(list(dims)),

@@ -407,7 +407,7 @@ def compute_dashboard(
     # The period's blocks for every grouping; the weeks' blocks only for the trend's.
     rows = [
         *rollups.read(session, scope, dims, period_pairs),
-        *rollups.read(session, scope, trend_dims, set(week_of) - period_pairs),
+        *rollups.read(session, scope, trend_dims, set(week_of) - period_pairs, resolution=False),
     ]
     for row in rows:
         pair = (row.level, row.block)
