@@ -315,7 +315,71 @@ def summarize_many(
     b_cnt = np.concatenate(count_arrays).astype(np.int64) if count_arrays else empty
     b_group = spread(bucket_owner, idx_arrays) if idx_arrays else empty
     b_tgt = spread(bucket_target, idx_arrays) if idx_arrays else empty
+    return _summarize_entries(
+        groups, fractions, (exact, exact_group, exact_tgt), (b_idx, b_cnt, b_group, b_tgt)
+    )
 
+
+def _little(buffer: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], width: int) -> Any:
+    """Little-endian unsigned integers of ``width`` bytes starting at each of ``at``."""
+    value = buffer[at].astype(np.int64)
+    for byte in range(1, width):
+        value |= buffer[at + byte].astype(np.int64) << (8 * byte)
+    return value
+
+
+def _runs(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], step: int) -> Any:
+    """Positions ``start + step * j`` for ``j < count``, for every (start, count)."""
+    total = int(counts.sum())
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + step * (np.arange(total, dtype=np.int64) - first)
+
+
+def summarize_blobs(
+    blobs: Sequence[bytes | None],
+    owners: Sequence[int],
+    targets: Sequence[int],
+    groups: int,
+    fractions: Sequence[float],
+) -> list[tuple[Summary, int]]:
+    """:func:`summarize_many` straight from stored pieces: piece ``i`` belongs to group
+    ``owners[i]`` with target ``targets[i]`` (-1: none). Every piece is decoded at once from
+    one buffer, so the cost per stored row is a few list appends."""
+    kept = [i for i, blob in enumerate(blobs) if blob]
+    empty = np.zeros(0, dtype=np.int64)
+    if not kept:
+        return _summarize_entries(groups, fractions, (empty,) * 3, (empty,) * 4)
+    pieces = [blobs[i] for i in kept]
+    buffer = np.frombuffer(b"".join(pieces), dtype=np.uint8)  # type: ignore[arg-type]
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))  # type: ignore[arg-type]
+    offsets = np.cumsum(lengths) - lengths
+    owner = np.asarray(owners, dtype=np.int64)[kept]
+    target = np.asarray(targets, dtype=np.int64)[kept]
+    is_exact = buffer[offsets] == _EXACT[0]
+    e_count = (lengths[is_exact] - 1) // 4
+    exact = _little(buffer, _runs(offsets[is_exact] + 1, e_count, 4), 4)
+    sparse = offsets[~is_exact]
+    s_count = _little(buffer, sparse + 1, 4)
+    b_idx = _little(buffer, _runs(sparse + 5, s_count, 2), 2)
+    b_cnt = _little(buffer, _runs(sparse + 5 + 2 * s_count, s_count, 4), 4)
+    return _summarize_entries(
+        groups,
+        fractions,
+        (exact, np.repeat(owner[is_exact], e_count), np.repeat(target[is_exact], e_count)),
+        (b_idx, b_cnt, np.repeat(owner[~is_exact], s_count), np.repeat(target[~is_exact], s_count)),
+    )
+
+
+def _summarize_entries(
+    groups: int,
+    fractions: Sequence[float],
+    exact_entries: tuple[Any, Any, Any],
+    bucket_entries: tuple[Any, Any, Any, Any],
+) -> list[tuple[Summary, int]]:
+    """The common part: (value, group, target) of exact entries and (bucket, count, group,
+    target) of bucket entries, to a summary and a count within target per group."""
+    exact, exact_group, exact_tgt = exact_entries
+    b_idx, b_cnt, b_group, b_tgt = bucket_entries
     n = np.bincount(exact_group, minlength=groups) + np.bincount(
         b_group, weights=b_cnt, minlength=groups
     ).astype(np.int64)

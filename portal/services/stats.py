@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import OPEN_STATUSES, Region, Report, Unit, UTCDateTime, utcnow
 from portal.services import rollups
-from portal.services.distribution import Distribution, Summary, percentile_cont, summarize_many
+from portal.services.distribution import Summary, percentile_cont, summarize_blobs
 from portal.services.rollups import LOCAL_TZ
 
 NATIONAL = "national"
@@ -187,19 +187,13 @@ class Dashboard:
 
 
 class _Group:
-    """Distributions of one row of the dashboard, kept per priority (targets are per priority)."""
+    """One row of the dashboard: how many reports, and its place among the summaries."""
 
-    __slots__ = ("first_response", "received", "resolution")
+    __slots__ = ("index", "received")
 
-    def __init__(self) -> None:
+    def __init__(self, index: int) -> None:
+        self.index = index
         self.received = 0
-        self.first_response: dict[str, Distribution] = defaultdict(Distribution)
-        self.resolution: dict[str, Distribution] = defaultdict(Distribution)
-
-    def add(self, row: rollups.Row) -> None:
-        self.received += row.received
-        self.first_response[row.priority].add_blob(row.first_response)
-        self.resolution[row.priority].add_blob(row.resolution)
 
 
 @dataclass
@@ -221,26 +215,6 @@ class _Open:
 _Summaries = tuple[tuple[Summary, int], tuple[Summary, int]]
 
 
-def _summaries(groups: list[_Group], sla: SLA, extra: list[Distribution]) -> list[Any]:
-    """First-response and resolution summaries of every group (per-priority targets), then the
-    median of each extra distribution, all in one pass (:func:`summarize_many`)."""
-    items: list[tuple[Mapping[str, Distribution], Mapping[str, int]]] = []
-    for group in groups:
-        items.append(
-            (
-                group.first_response,
-                {p: int(sla.first_response_seconds(p)) for p in group.first_response},
-            )
-        )
-        items.append(
-            (group.resolution, {p: int(sla.resolution_seconds(p)) for p in group.resolution})
-        )
-    items.extend(({"": dist}, {}) for dist in extra)
-    results = summarize_many(items, FRACTIONS)
-    paired: list[Any] = [(results[2 * i], results[2 * i + 1]) for i in range(len(groups))]
-    return paired + [summary for summary, _within in results[2 * len(groups) :]]
-
-
 def _stats(
     group: _Group | None,
     open_: _Open | None,
@@ -249,9 +223,7 @@ def _stats(
     summaries: _Summaries | None = None,
 ) -> GroupStats:
     stats = GroupStats(key="")
-    if group is not None:
-        if summaries is None:
-            summaries = _summaries([group], sla, [])[0]
+    if group is not None and summaries is not None:
         stats.received = group.received
         for attribute, (summary, within) in zip(
             ("first_response", "resolution"), summaries, strict=True
@@ -401,9 +373,17 @@ def compute_dashboard(
     trend_dims = ("t", "r") if region_id is None else ("t",)
     dims = ("t", "r", "u", "c") if region_id is None else ("t", "u", "c")
 
-    groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
-    by_priority: dict[str, _Group] = defaultdict(_Group)
-    weekly: dict[tuple[str, int], Distribution] = defaultdict(Distribution)
+    groups: dict[tuple[str, str], _Group] = {}
+    weekly: dict[tuple[str, int], int] = {}
+    # Every stored piece read, with the row it counts in (two per group: first response and
+    # resolution, each with the target of the piece's priority), then the trend's pieces.
+    blobs: list[bytes | None] = []
+    owners: list[int] = []
+    targets: list[int] = []
+    trend_blobs: list[bytes | None] = []
+    trend_owners: list[int] = []
+    first_target: dict[str, int] = {}
+    resolution_target: dict[str, int] = {}
     # The period's blocks for every grouping; the weeks' blocks only for the trend's.
     rows = [
         *rollups.read(session, scope, dims, period_pairs),
@@ -412,12 +392,25 @@ def compute_dashboard(
     for row in rows:
         pair = (row.level, row.block)
         if pair in period_pairs:
-            groups[(row.dim, row.key)].add(row)
+            priority = row.priority
+            if priority not in first_target:
+                first_target[priority] = int(sla.first_response_seconds(priority))
+                resolution_target[priority] = int(sla.resolution_seconds(priority))
+            keys = [(row.dim, row.key)]
             if row.dim == "t":
-                by_priority[row.priority].add(row)
+                keys.append(("p", priority))
+            for key in keys:
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = _Group(len(groups))
+                group.received += row.received
+                blobs += (row.first_response, row.resolution)
+                owners += (2 * group.index, 2 * group.index + 1)
+                targets += (first_target[priority], resolution_target[priority])
         week = week_of.get(pair)
         if week is not None and row.dim in trend_dims:
-            weekly[(row.dim + row.key, week)].add_blob(row.first_response)
+            trend_blobs.append(row.first_response)
+            trend_owners.append(weekly.setdefault((row.dim + row.key, week), len(weekly)))
 
     open_rows, backlog_buckets = _open_reports(session, region_id, period, sla, now)
     open_groups: dict[tuple[str, str], _Open] = defaultdict(_Open)
@@ -428,14 +421,19 @@ def compute_dashboard(
         open_groups[("p", priority or "normal")].add(count, oldest, int(fr_over), int(res_over))
 
     # Every row's percentiles and shares, and the trend's weekly medians, in one pass.
-    priority_source = {("p", p): g for p, g in by_priority.items()}
-    every = [*groups.items(), *priority_source.items()]
-    weekly_items = list(weekly.items())
-    computed = _summaries(
-        [group for _key, group in every], sla, [dist for _key, dist in weekly_items]
+    first_trend = 2 * len(groups)
+    computed = summarize_blobs(
+        blobs + trend_blobs,
+        owners + [first_trend + owner for owner in trend_owners],
+        targets + [-1] * len(trend_blobs),
+        first_trend + len(weekly),
+        FRACTIONS,
     )
-    summaries_of = {key: computed[i] for i, (key, _group) in enumerate(every)}
-    weekly_summary = {key: computed[len(every) + i] for i, (key, _d) in enumerate(weekly_items)}
+    summaries_of = {
+        key: (computed[2 * group.index], computed[2 * group.index + 1])
+        for key, group in groups.items()
+    }
+    weekly_summary = {key: computed[first_trend + index][0] for key, index in weekly.items()}
 
     def stats_of(key: tuple[str, str], source: Mapping[tuple[str, str], _Group]) -> GroupStats:
         return _stats(source.get(key), open_groups.get(key), sla, now, summaries_of.get(key))
@@ -466,7 +464,7 @@ def compute_dashboard(
     region_rows.sort(key=lambda r: (r.key == ABROAD, r.key))
     unit_rows = rows("u", lambda k: units.get(int(k), k))
     unit_rows.sort(key=_worst_first)
-    priority_rows = rows("p", str, PRIORITY_ORDER, priority_source)
+    priority_rows = rows("p", str, PRIORITY_ORDER)
     priority_rows.sort(key=lambda r: PRIORITY_ORDER.index(r.key) if r.key in PRIORITY_ORDER else 99)
 
     trend: dict[str, list[float | None]] = {}
