@@ -468,30 +468,6 @@ def _sorted_percentiles(
     return _interpolated(fractions, n, value_at)
 
 
-_BLOCK = 64  # buckets per block in the two-step search of _dense_percentiles
-
-
-def _kth(
-    group: npt.NDArray[np.int64],
-    key: npt.NDArray[np.int64],
-    weight: npt.NDArray[np.int64],
-    groups: int,
-    width: int,
-    rank: npt.NDArray[Any],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
-    """Per group, the first key (``0 <= key < width``) whose cumulative weight exceeds the
-    group's ``rank``, and the weight of the group's keys before it: one count per (group, key),
-    summed without sorting."""
-    cumulative = np.cumsum(
-        np.bincount(group * width + key, weights=weight, minlength=groups * width)
-    )
-    starts = np.arange(groups, dtype=np.int64) * width
-    base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
-    at = np.minimum(np.searchsorted(cumulative, base + rank, side="right"), starts + width - 1)
-    before = np.where(at > 0, cumulative[np.maximum(at - 1, 0)], 0.0) - base
-    return at - starts, before
-
-
 def _dense_percentiles(
     fractions: Sequence[float],
     n: npt.NDArray[np.int64],
@@ -500,9 +476,9 @@ def _dense_percentiles(
     bucketed: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     weight: npt.NDArray[np.int64],
 ) -> list[npt.NDArray[np.float64]]:
-    """Percentiles from counts per (group, block of 64 buckets), then per (group, bucket) within
-    the block holding the rank, summed without sorting: the cheaper way when groups hold many
-    entries (large histories). Groups read exactly (few values) are sorted on their own."""
+    """Percentiles from one count per (group, bucket) over the buckets in use, summed without
+    sorting: the cheaper way when groups hold many entries (large histories). Groups read
+    exactly (few values) are sorted on their own."""
     exact_group, exact_values = exact
     small = _sorted_percentiles(
         fractions,
@@ -517,20 +493,20 @@ def _dense_percentiles(
     if not bucket.size:
         return small
     low_bucket = int(bucket.min())
+    span = int(bucket.max()) - low_bucket + 1
     count = int(np.count_nonzero(big))
-    group = compact[owner]
-    offset = bucket - low_bucket
-    coarse, fine = offset // _BLOCK, offset % _BLOCK
-    blocks = int(coarse.max()) + 1
+    cells = np.bincount(
+        compact[owner] * span + (bucket - low_bucket), weights=weight, minlength=count * span
+    )
+    cumulative = np.cumsum(cells)
+    starts = np.arange(count) * span
+    base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
     where = np.nonzero(big)[0]
     sizes = n[where]
 
     def value_at(rank: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        # First the block of buckets holding each group's rank, then the bucket in it.
-        block, before = _kth(group, coarse, weight, count, blocks, rank)
-        inside = coarse == block[group]
-        within, _ = _kth(group[inside], fine[inside], weight[inside], count, _BLOCK, rank - before)
-        return _MIDDLES[low_bucket + block * _BLOCK + within]
+        at = np.searchsorted(cumulative, base + rank, side="right")
+        return _MIDDLES[np.minimum(at - starts, span - 1) + low_bucket]
 
     dense = _interpolated(fractions, sizes, value_at)
     for merged, part in zip(small, dense, strict=True):
