@@ -106,6 +106,9 @@ class DefaultConfig:
     # are told to retry), each statement cancelled after this many milliseconds.
     STATS_MAX_CONCURRENT = 1
     STATS_STATEMENT_TIMEOUT_MS = 5000
+    # Every staff page: a database statement running longer is cancelled (PostgreSQL), so that
+    # one slow page cannot hold a worker and the database for long.
+    STAFF_STATEMENT_TIMEOUT_MS = 10000
 
     # Retention per final status, in days; None keeps the report.
     RETENTION_DAYS = {"closed": 365, "referred": None}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,3 +80,11 @@ def insert_missing(connection: Connection, table: Table, rows: list[dict[str, An
     if dialect is None:
         raise ValueError(f"the portal runs on SQLite or PostgreSQL, not {connection.dialect.name}")
     connection.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+def limit_statements(session: Session, milliseconds: int) -> None:
+    """Have PostgreSQL cancel any statement of the session's current transaction that runs
+    longer than ``milliseconds`` (``SET LOCAL statement_timeout``; the limit ends with the
+    transaction). Nothing on SQLite, which has no such limit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.set_config("statement_timeout", str(int(milliseconds)), True)))

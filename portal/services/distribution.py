@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -271,25 +271,247 @@ def summarize(
 ) -> tuple[Summary, int]:
     """The summary of the parts together, and how many values of each part are within that
     part's target (summed)."""
-    exact_parts = [part._exact_values() for part in parts.values()]
-    if all(values is not None for values in exact_parts):
-        joined = np.sort(np.concatenate([v for v in exact_parts if v is not None] or [[]]))
-        if joined.size <= EXACT_LIMIT:
-            within = sum(
-                int(np.count_nonzero(values <= targets[name]))
-                for name, values in zip(parts, exact_parts, strict=True)
-                if values is not None
-            )
-            return _exact_summary(joined.astype(np.int64), fractions, ()), within
-    all_idx, all_weights = [], []
-    within = 0
-    for name, part in parts.items():
-        idx, weights = part.buckets()
-        within += _within(idx, weights, targets[name])
-        all_idx.append(idx)
-        all_weights.append(weights)
-    summary = _bucket_summary(np.concatenate(all_idx), np.concatenate(all_weights), fractions, ())
-    return summary, within
+    return summarize_many([(parts, targets)], fractions)[0]
+
+
+def summarize_many(
+    items: Sequence[tuple[Mapping[str, Distribution], Mapping[str, int]]],
+    fractions: Sequence[float],
+) -> list[tuple[Summary, int]]:
+    """:func:`summarize` for many groups at once, in a few array operations over every stored
+    entry of every group (a dashboard has hundreds of groups; one pass costs what one group
+    costs). A group is read exactly when it holds only exact pieces and at most
+    :data:`EXACT_LIMIT` values in all, otherwise from the buckets; a part without a target
+    counts nothing as within."""
+    exact_arrays: list[npt.NDArray[Any]] = []
+    exact_owner: list[int] = []
+    exact_target: list[int] = []
+    idx_arrays: list[npt.NDArray[Any]] = []
+    count_arrays: list[npt.NDArray[Any]] = []
+    bucket_owner: list[int] = []
+    bucket_target: list[int] = []
+    for group, (parts, targets) in enumerate(items):
+        for name, part in parts.items():
+            target = int(targets[name]) if name in targets else -1
+            for array in part._exact:
+                exact_arrays.append(array)
+                exact_owner.append(group)
+                exact_target.append(target)
+            for idx, counts in zip(part._idx, part._counts, strict=True):
+                idx_arrays.append(idx)
+                count_arrays.append(counts)
+                bucket_owner.append(group)
+                bucket_target.append(target)
+    groups = len(items)
+
+    def spread(owners: list[int], arrays: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
+        return np.repeat(np.asarray(owners, dtype=np.int64), [a.size for a in arrays])
+
+    empty = np.zeros(0, dtype=np.int64)
+    exact = np.concatenate(exact_arrays).astype(np.int64) if exact_arrays else empty
+    exact_group = spread(exact_owner, exact_arrays) if exact_arrays else empty
+    exact_tgt = spread(exact_target, exact_arrays) if exact_arrays else empty
+    b_idx = np.concatenate(idx_arrays).astype(np.int64) if idx_arrays else empty
+    b_cnt = np.concatenate(count_arrays).astype(np.int64) if count_arrays else empty
+    b_group = spread(bucket_owner, idx_arrays) if idx_arrays else empty
+    b_tgt = spread(bucket_target, idx_arrays) if idx_arrays else empty
+    return _summarize_entries(
+        groups, fractions, (exact, exact_group, exact_tgt), (b_idx, b_cnt, b_group, b_tgt)
+    )
+
+
+def _little(buffer: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], width: int) -> Any:
+    """Little-endian unsigned integers of ``width`` bytes starting at each of ``at``."""
+    value = buffer[at].astype(np.int64)
+    for byte in range(1, width):
+        value |= buffer[at + byte].astype(np.int64) << (8 * byte)
+    return value
+
+
+def _runs(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], step: int) -> Any:
+    """Positions ``start + step * j`` for ``j < count``, for every (start, count)."""
+    total = int(counts.sum())
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + step * (np.arange(total, dtype=np.int64) - first)
+
+
+def summarize_blobs(
+    blobs: Sequence[bytes | None],
+    owners: Sequence[int],
+    targets: Sequence[int],
+    groups: int,
+    fractions: Sequence[float],
+) -> list[tuple[Summary, int]]:
+    """:func:`summarize_many` straight from stored pieces: piece ``i`` belongs to group
+    ``owners[i]`` with target ``targets[i]`` (-1: none). Every piece is decoded at once from
+    one buffer, so the cost per stored row is a few list appends."""
+    kept = [i for i, blob in enumerate(blobs) if blob]
+    empty = np.zeros(0, dtype=np.int64)
+    if not kept:
+        return _summarize_entries(groups, fractions, (empty,) * 3, (empty,) * 4)
+    pieces = [blobs[i] for i in kept]
+    buffer = np.frombuffer(b"".join(pieces), dtype=np.uint8)  # type: ignore[arg-type]
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))  # type: ignore[arg-type]
+    offsets = np.cumsum(lengths) - lengths
+    owner = np.asarray(owners, dtype=np.int64)[kept]
+    target = np.asarray(targets, dtype=np.int64)[kept]
+    is_exact = buffer[offsets] == _EXACT[0]
+    e_count = (lengths[is_exact] - 1) // 4
+    exact = _little(buffer, _runs(offsets[is_exact] + 1, e_count, 4), 4)
+    sparse = offsets[~is_exact]
+    s_count = _little(buffer, sparse + 1, 4)
+    b_idx = _little(buffer, _runs(sparse + 5, s_count, 2), 2)
+    b_cnt = _little(buffer, _runs(sparse + 5 + 2 * s_count, s_count, 4), 4)
+    return _summarize_entries(
+        groups,
+        fractions,
+        (exact, np.repeat(owner[is_exact], e_count), np.repeat(target[is_exact], e_count)),
+        (b_idx, b_cnt, np.repeat(owner[~is_exact], s_count), np.repeat(target[~is_exact], s_count)),
+    )
+
+
+def _summarize_entries(
+    groups: int,
+    fractions: Sequence[float],
+    exact_entries: tuple[Any, Any, Any],
+    bucket_entries: tuple[Any, Any, Any, Any],
+) -> list[tuple[Summary, int]]:
+    """The common part: (value, group, target) of exact entries and (bucket, count, group,
+    target) of bucket entries, to a summary and a count within target per group."""
+    exact, exact_group, exact_tgt = exact_entries
+    b_idx, b_cnt, b_group, b_tgt = bucket_entries
+    n = np.bincount(exact_group, minlength=groups) + np.bincount(
+        b_group, weights=b_cnt, minlength=groups
+    ).astype(np.int64)
+    has_buckets = np.bincount(b_group, minlength=groups) > 0
+    exact_mode = ~has_buckets & (n <= EXACT_LIMIT)
+
+    # Within the target: values in exact groups, buckets (as _within) in the others.
+    exact_bucket = bucket_of(exact)
+    exact_in = exact_mode[exact_group]
+    target_bucket = np.minimum(bucket_of(np.maximum(exact_tgt, 0)), BUCKETS - 1)
+    within_exact = np.where(
+        exact_tgt < 0, False, np.where(exact_in, exact <= exact_tgt, exact_bucket <= target_bucket)
+    )
+    b_target_bucket = np.minimum(bucket_of(np.maximum(b_tgt, 0)), BUCKETS - 1)
+    within_b = np.where(b_tgt < 0, 0, np.where(b_idx <= b_target_bucket, b_cnt, 0))
+    within = np.bincount(exact_group, weights=within_exact, minlength=groups) + np.bincount(
+        b_group, weights=within_b, minlength=groups
+    )
+
+    exact_value = np.where(exact_in, exact.astype(np.float64), _MIDDLES[exact_bucket])
+    entries = exact.size + b_idx.size
+    used = np.concatenate((exact_bucket[~exact_in], b_idx))
+    bucket_groups = int(np.count_nonzero(~exact_mode))
+    span = int(used.max() - used.min() + 1) if used.size else 1
+    if entries > 64 and bucket_groups * span < 3 * entries * max(math.log2(entries), 1):
+        percentiles = _dense_percentiles(
+            fractions,
+            n,
+            exact_mode,
+            (exact_group[exact_in], exact[exact_in]),
+            (np.concatenate((exact_group[~exact_in], b_group)), used),
+            np.concatenate((np.ones(int(np.count_nonzero(~exact_in)), dtype=np.int64), b_cnt)),
+        )
+    else:
+        percentiles = _sorted_percentiles(
+            fractions,
+            n,
+            np.concatenate((exact_value, _MIDDLES[b_idx])),
+            np.concatenate((exact_group, b_group)),
+            np.concatenate((np.ones(exact.size, dtype=np.int64), b_cnt)),
+        )
+    out = []
+    for group in range(groups):
+        count = int(n[group])
+        values = [float(p[group]) if count else None for p in percentiles]
+        out.append((Summary(n=count, percentiles=values, within=[]), int(within[group])))
+    return out
+
+
+def _interpolated(
+    fractions: Sequence[float], n: npt.NDArray[np.int64], value_at: Any
+) -> list[npt.NDArray[np.float64]]:
+    """Each fraction's percentile per group: linear interpolation between closest ranks, with
+    ``value_at(rank)`` the value at a rank of every group."""
+    out = []
+    for fraction in fractions:
+        position = fraction * (n - 1).astype(np.float64)
+        low, high = np.floor(position), np.ceil(position)
+        low_value = value_at(np.maximum(low, 0).astype(np.int64))
+        out.append(
+            low_value
+            + (value_at(np.maximum(high, 0).astype(np.int64)) - low_value) * (position - low)
+        )
+    return out
+
+
+def _sorted_percentiles(
+    fractions: Sequence[float],
+    n: npt.NDArray[np.int64],
+    keys: npt.NDArray[np.float64],
+    owner: npt.NDArray[np.int64],
+    weight: npt.NDArray[np.int64],
+) -> list[npt.NDArray[np.float64]]:
+    """Percentiles from every entry sorted by (group, value): the cheaper way for few entries."""
+    order = np.lexsort((keys, owner))
+    keys, weight = keys[order], weight[order]
+    cumulative = np.cumsum(weight)
+    base = np.cumsum(n) - n
+    last = max(keys.size - 1, 0)
+
+    def value_at(rank: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        if not keys.size:
+            return np.zeros(n.size)
+        return keys[np.minimum(np.searchsorted(cumulative, base + rank, side="right"), last)]
+
+    return _interpolated(fractions, n, value_at)
+
+
+def _dense_percentiles(
+    fractions: Sequence[float],
+    n: npt.NDArray[np.int64],
+    exact_mode: npt.NDArray[np.bool_],
+    exact: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    bucketed: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    weight: npt.NDArray[np.int64],
+) -> list[npt.NDArray[np.float64]]:
+    """Percentiles from one count per (group, bucket) over the buckets in use, summed without
+    sorting: the cheaper way when groups hold many entries (large histories). Groups read
+    exactly (few values) are sorted on their own."""
+    exact_group, exact_values = exact
+    small = _sorted_percentiles(
+        fractions,
+        np.where(exact_mode, n, 0),
+        exact_values.astype(np.float64),
+        exact_group,
+        np.ones(exact_values.size, dtype=np.int64),
+    )
+    owner, bucket = bucketed
+    big = ~exact_mode
+    compact = np.cumsum(big) - 1
+    if not bucket.size:
+        return small
+    low_bucket = int(bucket.min())
+    span = int(bucket.max()) - low_bucket + 1
+    count = int(np.count_nonzero(big))
+    cells = np.bincount(
+        compact[owner] * span + (bucket - low_bucket), weights=weight, minlength=count * span
+    )
+    cumulative = np.cumsum(cells)
+    starts = np.arange(count) * span
+    base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+    where = np.nonzero(big)[0]
+    sizes = n[where]
+
+    def value_at(rank: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        at = np.searchsorted(cumulative, base + rank, side="right")
+        return _MIDDLES[np.minimum(at - starts, span - 1) + low_bucket]
+
+    dense = _interpolated(fractions, sizes, value_at)
+    for merged, part in zip(small, dense, strict=True):
+        merged[where] = part
+    return small
 
 
 class Summary:

@@ -45,7 +45,13 @@ from sqlalchemy.orm import Session
 
 from portal.models import OPEN_STATUSES, Region, Report, Unit, UTCDateTime, utcnow
 from portal.services import rollups
-from portal.services.distribution import Distribution, percentile_cont, summarize
+from portal.services.distribution import (
+    Distribution,
+    Summary,
+    exact_blob,
+    percentile_cont,
+    summarize_blobs,
+)
 from portal.services.rollups import LOCAL_TZ
 
 NATIONAL = "national"
@@ -216,19 +222,13 @@ class Dashboard:
 
 
 class _Group:
-    """Distributions of one row of the dashboard, kept per priority (targets are per priority)."""
+    """One row of the dashboard: how many reports, and its place among the summaries."""
 
-    __slots__ = ("first_response", "received", "resolution")
+    __slots__ = ("index", "received")
 
-    def __init__(self) -> None:
+    def __init__(self, index: int) -> None:
+        self.index = index
         self.received = 0
-        self.first_response: dict[str, Distribution] = defaultdict(Distribution)
-        self.resolution: dict[str, Distribution] = defaultdict(Distribution)
-
-    def add(self, row: rollups.Row) -> None:
-        self.received += row.received
-        self.first_response[row.priority].add_blob(row.first_response)
-        self.resolution[row.priority].add_blob(row.resolution)
 
 
 @dataclass
@@ -247,15 +247,22 @@ class _Open:
         self.resolution_overdue += res_overdue
 
 
-def _stats(group: _Group | None, open_: _Open | None, sla: SLA, now: datetime) -> GroupStats:
+_Summaries = tuple[tuple[Summary, int], tuple[Summary, int]]
+
+
+def _stats(
+    group: _Group | None,
+    open_: _Open | None,
+    sla: SLA,
+    now: datetime,
+    summaries: _Summaries | None = None,
+) -> GroupStats:
     stats = GroupStats(key="")
-    if group is not None:
+    if group is not None and summaries is not None:
         stats.received = group.received
-        for attribute, parts, target_of in (
-            ("first_response", group.first_response, sla.first_response_seconds),
-            ("resolution", group.resolution, sla.resolution_seconds),
+        for attribute, (summary, within) in zip(
+            ("first_response", "resolution"), summaries, strict=True
         ):
-            summary, within = summarize(parts, FRACTIONS, {p: int(target_of(p)) for p in parts})
             target: Percentiles = getattr(stats, attribute)
             target.n = summary.n
             target.p50, target.p90 = summary.percentiles
@@ -395,7 +402,7 @@ class _WaitingGroups:
         return groups
 
     def attach(
-        self, stats: GroupStats, key: tuple[str, str], group: _Group | None, now: datetime
+        self, stats: GroupStats, key: tuple[str, str], so_far: Summary | None, now: datetime
     ) -> None:
         for waiting, source in ((stats.waiting, self.now), (stats.waiting_in_period, self.period)):
             found = source.get(key)
@@ -407,12 +414,7 @@ class _WaitingGroups:
                 )
                 if found.oldest is not None:
                     waiting.oldest_seconds = (now - found.oldest).total_seconds()
-        so_far = Distribution()
-        if group is not None:
-            for part in group.first_response.values():
-                so_far.extend(part)
-        so_far.add_values(self.ages.get(key, ()))
-        summary = so_far.summary(FRACTIONS)
+        summary = so_far if so_far is not None else Distribution().summary(FRACTIONS)
         stats.first_response_so_far = Percentiles(summary.n, *summary.percentiles)
 
 
@@ -480,23 +482,44 @@ def compute_dashboard(
     trend_dims = ("t", "r") if region_id is None else ("t",)
     dims = ("t", "r", "u", "c") if region_id is None else ("t", "u", "c")
 
-    groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
-    by_priority: dict[str, _Group] = defaultdict(_Group)
-    weekly: dict[tuple[str, int], Distribution] = defaultdict(Distribution)
+    groups: dict[tuple[str, str], _Group] = {}
+    weekly: dict[tuple[str, int], int] = {}
+    # Every stored piece read, with the row it counts in (two per group: first response and
+    # resolution, each with the target of the piece's priority), then the trend's pieces.
+    blobs: list[bytes | None] = []
+    owners: list[int] = []
+    targets: list[int] = []
+    trend_blobs: list[bytes | None] = []
+    trend_owners: list[int] = []
+    first_target: dict[str, int] = {}
+    resolution_target: dict[str, int] = {}
     # The period's blocks for every grouping; the weeks' blocks only for the trend's.
     rows = [
         *rollups.read(session, scope, dims, period_pairs),
-        *rollups.read(session, scope, trend_dims, set(week_of) - period_pairs),
+        *rollups.read(session, scope, trend_dims, set(week_of) - period_pairs, resolution=False),
     ]
     for row in rows:
         pair = (row.level, row.block)
         if pair in period_pairs:
-            groups[(row.dim, row.key)].add(row)
+            priority = row.priority
+            if priority not in first_target:
+                first_target[priority] = int(sla.first_response_seconds(priority))
+                resolution_target[priority] = int(sla.resolution_seconds(priority))
+            keys = [(row.dim, row.key)]
             if row.dim == "t":
-                by_priority[row.priority].add(row)
+                keys.append(("p", priority))
+            for key in keys:
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = _Group(len(groups))
+                group.received += row.received
+                blobs += (row.first_response, row.resolution)
+                owners += (2 * group.index, 2 * group.index + 1)
+                targets += (first_target[priority], resolution_target[priority])
         week = week_of.get(pair)
         if week is not None and row.dim in trend_dims:
-            weekly[(row.dim + row.key, week)].add_blob(row.first_response)
+            trend_blobs.append(row.first_response)
+            trend_owners.append(weekly.setdefault((row.dim + row.key, week), len(weekly)))
 
     open_rows, backlog_buckets = _open_reports(session, region_id, period, sla, now)
     open_groups: dict[tuple[str, str], _Open] = defaultdict(_Open)
@@ -507,6 +530,44 @@ def compute_dashboard(
         open_groups[("p", priority or "normal")].add(count, oldest, int(fr_over), int(res_over))
     waiting = _WaitingGroups.of(waiting_reports(session, region_id), period, sla, now)
 
+    # "So far": each row's first responses with its waiting reports counted at their age.
+    so_far_index: dict[tuple[str, str], int] = {}
+    for key in (*groups, *waiting.ages):
+        so_far_index.setdefault(key, len(so_far_index))
+    key_of_group = {group.index: key for key, group in groups.items()}
+    so_far_blobs: list[bytes | None] = []
+    so_far_owners: list[int] = []
+    for blob, owner in zip(blobs, owners, strict=True):
+        if owner % 2 == 0:
+            so_far_blobs.append(blob)
+            so_far_owners.append(so_far_index[key_of_group[owner // 2]])
+    for key, ages in waiting.ages.items():
+        so_far_blobs.append(exact_blob(ages))
+        so_far_owners.append(so_far_index[key])
+
+    # Every row's percentiles and shares, the trend's weekly medians and the rows' "so far",
+    # in one pass.
+    first_trend = 2 * len(groups)
+    first_so_far = first_trend + len(weekly)
+    computed = summarize_blobs(
+        blobs + trend_blobs + so_far_blobs,
+        owners
+        + [first_trend + owner for owner in trend_owners]
+        + [first_so_far + owner for owner in so_far_owners],
+        targets + [-1] * (len(trend_blobs) + len(so_far_blobs)),
+        first_so_far + len(so_far_index),
+        FRACTIONS,
+    )
+    so_far_of = {key: computed[first_so_far + index][0] for key, index in so_far_index.items()}
+    summaries_of = {
+        key: (computed[2 * group.index], computed[2 * group.index + 1])
+        for key, group in groups.items()
+    }
+    weekly_summary = {key: computed[first_trend + index][0] for key, index in weekly.items()}
+
+    def stats_of(key: tuple[str, str], source: Mapping[tuple[str, str], _Group]) -> GroupStats:
+        return _stats(source.get(key), open_groups.get(key), sla, now, summaries_of.get(key))
+
     def rows(
         dim: str, name_of: Any, known: Iterable[str] = (), source: Any = None
     ) -> list[GroupStats]:
@@ -516,34 +577,33 @@ def compute_dashboard(
         keys += [k for (d, k) in open_groups if d == dim]
         result = []
         for key in dict.fromkeys(keys):
-            row = _stats(source.get((dim, key)), open_groups.get((dim, key)), sla, now)
-            waiting.attach(row, (dim, key), source.get((dim, key)), now)
+            row = stats_of((dim, key), source)
+            waiting.attach(row, (dim, key), so_far_of.get((dim, key)), now)
             row.key = name_of(key)
             result.append(row)
         return result
 
-    total = _stats(groups.get(("t", "")), open_groups.get(("t", "")), sla, now)
-    waiting.attach(total, ("t", ""), groups.get(("t", "")), now)
+    total = stats_of(("t", ""), groups)
+    waiting.attach(total, ("t", ""), so_far_of.get(("t", "")), now)
     total.key = TOTAL
     if region_id is None:
         known = [str(rid) for rid in sorted(regions, key=lambda rid: regions[rid])]
         region_rows = rows("r", region_name, known)
     else:
-        region_row = _stats(groups.get(("t", "")), open_groups.get(("t", "")), sla, now)
-        waiting.attach(region_row, ("t", ""), groups.get(("t", "")), now)
+        region_row = stats_of(("t", ""), groups)
+        waiting.attach(region_row, ("t", ""), so_far_of.get(("t", "")), now)
         region_row.key = regions[region_id]
         region_rows = [region_row]
     region_rows.sort(key=lambda r: (r.key == ABROAD, r.key))
     unit_rows = rows("u", lambda k: units.get(int(k), k))
     unit_rows.sort(key=_worst_first)
-    priority_source = {("p", p): g for p, g in by_priority.items()}
-    priority_rows = rows("p", str, PRIORITY_ORDER, priority_source)
+    priority_rows = rows("p", str, PRIORITY_ORDER)
     priority_rows.sort(key=lambda r: PRIORITY_ORDER.index(r.key) if r.key in PRIORITY_ORDER else 99)
 
     trend: dict[str, list[float | None]] = {}
-    for (dim_key, week), dist in weekly.items():
+    for dim_key, week in weekly:
         dim, key = dim_key[0], dim_key[1:]
-        summary = dist.summary((0.5,))
+        summary = weekly_summary[(dim_key, week)]
         if not summary.n:
             continue
         names = [TOTAL] if dim == "t" else [region_name(key)]

@@ -56,3 +56,27 @@ def test_a_statement_over_the_time_allowed_is_cancelled(app, db):
         db.execute(text("SELECT pg_sleep(1)"))
     # The slot and the timeout end with the transaction: the next one is unrestricted.
     assert db.execute(text("SHOW statement_timeout")).scalar() == "0"
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="statement_timeout is PostgreSQL's")
+def test_a_staff_page_runs_under_the_staff_statement_timeout(app, client, db):
+    """Any staff page's statements are cancelled past STAFF_STATEMENT_TIMEOUT_MS: a page that
+    would hold the database for a second fails fast instead; other pages are untouched."""
+    from sqlalchemy.exc import OperationalError
+
+    from portal.db import get_session
+    from portal.web.staff.auth import staff_required
+
+    app.config["STAFF_STATEMENT_TIMEOUT_MS"] = 200
+
+    @staff_required("officer")
+    def slow_page(staff):
+        get_session().execute(text("SELECT pg_sleep(2)"))
+        return "done"
+
+    app.add_url_rule("/officer/slow-for-test", view_func=slow_page)
+    _, secret = make_officer(app, db, "slowpoke", role="officer", units=("CASABLANCA",))
+    sign_in(client, "slowpoke", secret)
+    with pytest.raises(OperationalError, match="statement timeout"):
+        client.get("/officer/slow-for-test")
+    assert client.get("/officer/").status_code == 200

@@ -20,6 +20,7 @@ from portal.services.distribution import (
     exact_blob,
     percentile_cont,
     seconds,
+    summarize_many,
 )
 
 durations = st.integers(min_value=0, max_value=400 * 86400)
@@ -112,3 +113,47 @@ def test_exact_form_is_kept_only_up_to_the_limit():
     assert small.percentiles == [percentile_cont(list(range(EXACT_LIMIT)), 0.5)]
     blob = exact_blob([5, 1, 3])
     assert blob is not None and blob[:1] == b"E"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    groups=st.lists(
+        st.dictionaries(
+            st.sampled_from(["urgent", "high", "normal"]),
+            st.lists(st.lists(durations, max_size=120), min_size=1, max_size=4),
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    hours=st.dictionaries(
+        st.sampled_from(["urgent", "high", "normal"]), st.integers(1, 2400), min_size=3
+    ),
+)
+def test_many_groups_at_once_match_the_exact_computation_of_each(groups, hours):
+    """A dashboard summarizes all its rows in one pass: each row's count, percentiles (within
+    the bound, exact for few values) and share within its per-priority targets are those of
+    the exact computation over that row's durations alone."""
+    targets = {name: value * 3600 for name, value in hours.items()}
+    items = [
+        ({name: merged(pieces) for name, pieces in group.items()}, targets) for group in groups
+    ]
+    results = summarize_many(items, [0.5, 0.9])
+    for group, (summary, within) in zip(groups, results, strict=True):
+        values = sorted(v for pieces in group.values() for piece in pieces for v in piece)
+        assert summary.n == len(values)
+        assert within == sum(
+            1
+            for name, pieces in group.items()
+            for piece in pieces
+            for v in piece
+            if v <= targets[name]
+        )
+        for fraction, estimate in zip([0.5, 0.9], summary.percentiles, strict=True):
+            exact = percentile_cont(values, fraction)
+            if exact is None:
+                assert estimate is None
+                continue
+            assert abs(estimate - exact) <= RELATIVE_ERROR * exact
+            if len(values) <= EXACT_LIMIT:
+                assert estimate == pytest.approx(exact)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import NotFound
 
-from portal.db import get_session
+from portal.db import get_session, limit_statements
 from portal.models import Officer
 from portal.services import staff_sessions
 
@@ -61,6 +61,7 @@ def staff_required(*roles: str) -> Callable[[F], F]:
                 return _to_login()
             if roles and staff.role not in roles:
                 raise NotFound()
+            limit_statements(get_session(), int(current_app.config["STAFF_STATEMENT_TIMEOUT_MS"]))
             return view(*args, staff=staff, **kwargs)
 
         return cast(F, wrapped)

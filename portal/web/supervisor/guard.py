@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from portal.db import limit_statements
+
 # Advisory lock namespace of the dashboard slots (any constant unique to this use).
 _LOCK_CLASS = 0x53544154  # "STAT"
 _local_slots: dict[int, threading.BoundedSemaphore] = {}
@@ -53,7 +55,7 @@ def dashboard_slot(session: Session, config: Mapping[str, Any]) -> Iterator[None
             break
     else:
         raise Busy
-    session.execute(select(func.set_config("statement_timeout", str(timeout_ms), True)))
+    limit_statements(session, timeout_ms)
     try:
         yield
     except OperationalError as error:
