@@ -16,7 +16,13 @@ from portal.crypto.keyring import Keyring, MissingMasterKey, create_master_key
 from portal.db import get_session, make_engine
 from portal.domain.receipts import format_receipt
 from portal.services import schema
-from portal.services.demo import DEMO_ACCOUNTS, run_demo
+from portal.services.demo import (
+    DEMO_ACCOUNTS,
+    DEMO_ON_DUTY_EMAIL,
+    DEMO_ON_DUTY_OFFICER,
+    ensure_on_duty_officer,
+    run_demo,
+)
 from portal.services.reference_data import sync_reference_data
 from portal.web.context import blind_indexer, blob_store, keyring, receipt_hasher
 
@@ -121,6 +127,12 @@ def demo_command(reports: int) -> None:
         store=blob_store(),
     )
     session.commit()
+    if ensure_on_duty_officer(session):
+        session.commit()
+        click.echo(
+            f"{DEMO_ON_DUTY_OFFICER} is on duty for alerts at {DEMO_ON_DUTY_EMAIL} "
+            "(sent when PORTAL_SMTP_HOST names a relay)."
+        )
     if summary.accounts_created:
         click.echo(f"Created demo accounts: {', '.join(summary.accounts_created)}")
     if summary.reports_created:

@@ -19,7 +19,16 @@ from portal.crypto.blind_index import BlindIndexer
 from portal.crypto.keyring import Keyring
 from portal.domain.receipts import ReceiptHasher
 from portal.domain.urlnorm import normalize_url
-from portal.models import OPEN_STATUSES, Officer, Report, ReportEvent, Subdivision, Unit, utcnow
+from portal.models import (
+    OPEN_STATUSES,
+    Officer,
+    OfficerAlertSettings,
+    Report,
+    ReportEvent,
+    Subdivision,
+    Unit,
+    utcnow,
+)
 from portal.services import takedowns
 from portal.services.accounts import create_officer
 from portal.services.demo_campaigns import create_demo_campaigns
@@ -30,6 +39,9 @@ from portal.storage.blobs import BlobStore
 # The demo reporter's receipt, published like the demo passwords so that every `portal demo`
 # (every `make run`) can print it again: a real receipt is never kept and cannot be shown twice.
 DEMO_RECEIPT = "7305194622816604"
+# The demo officer who is on duty for alerts, and the work mailbox they go to.
+DEMO_ON_DUTY_OFFICER = "casablanca"
+DEMO_ON_DUTY_EMAIL = "casablanca.duty@police.example"
 
 
 @dataclass(frozen=True)
@@ -540,6 +552,19 @@ def run_demo(
         session, keyring, hasher, indexer, count=count, store=store
     )
     return DemoSummary(accounts, created, reference, receipt)
+
+
+def ensure_on_duty_officer(session: Session) -> bool:
+    """The Casablanca demo officer on duty, with a work address for content-free alerts.
+
+    Called after the demo reports are committed, so that seeding them alerts nobody; with an
+    SMTP relay configured, the next urgent report in Casablanca reaches this mailbox.
+    """
+    officer = session.scalar(select(Officer).where(Officer.username == DEMO_ON_DUTY_OFFICER))
+    if officer is None or session.get(OfficerAlertSettings, officer.id) is not None:
+        return False
+    session.add(OfficerAlertSettings(officer_id=officer.id, on_duty=True, email=DEMO_ON_DUTY_EMAIL))
+    return True
 
 
 def seed_demo_reports(

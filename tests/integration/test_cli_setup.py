@@ -14,7 +14,14 @@ from portal import create_app
 from portal.cli.setup import demo_command, init_command
 from portal.crypto.instance_secrets import MissingSecret
 from portal.db import get_session
-from portal.models import Officer, Report, RoutingRule, Subdivision
+from portal.models import (
+    AuditEvent,
+    Officer,
+    OfficerAlertSettings,
+    Report,
+    RoutingRule,
+    Subdivision,
+)
 from portal.services.demo import DEMO_ACCOUNTS
 from portal.services.reports import find_by_receipt
 
@@ -102,6 +109,23 @@ def test_demo_creates_accounts_and_reports_once(fresh_instance: Path) -> None:
         assert session.scalar(select(func.count(Officer.id))) == len(DEMO_ACCOUNTS)
         count = session.scalar(select(func.count(Report.id)))
         assert count is not None and count > 30  # the bulk plus the morning queues
+        # One demo officer is on duty for alerts, set after the reports so that none alerted.
+        duty = session.execute(
+            select(Officer.username, OfficerAlertSettings.on_duty, OfficerAlertSettings.email).join(
+                Officer, Officer.id == OfficerAlertSettings.officer_id
+            )
+        ).all()
+        assert [tuple(row) for row in duty] == [
+            ("casablanca", True, "casablanca.duty@police.example")
+        ]
+        assert (
+            session.scalar(
+                select(func.count(AuditEvent.id)).where(AuditEvent.action.like("alert.%"))
+            )
+            == 0
+        )
+    assert "casablanca is on duty for alerts" in first.output
+    assert "on duty" not in second.output
 
 
 def _script_info(app):  # type: ignore[no-untyped-def]
