@@ -314,7 +314,7 @@ def summarize_many(
     b_idx = np.concatenate(idx_arrays).astype(np.int64) if idx_arrays else empty
     b_cnt = np.concatenate(count_arrays).astype(np.int64) if count_arrays else empty
     b_group = spread(bucket_owner, idx_arrays) if idx_arrays else empty
-    b_tgt = spread(bucket_target, idx_arrays) if idx_arrays else empty
+    b_tgt = spread(_target_buckets(bucket_target).tolist(), idx_arrays) if idx_arrays else empty
     return _summarize_entries(
         groups, fractions, (exact, exact_group, exact_tgt), (b_idx, b_cnt, b_group, b_tgt)
     )
@@ -366,8 +366,21 @@ def summarize_blobs(
         groups,
         fractions,
         (exact, np.repeat(owner[is_exact], e_count), np.repeat(target[is_exact], e_count)),
-        (b_idx, b_cnt, np.repeat(owner[~is_exact], s_count), np.repeat(target[~is_exact], s_count)),
+        (
+            b_idx,
+            b_cnt,
+            np.repeat(owner[~is_exact], s_count),
+            np.repeat(_target_buckets(target[~is_exact]), s_count),
+        ),
     )
+
+
+def _target_buckets(targets: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The bucket of each target (-1: none), found once per stored piece rather than once per
+    entry (a piece of a large history holds hundreds of entries)."""
+    array = np.asarray(targets, dtype=np.int64)
+    found = np.minimum(bucket_of(np.maximum(array, 0)), BUCKETS - 1)
+    return np.where(array < 0, -1, found)
 
 
 def _summarize_entries(
@@ -377,7 +390,8 @@ def _summarize_entries(
     bucket_entries: tuple[Any, Any, Any, Any],
 ) -> list[tuple[Summary, int]]:
     """The common part: (value, group, target) of exact entries and (bucket, count, group,
-    target) of bucket entries, to a summary and a count within target per group."""
+    bucket of the target, -1: none) of bucket entries, to a summary and a count within target
+    per group."""
     exact, exact_group, exact_tgt = exact_entries
     b_idx, b_cnt, b_group, b_tgt = bucket_entries
     n = np.bincount(exact_group, minlength=groups) + np.bincount(
@@ -393,8 +407,7 @@ def _summarize_entries(
     within_exact = np.where(
         exact_tgt < 0, False, np.where(exact_in, exact <= exact_tgt, exact_bucket <= target_bucket)
     )
-    b_target_bucket = np.minimum(bucket_of(np.maximum(b_tgt, 0)), BUCKETS - 1)
-    within_b = np.where(b_tgt < 0, 0, np.where(b_idx <= b_target_bucket, b_cnt, 0))
+    within_b = np.where(b_idx <= b_tgt, b_cnt, 0)  # b_idx >= 0, so no target counts nothing
     within = np.bincount(exact_group, weights=within_exact, minlength=groups) + np.bincount(
         b_group, weights=within_b, minlength=groups
     )
