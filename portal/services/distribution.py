@@ -502,24 +502,28 @@ def _dense_percentiles(
     )
     owner, bucket = bucketed
     big = ~exact_mode
-    compact = np.cumsum(big) - 1
     if not bucket.size:
         return small
-    low_bucket = int(bucket.min())
-    span = int(bucket.max()) - low_bucket + 1
-    count = int(np.count_nonzero(big))
-    cells = np.bincount(
-        compact[owner] * span + (bucket - low_bucket), weights=weight, minlength=count * span
-    )
-    cumulative = np.cumsum(cells)
-    starts = np.arange(count) * span
-    base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+    # Each group's cells run from its lowest to its highest bucket in use, one group after the
+    # other: the cells follow the buckets each group uses, not groups times every bucket in use.
+    low = np.full(n.size, BUCKETS, dtype=np.int64)
+    high = np.full(n.size, -1, dtype=np.int64)
+    np.minimum.at(low, owner, bucket)
+    np.maximum.at(high, owner, bucket)
     where = np.nonzero(big)[0]
+    spans = np.maximum(high[where] - low[where] + 1, 1)
+    starts = np.cumsum(spans) - spans
+    offset = np.zeros(n.size, dtype=np.int64)
+    offset[where] = starts - low[where]
+    cells = np.bincount(offset[owner] + bucket, weights=weight, minlength=int(spans.sum()))
+    cumulative = np.cumsum(cells)
+    base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
     sizes = n[where]
+    lows = low[where]
 
     def value_at(rank: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         at = np.searchsorted(cumulative, base + rank, side="right")
-        return _MIDDLES[np.minimum(at - starts, span - 1) + low_bucket]
+        return _MIDDLES[np.minimum(at - starts, spans - 1) + lows]
 
     dense = _interpolated(fractions, sizes, value_at)
     for merged, part in zip(small, dense, strict=True):
