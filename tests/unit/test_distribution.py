@@ -201,6 +201,8 @@ def test_compact_and_earlier_stored_pieces_read_alike(pieces):
         if blob is not None:
             assert len(blob) <= len(legacy_blob(counts)) + 4  # a longer header, narrower entries
             assert Piece(blob).counts == counts
+            assert Piece(legacy_blob(counts)).counts == counts  # and rewritten compact
+            assert Piece(legacy_blob(counts)).to_blob() == blob
     results = [
         summarize_blobs(blobs, owners, targets, groups, [0.5, 0.9])
         for blobs in (compact, legacy, mixed)
