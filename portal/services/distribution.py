@@ -89,7 +89,27 @@ def percentile_cont(sorted_values: Sequence[float], fraction: float) -> float | 
 # --- stored form: one compact blob per piece ---------------------------------------------------
 
 _EXACT = b"E"
-_SPARSE = b"B"
+_SPARSE = b"B"  # (bucket u2, count u4) per entry: written before the compact form, still read
+_COMPACT = b"C"
+# Compact form: b"C", entries u4, first bucket u2, step width u1, count width u1, then the step
+# from the previous bucket (0 for the first) and the count of every entry, each as narrow as the
+# piece's largest allows (1 or 2 bytes a step, 1, 2 or 4 a count): about 2 bytes an entry.
+_COMPACT_HEADER = struct.Struct("<IHBB")
+
+
+def _sparse_arrays(blob: bytes) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """(buckets, counts) of a stored piece in either bucket form."""
+    if blob[:1] == _SPARSE:
+        (n,) = struct.unpack_from("<I", blob, 1)
+        return (
+            np.frombuffer(blob, dtype="<u2", count=n, offset=5),
+            np.frombuffer(blob, dtype="<u4", count=n, offset=5 + 2 * n),
+        )
+    n, first, step_width, count_width = _COMPACT_HEADER.unpack_from(blob, 1)
+    at = 1 + _COMPACT_HEADER.size
+    steps = np.frombuffer(blob, dtype=f"<u{step_width}", count=n, offset=at)
+    counts = np.frombuffer(blob, dtype=f"<u{count_width}", count=n, offset=at + step_width * n)
+    return first + np.cumsum(steps, dtype=np.int64), counts
 
 
 class Piece:
@@ -103,9 +123,7 @@ class Piece:
             if kind == _EXACT:
                 self.values = list(np.frombuffer(body, dtype="<u4").tolist())
             else:
-                (n,) = struct.unpack_from("<I", body)
-                idx = np.frombuffer(body, dtype="<u2", count=n, offset=4)
-                cnt = np.frombuffer(body, dtype="<u4", count=n, offset=4 + 2 * n)
+                idx, cnt = _sparse_arrays(blob)
                 self.values = None
                 self.counts = dict(zip(idx.tolist(), cnt.tolist(), strict=True))
 
@@ -149,12 +167,23 @@ def exact_blob(values: Iterable[int]) -> bytes | None:
 
 
 def sparse_blob(indexes: Iterable[int], counts: Iterable[int]) -> bytes | None:
-    idx = np.asarray(list(indexes), dtype="<u2")
-    cnt = np.asarray(list(counts), dtype="<u4")
+    """The compact bucket form of (bucket, count) pairs (distinct buckets, counts > 0)."""
+    idx = np.asarray(list(indexes), dtype=np.int64)
+    cnt = np.asarray(list(counts), dtype=np.int64)
     if not idx.size:
         return None
     order = np.argsort(idx)
-    return _SPARSE + struct.pack("<I", idx.size) + idx[order].tobytes() + cnt[order].tobytes()
+    idx, cnt = idx[order], cnt[order]
+    steps = np.diff(idx, prepend=idx[0])
+    step_width = 1 if int(steps.max()) < 1 << 8 else 2
+    top = int(cnt.max())
+    count_width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4
+    return (
+        _COMPACT
+        + _COMPACT_HEADER.pack(idx.size, int(idx[0]), step_width, count_width)
+        + steps.astype(f"<u{step_width}").tobytes()
+        + cnt.astype(f"<u{count_width}").tobytes()
+    )
 
 
 # --- merged form: what a dashboard reads ------------------------------------------------------
@@ -167,8 +196,8 @@ class Distribution:
 
     def __init__(self) -> None:
         self._exact: list[npt.NDArray[np.uint32]] = []
-        self._idx: list[npt.NDArray[np.uint16]] = []
-        self._counts: list[npt.NDArray[np.uint32]] = []
+        self._idx: list[npt.NDArray[Any]] = []
+        self._counts: list[npt.NDArray[Any]] = []
 
     def add_blob(self, blob: bytes | None) -> None:
         if not blob:
@@ -177,9 +206,9 @@ class Distribution:
         if kind == _EXACT:
             self._exact.append(np.frombuffer(blob, dtype="<u4", offset=1))
         else:
-            (n,) = struct.unpack_from("<I", blob, 1)
-            self._idx.append(np.frombuffer(blob, dtype="<u2", count=n, offset=5))
-            self._counts.append(np.frombuffer(blob, dtype="<u4", count=n, offset=5 + 2 * n))
+            idx, counts = _sparse_arrays(blob)
+            self._idx.append(idx)
+            self._counts.append(counts)
 
     def extend(self, other: Distribution) -> None:
         self._exact.extend(other._exact)
@@ -314,25 +343,54 @@ def summarize_many(
     b_idx = np.concatenate(idx_arrays).astype(np.int64) if idx_arrays else empty
     b_cnt = np.concatenate(count_arrays).astype(np.int64) if count_arrays else empty
     b_group = spread(bucket_owner, idx_arrays) if idx_arrays else empty
-    b_tgt = spread(bucket_target, idx_arrays) if idx_arrays else empty
+    b_tgt = spread(_target_buckets(bucket_target).tolist(), idx_arrays) if idx_arrays else empty
     return _summarize_entries(
         groups, fractions, (exact, exact_group, exact_tgt), (b_idx, b_cnt, b_group, b_tgt)
     )
 
 
-def _little(buffer: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], width: int) -> Any:
-    """Little-endian unsigned integers of ``width`` bytes starting at each of ``at``."""
+def _little(buffer: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], width: Any) -> Any:
+    """Little-endian unsigned integers of ``width`` bytes (one width, or one per position)
+    starting at each of ``at``."""
     value = buffer[at].astype(np.int64)
-    for byte in range(1, width):
-        value |= buffer[at + byte].astype(np.int64) << (8 * byte)
+    if np.ndim(width) == 0:
+        for byte in range(1, int(width)):
+            value |= buffer[at + byte].astype(np.int64) << (8 * byte)
+        return value
+    for byte in range(1, int(width.max()) if width.size else 1):
+        wide = np.nonzero(width > byte)[0]
+        value[wide] |= buffer[at[wide] + byte].astype(np.int64) << (8 * byte)
     return value
 
 
-def _runs(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], step: int) -> Any:
-    """Positions ``start + step * j`` for ``j < count``, for every (start, count)."""
+def _runs(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], step: Any) -> Any:
+    """Positions ``start + step * j`` for ``j < count``, for every (start, count) (one step, or
+    one per run)."""
     total = int(counts.sum())
     first = np.repeat(np.cumsum(counts) - counts, counts)
+    if np.ndim(step):
+        step = np.repeat(step, counts)
     return np.repeat(starts, counts) + step * (np.arange(total, dtype=np.int64) - first)
+
+
+def _compact_entries(
+    buffer: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]
+) -> tuple[Any, Any, Any]:
+    """(entries per piece, buckets, counts) of the compact pieces starting at ``offsets``."""
+    n = _little(buffer, offsets + 1, 4)
+    first = _little(buffer, offsets + 5, 2)
+    step_width = buffer[offsets + 7].astype(np.int64)
+    count_width = buffer[offsets + 8].astype(np.int64)
+    steps_at = offsets + 1 + _COMPACT_HEADER.size
+    steps = _little(buffer, _runs(steps_at, n, step_width), np.repeat(step_width, n))
+    counts = _little(
+        buffer, _runs(steps_at + step_width * n, n, count_width), np.repeat(count_width, n)
+    )
+    # Buckets: the running sum of the steps, from each piece's first bucket (its first step is 0).
+    running = np.cumsum(steps)
+    piece_start = np.cumsum(n) - n
+    before = running[piece_start] if running.size else np.zeros(0, dtype=np.int64)
+    return n, np.repeat(first - before, n) + running, counts
 
 
 def summarize_blobs(
@@ -355,19 +413,41 @@ def summarize_blobs(
     offsets = np.cumsum(lengths) - lengths
     owner = np.asarray(owners, dtype=np.int64)[kept]
     target = np.asarray(targets, dtype=np.int64)[kept]
-    is_exact = buffer[offsets] == _EXACT[0]
+    kind = buffer[offsets]
+    is_exact = kind == _EXACT[0]
+    is_sparse = kind == _SPARSE[0]
+    is_compact = ~is_exact & ~is_sparse
     e_count = (lengths[is_exact] - 1) // 4
     exact = _little(buffer, _runs(offsets[is_exact] + 1, e_count, 4), 4)
-    sparse = offsets[~is_exact]
+    sparse = offsets[is_sparse]
     s_count = _little(buffer, sparse + 1, 4)
-    b_idx = _little(buffer, _runs(sparse + 5, s_count, 2), 2)
-    b_cnt = _little(buffer, _runs(sparse + 5 + 2 * s_count, s_count, 4), 4)
+    c_count, c_idx, c_cnt = _compact_entries(buffer, offsets[is_compact])
+    b_idx = np.concatenate((_little(buffer, _runs(sparse + 5, s_count, 2), 2), c_idx))
+    b_cnt = np.concatenate((_little(buffer, _runs(sparse + 5 + 2 * s_count, s_count, 4), 4), c_cnt))
+    b_owner = np.concatenate(
+        (np.repeat(owner[is_sparse], s_count), np.repeat(owner[is_compact], c_count))
+    )
+    target_bucket = _target_buckets(target)
+    b_target = np.concatenate(
+        (
+            np.repeat(target_bucket[is_sparse], s_count),
+            np.repeat(target_bucket[is_compact], c_count),
+        )
+    )
     return _summarize_entries(
         groups,
         fractions,
         (exact, np.repeat(owner[is_exact], e_count), np.repeat(target[is_exact], e_count)),
-        (b_idx, b_cnt, np.repeat(owner[~is_exact], s_count), np.repeat(target[~is_exact], s_count)),
+        (b_idx, b_cnt, b_owner, b_target),
     )
+
+
+def _target_buckets(targets: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The bucket of each target (-1: none), found once per stored piece rather than once per
+    entry (a piece of a large history holds hundreds of entries)."""
+    array = np.asarray(targets, dtype=np.int64)
+    found = np.minimum(bucket_of(np.maximum(array, 0)), BUCKETS - 1)
+    return np.where(array < 0, -1, found)
 
 
 def _summarize_entries(
@@ -377,7 +457,8 @@ def _summarize_entries(
     bucket_entries: tuple[Any, Any, Any, Any],
 ) -> list[tuple[Summary, int]]:
     """The common part: (value, group, target) of exact entries and (bucket, count, group,
-    target) of bucket entries, to a summary and a count within target per group."""
+    bucket of the target, -1: none) of bucket entries, to a summary and a count within target
+    per group."""
     exact, exact_group, exact_tgt = exact_entries
     b_idx, b_cnt, b_group, b_tgt = bucket_entries
     n = np.bincount(exact_group, minlength=groups) + np.bincount(
@@ -393,8 +474,7 @@ def _summarize_entries(
     within_exact = np.where(
         exact_tgt < 0, False, np.where(exact_in, exact <= exact_tgt, exact_bucket <= target_bucket)
     )
-    b_target_bucket = np.minimum(bucket_of(np.maximum(b_tgt, 0)), BUCKETS - 1)
-    within_b = np.where(b_tgt < 0, 0, np.where(b_idx <= b_target_bucket, b_cnt, 0))
+    within_b = np.where(b_idx <= b_tgt, b_cnt, 0)  # b_idx >= 0, so no target counts nothing
     within = np.bincount(exact_group, weights=within_exact, minlength=groups) + np.bincount(
         b_group, weights=within_b, minlength=groups
     )
@@ -489,24 +569,28 @@ def _dense_percentiles(
     )
     owner, bucket = bucketed
     big = ~exact_mode
-    compact = np.cumsum(big) - 1
     if not bucket.size:
         return small
-    low_bucket = int(bucket.min())
-    span = int(bucket.max()) - low_bucket + 1
-    count = int(np.count_nonzero(big))
-    cells = np.bincount(
-        compact[owner] * span + (bucket - low_bucket), weights=weight, minlength=count * span
-    )
-    cumulative = np.cumsum(cells)
-    starts = np.arange(count) * span
-    base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+    # Each group's cells run from its lowest to its highest bucket in use, one group after the
+    # other: the cells follow the buckets each group uses, not groups times every bucket in use.
+    low = np.full(n.size, BUCKETS, dtype=np.int64)
+    high = np.full(n.size, -1, dtype=np.int64)
+    np.minimum.at(low, owner, bucket)
+    np.maximum.at(high, owner, bucket)
     where = np.nonzero(big)[0]
+    spans = np.maximum(high[where] - low[where] + 1, 1)
+    starts = np.cumsum(spans) - spans
+    offset = np.zeros(n.size, dtype=np.int64)
+    offset[where] = starts - low[where]
+    cells = np.bincount(offset[owner] + bucket, weights=weight, minlength=int(spans.sum()))
+    cumulative = np.cumsum(cells)
+    base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
     sizes = n[where]
+    lows = low[where]
 
     def value_at(rank: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         at = np.searchsorted(cumulative, base + rank, side="right")
-        return _MIDDLES[np.minimum(at - starts, span - 1) + low_bucket]
+        return _MIDDLES[np.minimum(at - starts, spans - 1) + lows]
 
     dense = _interpolated(fractions, sizes, value_at)
     for merged, part in zip(small, dense, strict=True):

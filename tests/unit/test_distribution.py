@@ -3,6 +3,7 @@ computation on random data."""
 
 from __future__ import annotations
 
+import struct
 from datetime import timedelta
 
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal.services.distribution import (
+    BUCKETS,
     EDGES,
     EXACT_LIMIT,
     MAX_SECONDS,
@@ -20,6 +22,8 @@ from portal.services.distribution import (
     exact_blob,
     percentile_cont,
     seconds,
+    sparse_blob,
+    summarize_blobs,
     summarize_many,
 )
 
@@ -157,3 +161,59 @@ def test_many_groups_at_once_match_the_exact_computation_of_each(groups, hours):
             assert abs(estimate - exact) <= RELATIVE_ERROR * exact
             if len(values) <= EXACT_LIMIT:
                 assert estimate == pytest.approx(exact)
+
+
+def legacy_blob(counts: dict[int, int]) -> bytes:
+    """A bucket piece as rollups stored them before the compact form: (u2 bucket, u4 count)."""
+    buckets = sorted(counts)
+    return (
+        b"B"
+        + struct.pack("<I", len(buckets))
+        + np.asarray(buckets, dtype="<u2").tobytes()
+        + np.asarray([counts[b] for b in buckets], dtype="<u4").tobytes()
+    )
+
+
+bucket_counts = st.dictionaries(
+    st.integers(0, BUCKETS - 1), st.integers(1, 100_000) | st.integers(1, 300), max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(-1, 2399), bucket_counts | st.just({})),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_compact_and_earlier_stored_pieces_read_alike(pieces):
+    """Pieces are stored compactly (narrow steps between buckets and narrow counts); pieces
+    stored before in the wider form still read the same, alone or mixed with compact ones."""
+    groups = 6
+    owners = [owner for owner, _, _ in pieces]
+    targets = [hours * 3600 if hours >= 0 else -1 for _, hours, _ in pieces]
+    compact = [sparse_blob(counts.keys(), counts.values()) for _, _, counts in pieces]
+    legacy = [legacy_blob(counts) if counts else None for _, _, counts in pieces]
+    mixed = [c if i % 2 else lg for i, (c, lg) in enumerate(zip(compact, legacy, strict=True))]
+    for blob, (_, _, counts) in zip(compact, pieces, strict=True):
+        assert (blob is None) == (not counts)
+        if blob is not None:
+            assert len(blob) <= len(legacy_blob(counts)) + 4  # a longer header, narrower entries
+            assert Piece(blob).counts == counts
+            assert Piece(legacy_blob(counts)).counts == counts  # and rewritten compact
+            assert Piece(legacy_blob(counts)).to_blob() == blob
+    results = [
+        summarize_blobs(blobs, owners, targets, groups, [0.5, 0.9])
+        for blobs in (compact, legacy, mixed)
+    ]
+    expected_n = [0] * groups
+    expected_within = [0] * groups
+    for owner, target, (_, _, counts) in zip(owners, targets, pieces, strict=True):
+        expected_n[owner] += sum(counts.values())
+        if target >= 0:
+            expected_within[owner] += sum(c for b, c in counts.items() if EDGES[b] <= target)
+    for result in results:
+        assert [summary.n for summary, _ in result] == expected_n
+        assert [within for _, within in result] == expected_within
+        assert [s.percentiles for s, _ in result] == [s.percentiles for s, _ in results[0]]
