@@ -39,7 +39,12 @@ OFFICER_ONLY = {
 # What a supervisor without a grant may open, and must find no content in.
 METADATA_PAGES = {"officer.report_page"}
 # Routes that are not about one report (their own rules are tested elsewhere).
-NOT_PER_REPORT = {"officer.queue", "officer.campaign_list", "officer.campaign_page"}
+NOT_PER_REPORT = {
+    "officer.queue",
+    "officer.campaign_list",
+    "officer.campaign_page",
+    "officer.alert_settings",  # a staff member's own alert settings, no report in it
+}
 
 
 def _image() -> bytes:

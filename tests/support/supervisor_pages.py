@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal.models import Officer, Report, utcnow
+from portal.models import OPEN_STATUSES, Officer, Region, Report, utcnow
 from portal.services.accounts import create_officer
 from tests.support.browser import LiveServer
 from tests.support.stats import add_report, hours
@@ -52,6 +52,24 @@ def seed_dashboard(live_server: LiveServer) -> None:
         )
         session.commit()
         assert session.scalar(select(Report.id).where(Report.unit_id.is_not(None)))
+
+
+def waiting_in_region(live_server: LiveServer, region_code: str) -> int:
+    """Reports of the region still waiting for a first response, counted in the database: the
+    seeded ones, and any other test's on the shared live server."""
+    with live_server.session() as session:
+        return (
+            session.scalar(
+                select(func.count(Report.id))
+                .join(Region, Region.id == Report.region_id)
+                .where(
+                    Region.code == region_code,
+                    Report.status.in_(OPEN_STATUSES),
+                    Report.first_response_at.is_(None),
+                )
+            )
+            or 0
+        )
 
 
 def sign_in(page: Any, username: str, password: str, secret: str, live_server: LiveServer) -> None:
