@@ -201,7 +201,7 @@ def test_reporter_and_officer_in_chromium_over_https(
 
         page.goto(f"/officer/reports/{reference}")
         with page.expect_download() as download:
-            page.locator("table.evidence a").first.click()
+            page.locator("#evidence .evidence-facts a").first.click()
         saved = download.value.path()
         assert Path(saved).read_bytes() == screenshot.read_bytes()
         officer.close()
