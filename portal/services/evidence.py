@@ -62,19 +62,8 @@ def attach(
     for staged in accepted:
         if staged.reference != report.reference:
             raise ValueError("staged evidence is bound to another report")
-        assert staged.sha256 and staged.media_type and staged.key_id and staged.wrapped_key
         row = Evidence(
-            blob_key=staged.blob_key,
-            size=staged.size,
-            sniffed_type=staged.media_type,
-            sha256=staged.sha256,
-            key_id=staged.key_id,
-            wrapped_key=staged.wrapped_key,
-            filename_enc=keyring.encrypt_field(
-                staged.display_name, filename_context(report.reference, staged.blob_key)
-            ),
-            source=source,
-            received_at=now,
+            **_stored_file(staged, report.reference, keyring), source=source, received_at=now
         )
         report.evidence.append(row)
         rows.append(row)
@@ -116,6 +105,23 @@ def attach(
 
     event.listen(session, "after_commit", _keep, once=True)
     return rows
+
+
+def _stored_file(staged: StagedFile, reference: str, keyring: Keyring) -> dict[str, Any]:
+    """The columns an accepted file keeps, on a report (Evidence) or held for a form sent back
+    (PendingUpload): where its encrypted blob is, what it is, and its name encrypted."""
+    assert staged.sha256 and staged.media_type and staged.key_id and staged.wrapped_key
+    return {
+        "blob_key": staged.blob_key,
+        "size": staged.size,
+        "sniffed_type": staged.media_type,
+        "sha256": staged.sha256,
+        "key_id": staged.key_id,
+        "wrapped_key": staged.wrapped_key,
+        "filename_enc": keyring.encrypt_field(
+            staged.display_name, filename_context(reference, staged.blob_key)
+        ),
+    }
 
 
 # --- files held for a form sent back for correction -----------------------------------------
@@ -177,21 +183,12 @@ def hold(
     for row in _pending(session, token, now):
         row.expires_at = expires
     for staged in accepted:
-        assert staged.reference and staged.sha256 and staged.media_type
-        assert staged.key_id and staged.wrapped_key
+        assert staged.reference
         session.add(
             PendingUpload(
+                **_stored_file(staged, staged.reference, keyring),
                 token_hash=hashed,
                 reference=staged.reference,
-                blob_key=staged.blob_key,
-                size=staged.size,
-                sniffed_type=staged.media_type,
-                sha256=staged.sha256,
-                key_id=staged.key_id,
-                wrapped_key=staged.wrapped_key,
-                filename_enc=keyring.encrypt_field(
-                    staged.display_name, filename_context(staged.reference, staged.blob_key)
-                ),
                 created_at=now,
                 expires_at=expires,
             )
