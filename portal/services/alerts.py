@@ -38,23 +38,19 @@ from __future__ import annotations
 
 import json
 import logging
-import smtplib
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.support import Translations
 from sqlalchemy import event, exists, func, select, text
 from sqlalchemy.orm import Session
 
+from portal.domain.localtime import to_local
 from portal.models import (
     OPEN_STATUS_SQL,
     OPEN_STATUSES,
@@ -67,7 +63,7 @@ from portal.models import (
     Unit,
     officer_units,
 )
-from portal.services import audit
+from portal.services import audit, mailer
 from portal.services.mailer import SmtpSettings
 from portal.services.webhooks import http_post, sign
 
@@ -76,7 +72,6 @@ log = logging.getLogger("portal.alerts")
 KINDS = ("urgent", "reply", "sla", "digest")
 CHANNELS = ("email", "webhook")
 LANGUAGES = ("ar", "fr", "en", "es")
-LOCAL_TZ = ZoneInfo("Africa/Casablanca")
 SIGNATURE_HEADER = "Portal-Signature"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
@@ -335,17 +330,6 @@ def alert_text(
     return translations.gettext(SUBJECTS[kind]), f"{lead}\n\n{footer}\n"
 
 
-def _send_mail(smtp: SmtpSettings, message: EmailMessage, addresses: Sequence[str]) -> None:
-    """One message to every address, each as a blind copy: colleagues' addresses stay private."""
-    assert smtp.host is not None
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
-        if smtp.starttls:
-            client.starttls(context=ssl.create_default_context())
-        if smtp.username and smtp.password:
-            client.login(smtp.username, smtp.password)
-        client.send_message(message, to_addrs=list(addresses))
-
-
 def _email(
     kind: str,
     unit: Unit,
@@ -359,14 +343,11 @@ def _email(
             by_language.setdefault(person.language, []).append(person.email)
     for language, addresses in sorted(by_language.items()):
         subject, body = alert_text(kind, unit, language, settings, counts)
-        message = EmailMessage()
-        message["From"] = settings.smtp.sender
-        message["To"] = "undisclosed-recipients:;"
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain=settings.smtp.sender.rpartition("@")[2] or None)
-        message.set_content(body)
-        _send_mail(settings.smtp, message, addresses)
+        # Every address a blind copy: colleagues' addresses stay private.
+        message = mailer.build_message(
+            settings.smtp, to="undisclosed-recipients:;", subject=subject, body=body
+        )
+        mailer.send(settings.smtp, message, to_addrs=addresses)
 
 
 def webhook_body(
@@ -451,7 +432,9 @@ def deliver(
             _webhook(webhook_body(kind, unit, people, settings, counts, now), settings)
     except AlertFailed as error:
         raise AlertFailed(len(people), error.reason) from error
-    except (OSError, smtplib.SMTPException) as error:
+    except mailer.MailError as error:
+        raise AlertFailed(len(people), type(error.__cause__ or error).__name__) from error
+    except (OSError, mailer.MailNotConfigured) as error:
         raise AlertFailed(len(people), type(error).__name__) from error
     audit.record(
         session,
@@ -538,14 +521,10 @@ def scan_deadlines(
     return found
 
 
-def local_day(now: datetime) -> Any:
-    return now.astimezone(LOCAL_TZ).date()
-
-
 def take_digests(session: Session, *, hour: int, now: datetime) -> list[int]:
     """From ``hour`` (local time) on, each unit someone wants a digest for gets one a day: the
     day is marked and the digest queued. Returns the units."""
-    local = now.astimezone(LOCAL_TZ)
+    local = to_local(now)
     if local.hour < hour:
         return []
     day = local.date()

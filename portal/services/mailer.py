@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 
@@ -71,6 +71,7 @@ def build_message(
     message["From"] = settings.sender
     message["To"] = to
     message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
     message.set_content(body)
     for item in attachments:
@@ -80,8 +81,9 @@ def build_message(
     return message
 
 
-def send(settings: SmtpSettings, message: EmailMessage) -> str:
-    """Hand ``message`` to the relay; return its Message-ID. Raises ``MailError``."""
+def send(settings: SmtpSettings, message: EmailMessage, *, to_addrs: Sequence[str] = ()) -> str:
+    """Hand ``message`` to the relay (to ``to_addrs`` when given, else to its headers' addresses:
+    blind copies go through ``to_addrs``); return its Message-ID. Raises ``MailError``."""
     if not settings.configured:
         raise MailNotConfigured("no SMTP relay is configured (SMTP_HOST)")
     assert settings.host is not None
@@ -91,7 +93,7 @@ def send(settings: SmtpSettings, message: EmailMessage) -> str:
                 client.starttls(context=ssl.create_default_context())
             if settings.username and settings.password:
                 client.login(settings.username, settings.password)
-            client.send_message(message)
+            client.send_message(message, to_addrs=list(to_addrs) or None)
     except (OSError, smtplib.SMTPException) as error:
         raise MailError(f"{type(error).__name__}: {error}") from error
     return str(message["Message-ID"])

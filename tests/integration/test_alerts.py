@@ -310,8 +310,9 @@ def test_the_daily_digest_sends_counts_once_a_day_from_the_configured_hour(app, 
         submit_and_get_receipt(app.test_client())
     run_queued(app)
     old, answered, fresh = db.scalars(select(Report).order_by(Report.id)).all()
-    # 08:30 in Casablanca on a day Morocco is at UTC+1.
-    now = datetime(2026, 12, 10, 7, 30, tzinfo=UTC)
+    # 08:30 in Casablanca on a day Morocco is at UTC+1 (June 2026, by the tz database of the
+    # ``tzdata`` package the portal reads: Morocco stays at UTC+0 from 2026-09-20).
+    now = datetime(2026, 6, 10, 7, 30, tzinfo=UTC)
     target = timedelta(hours=app.config["SLA_FIRST_RESPONSE_HOURS"][old.priority])
     old.submitted_at = now - target - timedelta(hours=1)  # waiting, overdue, not new
     answered.submitted_at = now - timedelta(hours=2)  # new, answered
