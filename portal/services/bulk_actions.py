@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from portal.crypto.keyring import Keyring
 from portal.domain.receipts import normalize_reference
 from portal.models import Officer, Report, Unit, utcnow
-from portal.services import audit
+from portal.services import audit, closing
 from portal.services import cases as actions
 from portal.services.scope import reports_in_scope, scope_unit_ids
 
@@ -44,6 +44,10 @@ NOT_FOUND = _l("not found in your units")
 ALREADY_CLOSED = _l("already closed")
 ALREADY_REFERRED = _l("already referred to the prosecutor")
 ALREADY_YOURS = _l("already assigned to you")
+NEEDS_CONFIRMATION = _l(
+    "urgent, or awaiting the reporter's answer: close it from its own page, which asks you to "
+    "confirm"
+)
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,9 @@ def run(
             result.rows.append(RowOutcome(typed, False, NOT_FOUND))
             continue
         refusal = _status_refusal(report) if request.action != "duplicate" else None
+        if request.action == "duplicate" and closing.closing_warnings(report, now=now):
+            # Closing such a case takes a confirmation on its page: never many at one click.
+            refusal = NEEDS_CONFIRMATION
         if refusal is not None:
             result.rows.append(RowOutcome(report.reference, False, refusal))
             continue

@@ -351,6 +351,23 @@ def test_bulk_close_as_duplicate_is_all_or_nothing_per_row(app, db, amina):
     assert other.status == "received" and other.duplicate_of_id is None
 
 
+def test_bulk_close_as_duplicate_never_closes_an_urgent_case(app, db, amina):
+    """Closing an urgent case asks for a confirmation on its page; a bulk close must not skip it."""
+    _, client = amina
+    original = _make(app, db, url="https://u.example.ma/1", hours_ago=5)
+    urgent = _make(app, db, url="https://u.example.ma/1", hours_ago=4, priority="urgent")
+    plain = _make(app, db, url="https://u.example.ma/1", hours_ago=3)
+
+    refs = [urgent.reference, plain.reference]
+    assert _bulk(client, refs, action="duplicate", original=original.reference).status_code == 303
+    page = _flashes(client)
+    assert f"Done for 1 report: {plain.reference}." in page
+    assert f"{urgent.reference}: urgent, or awaiting the reporter's answer" in page
+    db.expire_all()
+    assert urgent.status == "received" and urgent.duplicate_of_id is None
+    assert plain.status == "closed" and plain.duplicate_of_id == original.id
+
+
 def test_bulk_without_csrf_token_changes_nothing(app, db, amina):
     _, client = amina
     report = _make(app, db, url="https://j.example.ma/1")
