@@ -240,6 +240,14 @@ def test_pdf_in_arabic_for_a_platform_that_accepts_it(case, db):
     pdf = staff.get(f"/officer/takedowns/{request_id}/document.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert "attachment" in pdf.headers["Content-Disposition"]
+    # Both the printable page and the PDF quote the report: each is an audited export.
+    db.expire_all()
+    exported = db.scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.action.in_(["takedown.document_printed", "takedown.document_exported"])
+        )
+    ).all()
+    assert sorted(exported) == ["takedown.document_exported", "takedown.document_printed"]
 
 
 class _StatusHandler(BaseHTTPRequestHandler):

@@ -207,7 +207,23 @@ def takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
 @bp.get("/takedowns/<int:request_id>/document")
 @staff_required(*CASE_ROLES)
 def takedown_document(request_id: int, *, staff: Officer) -> ResponseReturnValue:
-    return _render_document(_load_request(get_session(), staff, request_id))
+    db = get_session()
+    row = _load_request(db, staff, request_id)
+    page = _render_document(row)
+    # The printable request quotes the report's URLs and explanation: an export like its PDF.
+    _record_export(db, staff, row, "takedown.document_printed")
+    db.commit()
+    return page
+
+
+def _record_export(db: Session, officer: Officer, row: TakedownRequest, action: str) -> None:
+    takedowns.audit.record(
+        db,
+        actor=takedowns.audit.officer_name(officer),
+        action=action,
+        subject=f"report:{row.report.reference}",
+        details={"request_id": row.id},
+    )
 
 
 @bp.get("/takedowns/<int:request_id>/document.pdf")
@@ -216,13 +232,7 @@ def takedown_pdf(request_id: int, *, staff: Officer) -> ResponseReturnValue:
     officer, db = staff, get_session()
     row = _load_request(db, officer, request_id)
     pdf = render_pdf(_render_document(row, for_pdf=True))
-    takedowns.audit.record(
-        db,
-        actor=takedowns.audit.officer_name(officer),
-        action="takedown.document_exported",
-        subject=f"report:{row.report.reference}",
-        details={"request_id": row.id},
-    )
+    _record_export(db, officer, row, "takedown.document_exported")
     db.commit()
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="request-{row.id}.pdf"'
