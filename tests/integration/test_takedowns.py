@@ -104,6 +104,18 @@ def test_two_urls_requested_by_email_one_removed_and_the_reporter_is_told(
         },
     )
     assert send.status_code == 303
+    # A second click (or a replayed form) does not send the request to the platform again.
+    again = staff.post(
+        f"/officer/takedowns/{request_id}/send",
+        data={
+            "csrf_token": csrf_token(staff, f"/officer/takedowns/{request_id}"),
+            "send-how": "email",
+        },
+    )
+    assert again.status_code == 303
+    assert "This request was already sent." in staff.get(again.headers["Location"]).get_data(
+        as_text=True
+    )
 
     # The platform's channel received the request, in its language, with the PDF attached.
     assert len(inbox.messages) == 1

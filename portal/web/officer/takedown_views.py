@@ -248,6 +248,13 @@ def send_takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
     form = SendForm(prefix="send")
     if not form.validate():
         return _takedown_page(row, 400, send_form=form)
+    # Held until the sending is recorded: a second click or a colleague's send waits here, then
+    # finds the request sent, and the platform never gets it twice.
+    db.refresh(row, with_for_update=True)
+    if row.sent_at is not None:
+        db.rollback()
+        flash(_("This request was already sent."), "error")
+        return redirect(url_for("officer.takedown", request_id=request_id), code=303)
     smtp = mailer.SmtpSettings.from_config(current_app.config)
     message_id = None
     if form.how.data == "email":
