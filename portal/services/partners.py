@@ -148,13 +148,17 @@ def set_categories(
     unknown = sorted(set(categories) - set(CATEGORIES))
     if unknown:
         raise PartnerError(f"unknown categories: {', '.join(unknown)}")
-    partner.allowed_categories = " ".join(sorted(set(categories)))
+    chosen = " ".join(sorted(set(categories)))
+    if chosen == partner.allowed_categories:
+        return  # a save that changes nothing leaves nothing in the audit log
+    previous = partner.categories
+    partner.allowed_categories = chosen
     audit.record(
         session,
         actor=actor,
         action="partner.categories_changed",
         subject=actor_name(partner),
-        details={"categories": partner.categories},
+        details={"from": previous, "categories": partner.categories},
     )
 
 

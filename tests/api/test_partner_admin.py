@@ -60,6 +60,37 @@ def test_admin_creates_a_partner_issues_a_token_once_and_revokes_it(app, admin, 
     assert {"partner.created", "partner.token_issued", "partner.token_revoked"} <= actions
 
 
+def test_partner_settings_audit_only_what_changed(app, admin, db):
+    partner = make_partner(db, "ngo-settings")
+    db.commit()
+    page_path = f"/admin/partners/{partner.id}"
+
+    def save(categories):
+        return admin.post(
+            f"{page_path}/settings",
+            data={
+                "csrf_token": csrf_token(admin, page_path),
+                "accreditation": "accredited",
+                "categories": categories,
+            },
+        )
+
+    def changes():
+        db.expire_all()
+        return db.scalars(
+            select(AuditEvent).where(AuditEvent.action == "partner.categories_changed")
+        ).all()
+
+    before = len(changes())
+    assert save(["threats", "sextortion"]).status_code in (200, 303)
+    entries = changes()
+    assert len(entries) == before + 1
+    assert '"categories": ["sextortion", "threats"]' in entries[-1].details
+    # Saving the same choice again changes nothing, and the log says nothing.
+    assert save(["sextortion", "threats"]).status_code in (200, 303)
+    assert len(changes()) == before + 1
+
+
 def test_admin_sees_each_partners_accuracy_and_the_delivery_log(app, admin, client, db):
     partner = make_partner(db, "centre-a")
     officer, _ = make_officer(app, db, "casa1", units=("CASABLANCA",))
