@@ -501,12 +501,18 @@ def _summarize_entries(
             np.concatenate((exact_group, b_group)),
             np.concatenate((np.ones(exact.size, dtype=np.int64), b_cnt)),
         )
-    out = []
-    for group in range(groups):
-        count = int(n[group])
-        values = [float(p[group]) if count else None for p in percentiles]
-        out.append((Summary(n=count, percentiles=values, within=[]), int(within[group])))
-    return out
+    # Plain Python numbers read once per array: a dashboard has over a thousand groups, and
+    # indexing a numpy array one element at a time costs more than the whole computation.
+    counts = n.tolist()
+    within_counts = within.astype(np.int64).tolist()
+    columns = [np.asarray(p, dtype=np.float64).tolist() for p in percentiles]
+    return [
+        (
+            Summary(n=count, percentiles=[c[group] if count else None for c in columns], within=[]),
+            within_counts[group],
+        )
+        for group, count in enumerate(counts)
+    ]
 
 
 def _interpolated(
