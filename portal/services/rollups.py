@@ -45,7 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from portal.db import insert_missing
+from portal.db import fetch_all, insert_missing
 from portal.domain.localtime import LOCAL_TZ
 from portal.models import Report, StatsRollup, utcnow
 from portal.services import distribution
@@ -347,7 +347,7 @@ def read(
         ),
     )
     # Core rows straight from the connection: a two-year dashboard reads thousands.
-    return (Row(*row) for row in session.connection().execute(stmt).all())
+    return (Row(*row) for row in fetch_all(session.connection(), stmt))
 
 
 # --- rebuilding from the reports -------------------------------------------------------------
