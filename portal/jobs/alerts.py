@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from portal.jobs.queue import enqueue
+from portal.jobs.queue import enqueue, install_dispatch
 from portal.jobs.registry import JobContext, job, periodic
 from portal.services import alerts
 
@@ -28,10 +28,7 @@ def connect(app: Flask) -> None:
         for channel in alerts.AlertSettings.from_config(app.config).channels():
             enqueue(app, DELIVER, kind, unit_id, channel)
 
-    factory = app.extensions["db_sessionmaker"]
-    info = dict(factory.kw.get("info") or {})
-    info[alerts.DISPATCH_INFO] = dispatch
-    factory.configure(info=info)
+    install_dispatch(app, alerts.DISPATCH_INFO, dispatch)
 
 
 @job(DELIVER, retries=RETRIES, retry_delay=120)

@@ -60,8 +60,6 @@ class RowOutcome:
 @dataclass
 class BulkResult:
     rows: list[RowOutcome] = field(default_factory=list)
-    # Reports whose reporter sees a change (closed): the caller may send the content-free notice.
-    closed_report_ids: list[int] = field(default_factory=list)
 
     @property
     def done(self) -> list[str]:
@@ -107,16 +105,17 @@ def _perform(
     request: BulkRequest,
     keyring: Keyring,
     now: datetime,
-) -> bool:
-    """One report's action; True when the reporter sees a change. ActionError when refused."""
+) -> None:
+    """One report's action (a close is news to the reporter: ``cases`` queues the notice);
+    ActionError when refused."""
     if request.action == "claim":
         if report.assigned_officer_id == officer.id:
             raise actions.ActionError(ALREADY_YOURS)
         actions.claim(session, officer, report, report.version, now=now)
-        return False
+        return
     if request.action == "assign":
         actions.assign(session, officer, report, report.version, request.assignee_id or 0, now=now)
-        return False
+        return
     if request.action == "transfer":
         actions.transfer(
             session,
@@ -128,7 +127,7 @@ def _perform(
             keyring,
             now=now,
         )
-        return False
+        return
     if request.action == "duplicate":
         actions.link_duplicate(
             session, officer, report, report.version, request.original or "", now=now
@@ -136,7 +135,7 @@ def _perform(
         actions.change_status(
             session, officer, report, report.version, "closed", "duplicate", now=now
         )
-        return True
+        return
     raise ValueError(f"unknown bulk action {request.action!r}")
 
 
@@ -185,7 +184,7 @@ def run(
             continue
         savepoint = session.begin_nested()
         try:
-            visible = _perform(session, officer, report, request, keyring, now)
+            _perform(session, officer, report, request, keyring, now)
         except actions.ActionError as error:
             savepoint.rollback()
             session.refresh(report)
@@ -193,8 +192,6 @@ def run(
             result.rows.append(RowOutcome(report.reference, False, message or error.message))
             continue
         savepoint.commit()
-        if visible:
-            result.closed_report_ids.append(report.id)
         result.rows.append(RowOutcome(report.reference, True))
     return result
 

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from portal.db import get_session
 from portal.domain.categories import CATEGORIES, PLATFORMS, PRIORITIES, STAFF_STATUSES
-from portal.jobs import queue as jobs
 from portal.models import Officer, Unit, utcnow
 from portal.services import bulk_actions, content_access
 from portal.services.queue import Cursor, load_queue
@@ -167,10 +166,6 @@ def bulk_action(*, staff: Officer) -> ResponseReturnValue:
         keyring=keyring(),
     )
     db.commit()
-    if current_app.config.get("SMTP_HOST"):
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        for report_id in result.closed_report_ids:
-            jobs.enqueue(app, "notices.news", report_id)
     if result.done:
         flash(
             ngettext(

@@ -28,7 +28,6 @@ from portal.domain.categories import (
     STAFF_STATUSES,
 )
 from portal.evidence import thumbnails
-from portal.jobs import queue as jobs
 from portal.models import Officer, Report, Unit
 from portal.services import casefile, closing, content_access
 from portal.services import cases as actions
@@ -363,7 +362,6 @@ def change_status(ref: str, *, staff: Officer) -> ResponseReturnValue:
             form.status.data,
             form.closure_reason.data or None,
         )
-        _notify_reporter(report)
         flash(_("The status is now: %(status)s.", status=STAFF_STATUSES[report.status]), "success")
 
     return _act(ref, staff, StatusForm, "status", perform, prepare=prepare, confirm=confirm)
@@ -442,17 +440,9 @@ def add_note(ref: str, *, staff: Officer) -> ResponseReturnValue:
 def message_reporter(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.message_reporter(db, officer, report, form.body.data, keyring())
-        _notify_reporter(report)
         flash(_("Message sent to the reporter."), "success")
 
     return _act(ref, staff, MessageForm, "message", perform)
-
-
-def _notify_reporter(report: Report) -> None:
-    """Queue the opt-in, content-free e-mail notice (a no-op for reporters who did not opt in);
-    it needs a relay, and says nothing but that there is news."""
-    if current_app.config.get("SMTP_HOST"):
-        jobs.enqueue(current_app._get_current_object(), "notices.news", report.id)  # type: ignore[attr-defined]
 
 
 # Evidence download and manifest (portal.web.officer.evidence_views) on this blueprint.
