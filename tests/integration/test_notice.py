@@ -175,7 +175,7 @@ def test_a_message_to_the_victim_from_the_partner_panel_sends_the_notice(app, db
         token = csrf_token(staff, f"/officer/reports/{reference}")
         response = staff.post(
             f"/officer/reports/{reference}/partner-message",
-            data={"csrf_token": token, "body": body, "audience": audience},
+            data={"csrf_token": token, "partner-body": body, "partner-audience": audience},
         )
         assert response.status_code == 303
 
