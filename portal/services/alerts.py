@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.support import Translations
-from sqlalchemy import event, exists, func, select, text
+from sqlalchemy import ColumnElement, case, event, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from portal.domain.localtime import to_local
@@ -63,7 +63,7 @@ from portal.models import (
     Unit,
     officer_units,
 )
-from portal.services import audit, mailer
+from portal.services import audit, mailer, stats
 from portal.services.mailer import SmtpSettings
 from portal.services.webhooks import http_post, sign
 
@@ -280,34 +280,24 @@ class DigestCounts:
 def digest_counts(
     session: Session, unit_id: int, first_response_hours: Mapping[str, float], *, now: datetime
 ) -> DigestCounts:
-    """Counts only, each read from an index of the unit's reports."""
-    new = session.scalar(
-        select(func.count())
-        .select_from(Report)
-        .where(Report.unit_id == unit_id, Report.submitted_at >= now - timedelta(hours=24))
-    )
-    waiting_base = (
-        select(func.count())
-        .select_from(Report)
-        .where(
-            Report.unit_id == unit_id,
-            Report.status.in_(OPEN_STATUSES),
-            Report.first_response_at.is_(None),
+    """Counts only, in one pass over the unit's reports of the last 24 hours and its waiting
+    ones. Each priority's deadline is the statistics' CASE on the priority; a priority the SLA
+    setting does not name has no deadline: it is waiting, never overdue."""
+    new = Report.submitted_at >= now - timedelta(hours=24)
+    waiting = Report.status.in_(OPEN_STATUSES) & Report.first_response_at.is_(None)
+    targets = {name: timedelta(hours=float(hours)) for name, hours in first_response_hours.items()}
+    deadline = stats.deadline_cutoff(targets, now, None)
+    overdue = waiting & (Report.submitted_at < deadline)
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = session.execute(
+        select(count(new), count(waiting), count(overdue)).where(
+            Report.unit_id == unit_id, new | waiting
         )
-    )
-    waiting = session.scalar(waiting_base)
-    overdue = 0
-    for priority, hours in first_response_hours.items():
-        overdue += (
-            session.scalar(
-                waiting_base.where(
-                    Report.priority_rank == PRIORITY_RANK[priority],
-                    Report.submitted_at < now - timedelta(hours=float(hours)),
-                )
-            )
-            or 0
-        )
-    return DigestCounts(new=new or 0, waiting=waiting or 0, overdue=overdue)
+    ).one()
+    return DigestCounts(new=int(row[0]), waiting=int(row[1]), overdue=int(row[2]))
 
 
 def alert_text(

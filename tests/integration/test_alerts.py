@@ -342,6 +342,46 @@ def test_the_daily_digest_sends_counts_once_a_day_from_the_configured_hour(app, 
     assert mailbox.to("karim@police.test") == []
 
 
+def test_the_digest_counts_in_one_query_and_a_priority_with_no_deadline_only_waits(app, db):
+    from sqlalchemy import event
+
+    from portal.models import PRIORITY_RANK
+
+    for _ in range(3):
+        submit_and_get_receipt(app.test_client())
+    run_queued(app)
+    urgent, normal, answered = db.scalars(select(Report).order_by(Report.id)).all()
+    now = datetime(2026, 6, 10, 7, 30, tzinfo=UTC)
+    urgent.priority, urgent.priority_rank = "urgent", PRIORITY_RANK["urgent"]
+    urgent.submitted_at = now - timedelta(hours=5)  # past a 4-hour deadline
+    normal.priority, normal.priority_rank = "normal", PRIORITY_RANK["normal"]
+    normal.submitted_at = now - timedelta(days=30)  # very old, but "normal" has no deadline here
+    answered.submitted_at = now - timedelta(hours=1)
+    answered.first_response_at = now - timedelta(minutes=30)
+    db.commit()
+    casablanca = urgent.unit_id
+    # The setting names a priority no report has, and not the one of the old report.
+    hours = {"urgent": 4, "critical": 1}
+
+    engine = db.get_bind()
+    statements: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        counts = alerts.digest_counts(db, casablanca, hours, now=now)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert counts == alerts.DigestCounts(new=2, waiting=2, overdue=1)
+    assert len(statements) == 1 and "FROM reports" in statements[0]
+    # With every priority named, the old one is overdue too; with none, nothing is.
+    every = app.config["SLA_FIRST_RESPONSE_HOURS"]
+    assert alerts.digest_counts(db, casablanca, every, now=now).overdue == 2
+    assert alerts.digest_counts(db, casablanca, {}, now=now) == alerts.DigestCounts(2, 2, 0)
+
+
 def test_a_relay_that_fails_is_audited_and_retried_and_the_report_is_kept(
     app, db, mailbox, hook, team
 ):
