@@ -401,6 +401,41 @@ def test_a_relay_that_fails_is_audited_and_retried_and_the_report_is_kept(
     assert queue.huey.scheduled_count() == 2
 
 
+def run_retries(app: Flask) -> int:
+    """What a worker does once the retry delay has passed: run each scheduled job."""
+    queue = jobs_of(app)
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)  # Huey's naive UTC
+    tasks = queue.huey.read_schedule(later)
+    for task in tasks:
+        queue.huey.execute(task, timestamp=later)
+    return len(tasks)
+
+
+def test_a_retry_sends_only_the_languages_that_did_not_go_out(app, db, mailbox, team):
+    on_duty(app, db, "leila", language="fr")
+    # The relay takes the English message, then refuses the French one, once.
+    mailbox.refuse_once("leila@police.test")
+    urgent_report(app.test_client())
+    run_queued(app)
+    assert mailbox.refused == [["leila@police.test"]]
+    assert [recipients for recipients, _ in mailbox.received] == [["amina@police.test"]]
+    [failed] = [e for e in alert_entries(db) if e["channel"] == "email"]
+    assert (failed["action"], failed["recipients"], failed["sent"]) == ("alert.failed", 2, ["en"])
+
+    assert run_retries(app) == 1
+    # The retry sent French only: nobody got the alert twice, and everybody got it.
+    assert len(mailbox.to("amina@police.test")) == 1
+    [french] = mailbox.to("leila@police.test")
+    assert french["Subject"] != "Urgent report waiting"
+    email = [e for e in alert_entries(db) if e["channel"] == "email"]
+    assert [(e["action"], e["recipients"]) for e in email] == [
+        ("alert.failed", 2),
+        ("alert.sent", 1),
+    ]
+    # Done: nothing is left to retry.
+    assert jobs_of(app).huey.scheduled_count() == 0
+
+
 def test_an_officer_without_an_address_is_reached_only_through_the_webhook(app, db, mailbox, hook):
     on_duty(app, db, "nadia", email="")
     urgent_report(app.test_client())
