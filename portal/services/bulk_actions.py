@@ -7,9 +7,9 @@ same, one per report.
 
 Semantics, per row, in one transaction:
 
-* every reference is looked up in the officer's scope; one outside it reads exactly like one that
-  does not exist ("not found in your units"), so a bulk form cannot be used to probe for reports
-  of other units;
+* the references are looked up together, in one query scoped to the officer's units; one outside
+  them reads exactly like one that does not exist ("not found in your units"), so a bulk form
+  cannot be used to probe for reports of other units;
 * each report's action runs inside a savepoint: if it fails half-way (closing as a duplicate
   links, then closes), everything it wrote is rolled back and the row is reported with the
   reason; the other rows go on;
@@ -139,6 +139,20 @@ def _perform(
     raise ValueError(f"unknown bulk action {request.action!r}")
 
 
+def _load_in_scope(
+    session: Session, officer: Officer, references: Iterable[str]
+) -> dict[str, Report]:
+    """The reports named by ``references`` that are in ``officer``'s scope, by reference, in one
+    query: one of another unit is simply not there, like one that does not exist."""
+    wanted = sorted(
+        {canonical for typed in references if (canonical := normalize_reference(typed))}
+    )
+    if not wanted:
+        return {}
+    query = reports_in_scope(officer).where(Report.reference.in_(wanted))
+    return {report.reference: report for report in session.scalars(query)}
+
+
 def run(
     session: Session,
     officer: Officer,
@@ -165,13 +179,9 @@ def run(
         at=now,
     )
     result = BulkResult()
+    found = _load_in_scope(session, officer, references)
     for typed in references:
-        canonical = normalize_reference(typed)
-        report = (
-            session.scalar(reports_in_scope(officer).where(Report.reference == canonical))
-            if canonical
-            else None
-        )
+        report = found.get(normalize_reference(typed) or "")
         if report is None:
             result.rows.append(RowOutcome(typed, False, NOT_FOUND))
             continue

@@ -412,6 +412,49 @@ def test_an_officer_of_another_unit_cannot_act_by_posting_references(app, db):
     assert _audit_actions(db, subject) == before
 
 
+def test_bulk_reads_every_ticked_report_in_one_query_scoped_to_the_units(app, db):
+    from sqlalchemy import event
+
+    from portal.services import bulk_actions
+
+    officer, _ = make_officer(app, db, "amina")
+    mine = [_make(app, db, url=f"https://o.example.ma/{n}") for n in range(3)]
+    foreign = _make(app, db, url="https://o.example.ma/9", territory="MA-RAB")
+    typed = [mine[0].reference.lower(), mine[1].reference, mine[2].reference]
+    references = (*typed, foreign.reference, "EB-ZZZZ-ZZZZ", "not a reference")
+
+    engine = db.get_bind()
+    lookups: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        where = statement.partition("WHERE")[2]
+        if statement.lstrip().upper().startswith("SELECT") and "reports.reference" in where:
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        result = bulk_actions.run(
+            db,
+            officer,
+            bulk_actions.BulkRequest(action="claim", references=references),
+            keyring=app.extensions["keyring"],
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    db.commit()
+    assert len(lookups) == 1 and " IN " in lookups[0].upper() and "unit_id" in lookups[0]
+    assert result.done == [report.reference for report in mine]
+    # Another unit's report is refused in the very words of one that does not exist.
+    refused = {row.reference: str(row.message) for row in result.failed}
+    assert refused == {
+        foreign.reference: "not found in your units",
+        "EB-ZZZZ-ZZZZ": "not found in your units",
+        "not a reference": "not found in your units",
+    }
+    db.expire_all()
+    assert foreign.assigned_officer_id is None
+
+
 def _audit_actions(db, subject: str) -> list[str]:
     return list(db.scalars(select(AuditEvent.action).where(AuditEvent.subject == subject)))
 
