@@ -558,3 +558,29 @@ def test_a_supervisor_searches_by_reference_only_and_cannot_act_in_bulk(app, db)
     assert response.status_code == 404
     db.expire_all()
     assert reported.assigned_officer_id is None and reported.status == "received"
+
+
+def test_a_supervisors_queue_has_no_bulk_form_built_or_shown(app, db):
+    from sqlalchemy import event
+
+    reported = _make(app, db, url="https://p.example.ma/1")
+    _, secret = make_officer(app, db, "nadia", role="supervisor", units=())
+    client = app.test_client()
+    sign_in(client, "nadia", secret)
+    engine = db.get_bind()
+    statements: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        page = client.get("/officer/").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert reported.reference in page
+    assert "bulk-form" not in page and "/officer/bulk" not in page
+    assert "With the ticked reports" not in page
+    # Nor built: the form's choices (colleagues to assign to, units to transfer to) are not read.
+    assert not [s for s in statements if "FROM units" in s]
+    assert not [s for s in statements if "officers.role" in s.partition("WHERE")[2]]

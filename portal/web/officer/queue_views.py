@@ -94,6 +94,10 @@ def _render_queue(
         count=True,
     )
     kept = _queue_args(args, drop=("after",))
+    # Bulk actions are for officers: a supervisor's queue has no bulk form, built or shown.
+    can_act = content_access.may_act(officer)
+    if can_act and bulk_form is None:
+        bulk_form = _bulk_form(db, officer)
     views = [
         (value, label, url_for("officer.queue", **{**kept, "assigned": value}))
         for value, label in (
@@ -109,8 +113,8 @@ def _render_queue(
             filters=filters,
             page=page,
             views=views,
-            bulk_form=bulk_form or _bulk_form(db, officer),
-            bulk_url=url_for("officer.bulk_action", **_queue_args(args)),
+            bulk_form=bulk_form if can_act else None,
+            bulk_url=url_for("officer.bulk_action", **_queue_args(args)) if can_act else None,
             selected=set(selected),
             refs_error=refs_error,
             next_url=url_for("officer.queue", **kept, after=page.next_cursor)
@@ -123,7 +127,7 @@ def _render_queue(
             statuses=STAFF_STATUSES,
             platforms=PLATFORMS,
             officer=officer,
-            can_act=content_access.may_act(officer),
+            can_act=can_act,
         ),
         status,
     )
