@@ -95,6 +95,7 @@ def _init_extensions(app: Flask) -> None:
     from portal.domain.localtime import LOCAL_TZ_NAME
     from portal.extensions import babel, csrf
     from portal.jobs import alerts as alert_jobs
+    from portal.jobs import notices as notice_jobs
     from portal.jobs.queue import build_queue
     from portal.storage.blobs import open_store
     from portal.web import body_limit, i18n, metrics, ratelimit, uploads
@@ -125,6 +126,7 @@ def _init_extensions(app: Flask) -> None:
     metrics.init_app(app)
     app.extensions["jobs"] = build_queue(app)
     alert_jobs.connect(app)
+    notice_jobs.connect(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -7,11 +7,12 @@ alerts (``portal.services.alerts``), one ``alerts.deliver`` job per alert and ch
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from flask import Flask
 
-from portal.jobs.queue import enqueue
+from portal.jobs.queue import enqueue, install_dispatch
 from portal.jobs.registry import JobContext, job, periodic
 from portal.services import alerts
 
@@ -25,24 +26,30 @@ def connect(app: Flask) -> None:
     """Sessions of ``app`` hand their alerts, after commit, to the queue."""
 
     def dispatch(kind: str, unit_id: int) -> None:
+        # One id per alert: a retry finds what its earlier attempts already sent.
+        alert_id = uuid.uuid4().hex
         for channel in alerts.AlertSettings.from_config(app.config).channels():
-            enqueue(app, DELIVER, kind, unit_id, channel)
+            enqueue(app, DELIVER, kind, unit_id, channel, alert_id)
 
-    factory = app.extensions["db_sessionmaker"]
-    info = dict(factory.kw.get("info") or {})
-    info[alerts.DISPATCH_INFO] = dispatch
-    factory.configure(info=info)
+    install_dispatch(app, alerts.DISPATCH_INFO, dispatch)
 
 
 @job(DELIVER, retries=RETRIES, retry_delay=120)
-def deliver(ctx: JobContext, kind: str, unit_id: int, channel: str) -> dict[str, Any]:
-    """Send one alert on one channel; a failure is audited, then raised so the queue retries."""
+def deliver(
+    ctx: JobContext, kind: str, unit_id: int, channel: str, alert_id: str | None = None
+) -> dict[str, Any]:
+    """Send one alert on one channel; a failure is audited (with what went out before it, which
+    the retry skips), then raised so the queue retries."""
     settings = alerts.AlertSettings.from_config(ctx.config)
     try:
-        sent = alerts.deliver(ctx.session, kind, unit_id, channel, settings=settings, now=ctx.now)
+        sent = alerts.deliver(
+            ctx.session, kind, unit_id, channel, settings=settings, now=ctx.now, alert_id=alert_id
+        )
     except alerts.AlertFailed as failure:
         ctx.session.rollback()
-        alerts.record_failure(ctx.session, kind, unit_id, channel, failure, now=ctx.now)
+        alerts.record_failure(
+            ctx.session, kind, unit_id, channel, failure, now=ctx.now, alert_id=alert_id
+        )
         ctx.session.commit()
         log.warning("Alert %s on %s for unit %s failed: %s", kind, channel, unit_id, failure)
         raise

@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,15 @@ def build_queue(app: Flask) -> JobQueue:
 
 def jobs_of(app: Flask) -> JobQueue:
     return app.extensions["jobs"]  # type: ignore[no-any-return]
+
+
+def install_dispatch(app: Flask, key: str, dispatch: Callable[..., None]) -> None:
+    """Every session of ``app`` carries ``dispatch`` in its ``info[key]``: the services hand it,
+    after their transaction commits, what must go on the queue (alerts, reporters' notices)."""
+    factory = app.extensions["db_sessionmaker"]
+    info = dict(factory.kw.get("info") or {})
+    info[key] = dispatch
+    factory.configure(info=info)
 
 
 def enqueue(app: Flask, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -32,6 +32,9 @@ put in the session factory's ``info`` (``DISPATCH_INFO``: it enqueues one job pe
 channel). A rollback drops them; a failure to enqueue is logged and never fails the request.
 The job (``portal.jobs.alerts``) calls ``deliver``: sent alerts are audited with kind, unit,
 channel and the number of recipients; a failed delivery is audited too and retried by the queue.
+E-mail goes as one message per language: when one fails after others went out, the failure's
+audit entry names the alert (an id the dispatcher gives it) and the languages already sent, and
+the retry sends only the others, so that no officer gets the same alert twice.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.support import Translations
-from sqlalchemy import event, exists, func, select, text
+from sqlalchemy import ColumnElement, case, event, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from portal.domain.localtime import to_local
@@ -57,13 +60,14 @@ from portal.models import (
     PRIORITY_RANK,
     AlertDigestMark,
     AlertSlaMark,
+    AuditEvent,
     Officer,
     OfficerAlertSettings,
     Report,
     Unit,
     officer_units,
 )
-from portal.services import audit, mailer
+from portal.services import audit, mailer, stats
 from portal.services.mailer import SmtpSettings
 from portal.services.webhooks import http_post, sign
 
@@ -188,12 +192,14 @@ def _forget(session: Session) -> None:
 
 
 class AlertFailed(RuntimeError):
-    """A channel refused or could not be reached; the queue tries again."""
+    """A channel refused or could not be reached; the queue tries again. ``sent``: the languages
+    whose e-mail went out before the failure."""
 
-    def __init__(self, recipients: int, reason: str) -> None:
+    def __init__(self, recipients: int, reason: str, sent: Sequence[str] = ()) -> None:
         super().__init__(reason)
         self.recipients = recipients
         self.reason = reason
+        self.sent = tuple(sent)
 
 
 @dataclass(frozen=True)
@@ -280,34 +286,24 @@ class DigestCounts:
 def digest_counts(
     session: Session, unit_id: int, first_response_hours: Mapping[str, float], *, now: datetime
 ) -> DigestCounts:
-    """Counts only, each read from an index of the unit's reports."""
-    new = session.scalar(
-        select(func.count())
-        .select_from(Report)
-        .where(Report.unit_id == unit_id, Report.submitted_at >= now - timedelta(hours=24))
-    )
-    waiting_base = (
-        select(func.count())
-        .select_from(Report)
-        .where(
-            Report.unit_id == unit_id,
-            Report.status.in_(OPEN_STATUSES),
-            Report.first_response_at.is_(None),
+    """Counts only, in one pass over the unit's reports of the last 24 hours and its waiting
+    ones. Each priority's deadline is the statistics' CASE on the priority; a priority the SLA
+    setting does not name has no deadline: it is waiting, never overdue."""
+    new = Report.submitted_at >= now - timedelta(hours=24)
+    waiting = Report.status.in_(OPEN_STATUSES) & Report.first_response_at.is_(None)
+    targets = {name: timedelta(hours=float(hours)) for name, hours in first_response_hours.items()}
+    deadline = stats.deadline_cutoff(targets, now, None)
+    overdue = waiting & (Report.submitted_at < deadline)
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = session.execute(
+        select(count(new), count(waiting), count(overdue)).where(
+            Report.unit_id == unit_id, new | waiting
         )
-    )
-    waiting = session.scalar(waiting_base)
-    overdue = 0
-    for priority, hours in first_response_hours.items():
-        overdue += (
-            session.scalar(
-                waiting_base.where(
-                    Report.priority_rank == PRIORITY_RANK[priority],
-                    Report.submitted_at < now - timedelta(hours=float(hours)),
-                )
-            )
-            or 0
-        )
-    return DigestCounts(new=new or 0, waiting=waiting or 0, overdue=overdue)
+    ).one()
+    return DigestCounts(new=int(row[0]), waiting=int(row[1]), overdue=int(row[2]))
 
 
 def alert_text(
@@ -336,7 +332,10 @@ def _email(
     people: Sequence[Recipient],
     settings: AlertSettings,
     counts: DigestCounts | None,
+    sent: list[str],
 ) -> None:
+    """One message per language; ``sent`` gathers the languages handed to the relay, so that a
+    failure half-way says what already went out."""
     by_language: dict[str, list[str]] = {}
     for person in people:
         if person.email:
@@ -348,6 +347,7 @@ def _email(
             settings.smtp, to="undisclosed-recipients:;", subject=subject, body=body
         )
         mailer.send(settings.smtp, message, to_addrs=addresses)
+        sent.append(language)
 
 
 def webhook_body(
@@ -396,6 +396,24 @@ class Delivery:
     recipients: int
 
 
+def languages_sent(session: Session, unit_code: str, alert_id: str) -> set[str]:
+    """The languages of alert ``alert_id`` whose e-mail earlier attempts handed to the relay,
+    read from their failures' audit entries (a few per failed alert, under the unit's subject)."""
+    found: set[str] = set()
+    rows = session.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.action == "alert.failed",
+            AuditEvent.subject == f"unit:{unit_code}",
+            AuditEvent.details.contains(alert_id),
+        )
+    )
+    for details in rows:
+        entry = json.loads(details)
+        if entry.get("alert") == alert_id:
+            found.update(entry.get("sent", ()))
+    return found
+
+
 def deliver(
     session: Session,
     kind: str,
@@ -404,11 +422,13 @@ def deliver(
     *,
     settings: AlertSettings,
     now: datetime,
+    alert_id: str | None = None,
 ) -> Delivery:
     """Send one alert on one channel to the unit's on-duty officers who want it; audited.
 
     Raises ``AlertFailed`` when the relay or the webhook fails (the caller records it with
     ``record_failure`` and lets the queue retry). Nobody to tell: nothing is sent nor recorded.
+    A retry of alert ``alert_id`` e-mails only the languages earlier attempts did not send.
     """
     if kind not in KINDS or channel not in CHANNELS:
         raise ValueError(f"unknown alert {kind!r} on {channel!r}")
@@ -417,7 +437,8 @@ def deliver(
         return Delivery(kind, None, channel, 0)
     people = recipients(session, unit_id, kind)
     if channel == "email":
-        people = [person for person in people if person.email]
+        done = languages_sent(session, unit.code, alert_id) if alert_id else set()
+        people = [person for person in people if person.email and person.language not in done]
     if not people:
         return Delivery(kind, unit.code, channel, 0)
     counts = (
@@ -425,17 +446,18 @@ def deliver(
         if kind == "digest"
         else None
     )
+    sent: list[str] = []
     try:
         if channel == "email":
-            _email(kind, unit, people, settings, counts)
+            _email(kind, unit, people, settings, counts, sent)
         else:
             _webhook(webhook_body(kind, unit, people, settings, counts, now), settings)
     except AlertFailed as error:
-        raise AlertFailed(len(people), error.reason) from error
+        raise AlertFailed(len(people), error.reason, sent) from error
     except mailer.MailError as error:
-        raise AlertFailed(len(people), type(error.__cause__ or error).__name__) from error
+        raise AlertFailed(len(people), type(error.__cause__ or error).__name__, sent) from error
     except (OSError, mailer.MailNotConfigured) as error:
-        raise AlertFailed(len(people), type(error).__name__) from error
+        raise AlertFailed(len(people), type(error).__name__, sent) from error
     audit.record(
         session,
         actor="system",
@@ -455,20 +477,25 @@ def record_failure(
     failure: AlertFailed,
     *,
     now: datetime,
+    alert_id: str | None = None,
 ) -> None:
-    """Audit a failed attempt (kind, unit, channel, recipients, the error's class or status)."""
+    """Audit a failed attempt (kind, unit, channel, recipients, the error's class or status; the
+    alert's id and the languages already sent, which its retry skips)."""
     unit = session.get(Unit, unit_id)
+    details: dict[str, Any] = {
+        "kind": kind,
+        "channel": channel,
+        "recipients": failure.recipients,
+        "error": failure.reason[:100],
+    }
+    if alert_id is not None:
+        details.update(alert=alert_id, sent=sorted(failure.sent))
     audit.record(
         session,
         actor="system",
         action="alert.failed",
         subject=f"unit:{unit.code if unit else unit_id}",
-        details={
-            "kind": kind,
-            "channel": channel,
-            "recipients": failure.recipients,
-            "error": failure.reason[:100],
-        },
+        details=details,
         at=now,
     )
 

@@ -7,9 +7,9 @@ same, one per report.
 
 Semantics, per row, in one transaction:
 
-* every reference is looked up in the officer's scope; one outside it reads exactly like one that
-  does not exist ("not found in your units"), so a bulk form cannot be used to probe for reports
-  of other units;
+* the references are looked up together, in one query scoped to the officer's units; one outside
+  them reads exactly like one that does not exist ("not found in your units"), so a bulk form
+  cannot be used to probe for reports of other units;
 * each report's action runs inside a savepoint: if it fails half-way (closing as a duplicate
   links, then closes), everything it wrote is rolled back and the row is reported with the
   reason; the other rows go on;
@@ -60,8 +60,6 @@ class RowOutcome:
 @dataclass
 class BulkResult:
     rows: list[RowOutcome] = field(default_factory=list)
-    # Reports whose reporter sees a change (closed): the caller may send the content-free notice.
-    closed_report_ids: list[int] = field(default_factory=list)
 
     @property
     def done(self) -> list[str]:
@@ -107,16 +105,17 @@ def _perform(
     request: BulkRequest,
     keyring: Keyring,
     now: datetime,
-) -> bool:
-    """One report's action; True when the reporter sees a change. ActionError when refused."""
+) -> None:
+    """One report's action (a close is news to the reporter: ``cases`` queues the notice);
+    ActionError when refused."""
     if request.action == "claim":
         if report.assigned_officer_id == officer.id:
             raise actions.ActionError(ALREADY_YOURS)
         actions.claim(session, officer, report, report.version, now=now)
-        return False
+        return
     if request.action == "assign":
         actions.assign(session, officer, report, report.version, request.assignee_id or 0, now=now)
-        return False
+        return
     if request.action == "transfer":
         actions.transfer(
             session,
@@ -128,7 +127,7 @@ def _perform(
             keyring,
             now=now,
         )
-        return False
+        return
     if request.action == "duplicate":
         actions.link_duplicate(
             session, officer, report, report.version, request.original or "", now=now
@@ -136,8 +135,22 @@ def _perform(
         actions.change_status(
             session, officer, report, report.version, "closed", "duplicate", now=now
         )
-        return True
+        return
     raise ValueError(f"unknown bulk action {request.action!r}")
+
+
+def _load_in_scope(
+    session: Session, officer: Officer, references: Iterable[str]
+) -> dict[str, Report]:
+    """The reports named by ``references`` that are in ``officer``'s scope, by reference, in one
+    query: one of another unit is simply not there, like one that does not exist."""
+    wanted = sorted(
+        {canonical for typed in references if (canonical := normalize_reference(typed))}
+    )
+    if not wanted:
+        return {}
+    query = reports_in_scope(officer).where(Report.reference.in_(wanted))
+    return {report.reference: report for report in session.scalars(query)}
 
 
 def run(
@@ -166,13 +179,9 @@ def run(
         at=now,
     )
     result = BulkResult()
+    found = _load_in_scope(session, officer, references)
     for typed in references:
-        canonical = normalize_reference(typed)
-        report = (
-            session.scalar(reports_in_scope(officer).where(Report.reference == canonical))
-            if canonical
-            else None
-        )
+        report = found.get(normalize_reference(typed) or "")
         if report is None:
             result.rows.append(RowOutcome(typed, False, NOT_FOUND))
             continue
@@ -185,7 +194,7 @@ def run(
             continue
         savepoint = session.begin_nested()
         try:
-            visible = _perform(session, officer, report, request, keyring, now)
+            _perform(session, officer, report, request, keyring, now)
         except actions.ActionError as error:
             savepoint.rollback()
             session.refresh(report)
@@ -193,8 +202,6 @@ def run(
             result.rows.append(RowOutcome(report.reference, False, message or error.message))
             continue
         savepoint.commit()
-        if visible:
-            result.closed_report_ids.append(report.id)
         result.rows.append(RowOutcome(report.reference, True))
     return result
 

@@ -16,6 +16,10 @@ Lifecycle (DESIGN.md), with the shortcuts this portal allows:
 Closing is allowed from every open status because duplicates, reports outside jurisdiction and
 reports with no offence are usually clear on first reading; referral to the prosecutor needs an
 investigation first.
+
+A message to the reporter and a status change are news to the reporter: each queues the opt-in,
+content-free e-mail notice for after the commit (``portal.services.notices.news``), whatever page
+or bulk action called it.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from portal.models import (
     Unit,
     utcnow,
 )
-from portal.services import audit, rollups
+from portal.services import audit, notices, rollups
 from portal.services.reports import message_context
 from portal.services.scope import get_report_for_officer
 
@@ -271,6 +275,7 @@ def change_status(
     if new_status == "closed":
         details["reason"] = closure_reason
     _record(session, report, officer, "status_changed", now, details, visible=True)
+    notices.news(session, report)
 
 
 def change_priority(
@@ -418,6 +423,7 @@ def message_reporter(
     _record(session, report, officer, "message_sent", now, {"message_id": message.id})
     session.flush()
     session.refresh(report)
+    notices.news(session, report)
     return message
 
 

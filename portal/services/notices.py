@@ -4,12 +4,19 @@ A reporter may leave an address for this notice only; it is stored encrypted lik
 The notice never names the reference, the category, a status or a message: whoever reads the
 mailbox learns only that a report exists (the form says so before the reporter opts in). It is
 written in the reporter's language and sent through the relay the configuration names.
+
+Every write path that gives the reporter news (an officer's message, from the case page or from
+the partner panel, and a status change) calls ``news`` inside its transaction; after the commit
+the report's id is handed to the dispatcher the app put in the session factory's ``info``
+(``DISPATCH_INFO``: it queues the ``notices.news`` job when a relay is configured). A rollback
+drops it; a failure to queue is logged and never fails the change.
 """
 
 from __future__ import annotations
 
+import logging
 import smtplib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -17,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.support import Translations
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.crypto.keyring import Keyring
@@ -24,6 +32,16 @@ from portal.models import Report
 from portal.services.reports import field_context
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+log = logging.getLogger("portal.notices")
+
+# ``Session.info`` keys: the dispatcher the app installs, and the reports of the open transaction
+# whose reporters have news.
+DISPATCH_INFO = "news_dispatch"
+_PENDING = "news_pending"
+
+# report id -> None; called after the commit, once per report.
+Dispatch = Callable[[int], None]
 
 
 def _(message: str) -> str:
@@ -62,6 +80,38 @@ class SmtpRelay:
             username=config.get("SMTP_USERNAME"),
             password=config.get("SMTP_PASSWORD"),
         )
+
+
+def news(session: Session, report: Report) -> None:
+    """The reporter of ``report`` has news: one notice is queued once the transaction commits.
+
+    Whether it leaves is decided later (a relay is configured, the reporter opted in). Called by
+    the services that write the news, last, so that a change refused half-way queues nothing.
+    """
+    pending: list[int] = session.info.setdefault(_PENDING, [])
+    if report.id not in pending:
+        pending.append(report.id)
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    pending = session.info.pop(_PENDING, None)
+    dispatch: Dispatch | None = session.info.get(DISPATCH_INFO)
+    if not pending or dispatch is None:
+        return
+    for report_id in pending:
+        try:
+            dispatch(report_id)
+        except Exception:  # the change is committed; a notice must not undo it
+            log.exception("The notice for report %s could not be queued", report_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
 
 
 def notice_message(address: str, language: str | None, sender: str) -> EmailMessage:

@@ -39,7 +39,7 @@ from portal.models import (
     ReportEvent,
     utcnow,
 )
-from portal.services import alerts, audit
+from portal.services import alerts, audit, cases
 from portal.services.reports import (
     ReportSubmission,
     SubmittedReport,
@@ -55,6 +55,8 @@ TOKEN_PREFIX = "ptk"  # noqa: S105 (the visible prefix of every token, not a sec
 INACCURATE_REASONS = ("no_offence", "duplicate")
 # Message kinds exchanged between an officer and a partner.
 PARTNER_MESSAGE_KINDS = ("to_partner", "from_partner")
+# Whom an officer writes to from the partner panel.
+AUDIENCES = ("partner", "reporter", "both")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 _TOKEN = re.compile(rf"^{TOKEN_PREFIX}_([A-Za-z0-9]{{16}})_([A-Za-z0-9_-]{{43}})$")
@@ -578,6 +580,27 @@ def officer_message_partner(
         at=now,
     )
     return message
+
+
+def officer_message(
+    session: Session,
+    officer: Officer,
+    report: Report,
+    body: str,
+    audience: str,
+    *,
+    keyring: Keyring,
+    now: datetime | None = None,
+) -> None:
+    """The partner panel's message: to the partner (``PartnerError`` when none acts for the
+    victim any more, before anything is written), to the victim (the officer's message to the
+    reporter, with its notice), or both."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"unknown audience {audience!r}")
+    if audience in ("partner", "both"):
+        officer_message_partner(session, officer, report, body, keyring=keyring, now=now)
+    if audience in ("reporter", "both"):
+        cases.message_reporter(session, officer, report, body, keyring, now=now)
 
 
 # --- mandates -----------------------------------------------------------------------------------

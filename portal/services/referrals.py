@@ -6,7 +6,7 @@ summary built from the case's metadata in the destination's language and the off
 Referrals of child sexual exploitation carry URLs and hashes only: no note, no summary beyond
 the category, as hotline practice requires. Bundles are marked TLP:AMBER, validated by the
 ``stix2`` library when built, stored encrypted so that the package sent can be produced again
-exactly, and every creation and download is audited.
+exactly, and every creation, download and showing of its contents on the page is audited.
 """
 
 from __future__ import annotations
@@ -200,14 +200,26 @@ def referrals_for(session: Session, report: Report) -> list[Referral]:
     )
 
 
-def record_download(
-    session: Session, *, officer: Officer, referral: Referral, now: datetime
+def _record_export(
+    session: Session, officer: Officer, referral: Referral, action: str, now: datetime
 ) -> None:
     audit.record(
         session,
         actor=audit.officer_name(officer),
-        action="referral.downloaded",
+        action=action,
         subject=f"report:{referral.report.reference}",
         details={"referral_id": referral.id, "destination": referral.destination},
         at=now,
     )
+
+
+def record_download(
+    session: Session, *, officer: Officer, referral: Referral, now: datetime
+) -> None:
+    _record_export(session, officer, referral, "referral.downloaded", now)
+
+
+def record_view(session: Session, *, officer: Officer, referral: Referral, now: datetime) -> None:
+    """The referral's page lists what the bundle holds (URLs, hashes, the summary): an export,
+    audited like the bundle's download."""
+    _record_export(session, officer, referral, "referral.viewed", now)

@@ -1,8 +1,9 @@
 """The one place that decides which reports and figures a staff member may see.
 
 Every officer query for reports starts from ``reports_in_scope``; every supervisor dashboard
-from ``supervisor_region``. Anything outside answers 404,
-never 403, so a reference from another unit does not even confirm that the report exists.
+from ``supervisor_region`` (and, for figures read from rollups, ``rollup_scope``). Anything
+outside answers 404, never 403, so a reference from another unit does not even confirm that the
+report exists.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
-from portal.models import Officer, Report, Unit
+from portal.models import Officer, Region, Report, Unit
+from portal.services.rollups import NATIONAL_SCOPE
 
 
 def scope_unit_ids(officer: Officer) -> Select[tuple[int]] | list[int] | None:
@@ -62,3 +64,15 @@ def supervisor_region(
     if officer.region is not None:
         return officer.region.code
     return wanted if wanted in known_regions else None
+
+
+def rollup_scope(session: Session, region_code: str | None) -> int:
+    """The rollup scope holding the figures of ``region_code`` (as ``supervisor_region`` gives
+    it): the region's id, or ``NATIONAL_SCOPE`` for the whole country. A region that does not
+    exist raises ``LookupError``: it is never read as the whole country."""
+    if region_code is None:
+        return NATIONAL_SCOPE
+    region_id = session.scalar(select(Region.id).where(Region.code == region_code))
+    if region_id is None:
+        raise LookupError(f"unknown region {region_code!r}")
+    return region_id

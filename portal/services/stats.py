@@ -287,10 +287,24 @@ def _utc(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
-def _by_priority(values: Mapping[str, Any], default: Any) -> ColumnElement[Any]:
+def _by_priority(values: Mapping[str, Any], default: ColumnElement[Any]) -> ColumnElement[Any]:
+    if not values:
+        return default
     return case(
         *((Report.priority == priority, value) for priority, value in values.items()),
         else_=default,
+    )
+
+
+def deadline_cutoff(
+    targets: Mapping[str, timedelta], now: datetime, default: timedelta | None
+) -> ColumnElement[Any]:
+    """A CASE on the report's priority: the submission time before which a report of that
+    priority is past its target at ``now``. A priority ``targets`` does not name has the
+    ``default`` target, or none when ``default`` is None (NULL: never past any deadline)."""
+    return _by_priority(
+        {priority: _utc(now - target) for priority, target in targets.items()},
+        literal(None, UTCDateTime()) if default is None else _utc(now - default),
     )
 
 
@@ -302,9 +316,10 @@ def _open_reports(
     age buckets. Open reports are few and a partial index holds only them."""
 
     def cutoff(seconds_of: Any, priorities: Iterable[str]) -> ColumnElement[Any]:
-        return _by_priority(
-            {p: _utc(now - timedelta(seconds=seconds_of(p))) for p in priorities},
-            _utc(now - timedelta(seconds=seconds_of("normal"))),
+        return deadline_cutoff(
+            {p: timedelta(seconds=seconds_of(p)) for p in priorities},
+            now,
+            timedelta(seconds=seconds_of("normal")),
         )
 
     in_period = (Report.submitted_at >= period.start) & (Report.submitted_at < period.end)

@@ -21,7 +21,9 @@
     confirm.focus();
   } else {
     // A form sent back with an error: bring its field into view, with the focus on it.
-    var invalid = document.querySelector(".action-panel [aria-invalid=true], #break-glass [aria-invalid=true]");
+    var invalid = document.querySelector(
+      ".action-panel [aria-invalid=true], #partner [aria-invalid=true], #partner fieldset.has-error, " +
+      "#break-glass [aria-invalid=true]");
     if (invalid) {
       invalid.scrollIntoView({block: "center"});
       invalid.focus({preventScroll: true});

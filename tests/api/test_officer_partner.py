@@ -18,7 +18,7 @@ def _send(officer, reference, body, audience):
     token = csrf_token(officer, f"/officer/reports/{reference}")
     return officer.post(
         f"/officer/reports/{reference}/partner-message",
-        data={"csrf_token": token, "body": body, "audience": audience},
+        data={"csrf_token": token, "partner-body": body, "partner-audience": audience},
     )
 
 
@@ -57,8 +57,64 @@ def test_other_unit_officer_cannot_message_the_partner(app, client, db, partner_
     token = csrf_token(officer, "/officer/")
     response = officer.post(
         f"/officer/reports/{reference}/partner-message",
-        data={"csrf_token": token, "body": "x", "audience": "partner"},
+        data={"csrf_token": token, "partner-body": "x", "partner-audience": "partner"},
     )
     assert response.status_code == 404
     api = client.get(f"/api/v1/reports/{reference}/messages", headers=partner_a.headers)
     assert api.get_json()["items"] == []
+
+
+def test_bad_input_comes_back_next_to_its_field_translated_with_the_text_kept(
+    app, client, db, partner_a
+):
+    reference = file_report(client, partner_a)["reference"]
+    officer = _officer(app, db, "casa1", "CASABLANCA")
+    typed = "Merci de rappeler la victime demain matin. " * 120  # over the 5,000 limit
+
+    response = _send(officer, reference, typed, "both")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    error = page.index('id="partner-body-error"')
+    textarea = page.index('id="partner-body"', error)
+    assert textarea - error < 600  # right above its field
+    assert "5000" in page[error:textarea] and 'aria-invalid="true"' in page[error:]
+    assert "Merci de rappeler la victime demain matin." in page[textarea:]
+
+    response = _send(officer, reference, "Please call her back.", "everyone")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="partner-audience-error"' in page and "Please call her back." in page
+
+    # In the officer's language: the same message, in French.
+    officer.set_cookie("lang", "fr")
+    page = _send(officer, reference, "", "partner").get_data(as_text=True)
+    error = page.index('id="partner-body-error"')
+    assert "Ce champ est requis." in page[error : error + 300]
+    api = client.get(f"/api/v1/reports/{reference}/messages", headers=partner_a.headers)
+    assert api.get_json()["items"] == []
+
+
+def test_a_mandate_withdrawn_while_the_officer_writes_keeps_the_message(app, client, db, partner_a):
+    from sqlalchemy import select
+
+    from portal.models import Mandate
+    from portal.services import partners
+
+    reference = file_report(client, partner_a)["reference"]
+    officer = _officer(app, db, "casa1", "CASABLANCA")
+    token = csrf_token(officer, f"/officer/reports/{reference}")
+    mandate = db.scalars(select(Mandate)).one()
+    partners.withdraw_mandate(db, mandate, by="victim", actor="reporter")
+    db.commit()
+    response = officer.post(
+        f"/officer/reports/{reference}/partner-message",
+        data={"csrf_token": token, "partner-body": "Still there?", "partner-audience": "both"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    error = page.index('id="partner-audience-error"')
+    assert "No organisation acts for the victim on this report any more." in page[error:]
+    assert "Still there?" in page
+    # Nothing half-sent: not to the partner, not to the victim either.
+    victim_messages = db.scalars(select(Mandate)).one().report.messages
+    assert [message.kind for message in victim_messages] == []

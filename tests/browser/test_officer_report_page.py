@@ -210,3 +210,34 @@ def test_report_page_axe_for_officer_errors_and_supervisor(
     assert supervisor.locator(".action-panel").count() == 0
     assert _axe(supervisor) == []
     save_screenshot(supervisor, "supervisor-report-break-glass-fr-1280")
+
+
+def test_the_partner_panel_sends_an_error_back_next_to_its_field_with_the_focus(
+    new_context: NewContext, live_server: LiveServer
+) -> None:
+    from portal.models import Mandate, Report
+    from portal.services import partners
+    from tests.support.partners import make_partner
+
+    reference = _report(live_server)
+    with live_server.session() as session:
+        partner = make_partner(session, "centre-a")
+        report = session.scalars(select(Report).where(Report.reference == reference)).one()
+        partners.grant_mandate(session, report, partner.id)
+        session.commit()
+    page = new_context(locale_cookie="fr", bypass_csp=True).new_page()
+    sign_in_demo_staff(page, live_server, "casablanca")
+    page.goto(f"/officer/reports/{reference}")
+    page.fill("textarea[name=partner-body]", "Pouvez-vous rappeler la victime ?")
+    page.check("#partner-audience-2")  # both
+    # The victim withdraws the mandate while the officer writes.
+    with live_server.session() as session:
+        mandate = session.scalars(select(Mandate)).one()
+        partners.withdraw_mandate(session, mandate, by="victim", actor="reporter")
+        session.commit()
+    page.locator("#partner button").click()
+    page.wait_for_selector("#partner .error")
+    assert page.input_value("textarea[name=partner-body]") == "Pouvez-vous rappeler la victime ?"
+    assert page.evaluate("() => document.activeElement.id") == "partner-audience"
+    assert _in_view(page, "#partner .error")
+    assert _axe(page) == []

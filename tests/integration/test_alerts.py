@@ -342,6 +342,46 @@ def test_the_daily_digest_sends_counts_once_a_day_from_the_configured_hour(app, 
     assert mailbox.to("karim@police.test") == []
 
 
+def test_the_digest_counts_in_one_query_and_a_priority_with_no_deadline_only_waits(app, db):
+    from sqlalchemy import event
+
+    from portal.models import PRIORITY_RANK
+
+    for _ in range(3):
+        submit_and_get_receipt(app.test_client())
+    run_queued(app)
+    urgent, normal, answered = db.scalars(select(Report).order_by(Report.id)).all()
+    now = datetime(2026, 6, 10, 7, 30, tzinfo=UTC)
+    urgent.priority, urgent.priority_rank = "urgent", PRIORITY_RANK["urgent"]
+    urgent.submitted_at = now - timedelta(hours=5)  # past a 4-hour deadline
+    normal.priority, normal.priority_rank = "normal", PRIORITY_RANK["normal"]
+    normal.submitted_at = now - timedelta(days=30)  # very old, but "normal" has no deadline here
+    answered.submitted_at = now - timedelta(hours=1)
+    answered.first_response_at = now - timedelta(minutes=30)
+    db.commit()
+    casablanca = urgent.unit_id
+    # The setting names a priority no report has, and not the one of the old report.
+    hours = {"urgent": 4, "critical": 1}
+
+    engine = db.get_bind()
+    statements: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        counts = alerts.digest_counts(db, casablanca, hours, now=now)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert counts == alerts.DigestCounts(new=2, waiting=2, overdue=1)
+    assert len(statements) == 1 and "FROM reports" in statements[0]
+    # With every priority named, the old one is overdue too; with none, nothing is.
+    every = app.config["SLA_FIRST_RESPONSE_HOURS"]
+    assert alerts.digest_counts(db, casablanca, every, now=now).overdue == 2
+    assert alerts.digest_counts(db, casablanca, {}, now=now) == alerts.DigestCounts(2, 2, 0)
+
+
 def test_a_relay_that_fails_is_audited_and_retried_and_the_report_is_kept(
     app, db, mailbox, hook, team
 ):
@@ -359,6 +399,41 @@ def test_a_relay_that_fails_is_audited_and_retried_and_the_report_is_kept(
     assert {e["error"] for e in failed} == {"ConnectionRefusedError", "HTTP 503"}
     # Both are scheduled to be tried again.
     assert queue.huey.scheduled_count() == 2
+
+
+def run_retries(app: Flask) -> int:
+    """What a worker does once the retry delay has passed: run each scheduled job."""
+    queue = jobs_of(app)
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)  # Huey's naive UTC
+    tasks = queue.huey.read_schedule(later)
+    for task in tasks:
+        queue.huey.execute(task, timestamp=later)
+    return len(tasks)
+
+
+def test_a_retry_sends_only_the_languages_that_did_not_go_out(app, db, mailbox, team):
+    on_duty(app, db, "leila", language="fr")
+    # The relay takes the English message, then refuses the French one, once.
+    mailbox.refuse_once("leila@police.test")
+    urgent_report(app.test_client())
+    run_queued(app)
+    assert mailbox.refused == [["leila@police.test"]]
+    assert [recipients for recipients, _ in mailbox.received] == [["amina@police.test"]]
+    [failed] = [e for e in alert_entries(db) if e["channel"] == "email"]
+    assert (failed["action"], failed["recipients"], failed["sent"]) == ("alert.failed", 2, ["en"])
+
+    assert run_retries(app) == 1
+    # The retry sent French only: nobody got the alert twice, and everybody got it.
+    assert len(mailbox.to("amina@police.test")) == 1
+    [french] = mailbox.to("leila@police.test")
+    assert french["Subject"] != "Urgent report waiting"
+    email = [e for e in alert_entries(db) if e["channel"] == "email"]
+    assert [(e["action"], e["recipients"]) for e in email] == [
+        ("alert.failed", 2),
+        ("alert.sent", 1),
+    ]
+    # Done: nothing is left to retry.
+    assert jobs_of(app).huey.scheduled_count() == 0
 
 
 def test_an_officer_without_an_address_is_reached_only_through_the_webhook(app, db, mailbox, hook):

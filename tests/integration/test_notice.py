@@ -132,3 +132,106 @@ def test_an_officer_message_queues_the_notice_and_the_job_sends_it(app, db, mail
     queue.huey.execute(task)
     [(recipients, message)] = box.received
     assert recipients == ["victime@example.org"] and "Any news?" not in message.as_string()
+
+
+def _opted_in_report_with_an_officer(app, db):
+    """A report whose reporter asked for the notice, and a signed-in officer of its unit."""
+    from tests.support.staff import make_officer, sign_in
+
+    reference, _ = submit_and_get_receipt(
+        app.test_client(), notify_opt_in="y", notify_email="victime@example.org"
+    )
+    _, secret = make_officer(app, db, "amina")
+    staff = app.test_client()
+    sign_in(staff, "amina", secret)
+    return reference, staff
+
+
+def _run_queued(app) -> int:
+    from portal.jobs.queue import jobs_of
+
+    queue, count = jobs_of(app), 0
+    while (task := queue.huey.dequeue()) is not None:
+        queue.huey.execute(task)
+        count += 1
+    return count
+
+
+def test_a_message_to_the_victim_from_the_partner_panel_sends_the_notice(app, db, mailbox):
+    from portal.services import partners
+    from tests.support.partners import make_partner
+    from tests.support.web import csrf_token
+
+    box, _relay = mailbox
+    reference, staff = _opted_in_report_with_an_officer(app, db)
+    partner = make_partner(db, "centre-a")
+    partners.grant_mandate(
+        db, db.scalars(select(Report).where(Report.reference == reference)).one(), partner.id
+    )
+    db.commit()
+    _run_queued(app)
+
+    def send(audience: str, body: str) -> None:
+        token = csrf_token(staff, f"/officer/reports/{reference}")
+        response = staff.post(
+            f"/officer/reports/{reference}/partner-message",
+            data={"csrf_token": token, "partner-body": body, "partner-audience": audience},
+        )
+        assert response.status_code == 303
+
+    # Written to the partner only: the partner speaks to the victim, the portal does not.
+    send("partner", "For the centre.")
+    assert _run_queued(app) == 0 and box.received == []
+    # Written to the victim, alone or with the partner: the same notice as an officer's message.
+    for audience in ("reporter", "both"):
+        send(audience, f"For the victim ({audience}).")
+        assert _run_queued(app) == 1
+    assert [recipients for recipients, _ in box.received] == [["victime@example.org"]] * 2
+    for _recipients, message in box.received:
+        assert "For the victim" not in message.as_string() and reference not in message.as_string()
+
+
+def test_closing_reports_in_bulk_sends_each_reporter_the_notice_after_the_commit(app, db, mailbox):
+    from tests.support.web import csrf_token
+
+    box, _relay = mailbox
+    original, staff = _opted_in_report_with_an_officer(app, db)
+    copy, _ = submit_and_get_receipt(
+        app.test_client(), notify_opt_in="y", notify_email="autre@example.org"
+    )
+    _run_queued(app)
+    response = staff.post(
+        "/officer/bulk",
+        data={
+            "csrf_token": csrf_token(staff, "/officer/"),
+            "action": "duplicate",
+            "original": original,
+            "refs": [copy, original],  # the original cannot duplicate itself: refused, no notice
+        },
+    )
+    assert response.status_code == 303
+    assert _run_queued(app) == 1
+    assert [recipients for recipients, _ in box.received] == [["autre@example.org"]]
+
+
+def test_the_notice_waits_for_the_commit_and_a_rollback_drops_it(app, db, keyring, mailbox):
+    from portal.jobs.queue import jobs_of
+    from portal.models import Officer
+    from portal.services import cases
+
+    reference, _staff = _opted_in_report_with_an_officer(app, db)
+    _run_queued(app)
+    queue = jobs_of(app)
+    officer = db.scalars(select(Officer).where(Officer.username == "amina")).one()
+
+    def report() -> Report:
+        return db.scalars(select(Report).where(Report.reference == reference)).one()
+
+    cases.message_reporter(db, officer, report(), "Not sent after all.", keyring)
+    assert queue.depth() == 0  # nothing leaves before the commit
+    db.rollback()
+    db.commit()
+    assert queue.depth() == 0
+    cases.message_reporter(db, officer, report(), "Sent.", keyring)
+    db.commit()
+    assert queue.depth() == 1

@@ -412,6 +412,49 @@ def test_an_officer_of_another_unit_cannot_act_by_posting_references(app, db):
     assert _audit_actions(db, subject) == before
 
 
+def test_bulk_reads_every_ticked_report_in_one_query_scoped_to_the_units(app, db):
+    from sqlalchemy import event
+
+    from portal.services import bulk_actions
+
+    officer, _ = make_officer(app, db, "amina")
+    mine = [_make(app, db, url=f"https://o.example.ma/{n}") for n in range(3)]
+    foreign = _make(app, db, url="https://o.example.ma/9", territory="MA-RAB")
+    typed = [mine[0].reference.lower(), mine[1].reference, mine[2].reference]
+    references = (*typed, foreign.reference, "EB-ZZZZ-ZZZZ", "not a reference")
+
+    engine = db.get_bind()
+    lookups: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        where = statement.partition("WHERE")[2]
+        if statement.lstrip().upper().startswith("SELECT") and "reports.reference" in where:
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        result = bulk_actions.run(
+            db,
+            officer,
+            bulk_actions.BulkRequest(action="claim", references=references),
+            keyring=app.extensions["keyring"],
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    db.commit()
+    assert len(lookups) == 1 and " IN " in lookups[0].upper() and "unit_id" in lookups[0]
+    assert result.done == [report.reference for report in mine]
+    # Another unit's report is refused in the very words of one that does not exist.
+    refused = {row.reference: str(row.message) for row in result.failed}
+    assert refused == {
+        foreign.reference: "not found in your units",
+        "EB-ZZZZ-ZZZZ": "not found in your units",
+        "not a reference": "not found in your units",
+    }
+    db.expire_all()
+    assert foreign.assigned_officer_id is None
+
+
 def _audit_actions(db, subject: str) -> list[str]:
     return list(db.scalars(select(AuditEvent.action).where(AuditEvent.subject == subject)))
 
@@ -515,3 +558,29 @@ def test_a_supervisor_searches_by_reference_only_and_cannot_act_in_bulk(app, db)
     assert response.status_code == 404
     db.expire_all()
     assert reported.assigned_officer_id is None and reported.status == "received"
+
+
+def test_a_supervisors_queue_has_no_bulk_form_built_or_shown(app, db):
+    from sqlalchemy import event
+
+    reported = _make(app, db, url="https://p.example.ma/1")
+    _, secret = make_officer(app, db, "nadia", role="supervisor", units=())
+    client = app.test_client()
+    sign_in(client, "nadia", secret)
+    engine = db.get_bind()
+    statements: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _many):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        page = client.get("/officer/").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert reported.reference in page
+    assert "bulk-form" not in page and "/officer/bulk" not in page
+    assert "With the ticked reports" not in page
+    # Nor built: the form's choices (colleagues to assign to, units to transfer to) are not read.
+    assert not [s for s in statements if "FROM units" in s]
+    assert not [s for s in statements if "officers.role" in s.partition("WHERE")[2]]

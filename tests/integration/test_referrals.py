@@ -15,7 +15,7 @@ import stix2
 from sqlalchemy import select
 from stix2validator import ValidationOptions, validate_string
 
-from portal.models import AuditEvent, Referral, Report
+from portal.models import AuditEvent, Officer, Referral, Report
 from portal.services import takedowns
 from portal.services.hosting import WhoisLookup, hosting_country
 from tests.support.staff import make_officer, sign_in
@@ -115,6 +115,37 @@ def test_referral_bundle_is_valid_stix_with_only_the_chosen_items(app, case, db)
     assert b"faux-colis" not in row.bundle_enc  # stored encrypted
     actions = set(db.scalars(select(AuditEvent.action)))
     assert {"referral.created", "referral.downloaded"} <= actions
+
+
+def test_the_referral_page_is_an_audited_export_like_its_bundle(app, case, db):
+    from portal.services import audit
+
+    reference, staff = case
+    report = _report(db, reference)
+    response = _refer(staff, reference, destination="FR", urls=[str(report.urls[0].id)])
+    assert response.status_code == 303
+    referral_id = int(response.headers["Location"].rsplit("/", 1)[-1])
+    page = staff.get(f"/officer/referrals/{referral_id}")
+    assert page.status_code == 200 and "faux-colis.fr" in page.get_data(as_text=True)
+    assert staff.get(f"/officer/referrals/{referral_id}/bundle.json").status_code == 200
+
+    # Read back from the chain: each showing of the bundle is an entry of the referral family,
+    # naming the officer, the report and the referral, and the chain still verifies.
+    db.expire_all()
+    entries = db.scalars(
+        select(AuditEvent).where(AuditEvent.action.like("referral.%")).order_by(AuditEvent.id)
+    ).all()
+    assert [entry.action for entry in entries] == [
+        "referral.created",
+        "referral.viewed",
+        "referral.downloaded",
+    ]
+    viewed, downloaded = entries[1], entries[2]
+    amina = db.scalars(select(Officer.id).where(Officer.username == "amina")).one()
+    assert viewed.actor == downloaded.actor == f"officer:{amina}"
+    assert viewed.subject == downloaded.subject == f"report:{reference}"
+    assert json.loads(viewed.details) == {"referral_id": referral_id, "destination": "FR"}
+    assert audit.verify(db).ok
 
 
 def test_a_referral_cannot_go_to_the_home_country(case, db):

@@ -3,8 +3,10 @@ the figures match what officers recorded, and a regional supervisor sees only th
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from portal.models import Officer, Report, utcnow
@@ -79,3 +81,57 @@ def test_officers_cannot_read_supervisor_figures(app, db):
     staff = app.test_client()
     sign_in(staff, "amina", secret)
     assert staff.get("/supervisor/takedowns").status_code in (403, 404)
+
+
+def _facts(page: str) -> tuple[str, str]:
+    """The page's totals: addresses sent, and the share removed."""
+    sent = re.search(r"<dt>Addresses sent</dt><dd>([^<]*)</dd>", page)
+    removed = re.search(r"<dt>Removed</dt><dd>([^<]*)</dd>", page)
+    assert sent and removed, page[:2000]
+    return sent.group(1), removed.group(1)
+
+
+def _supervisor(app, db, username: str, region: str | None):
+    _, secret = make_officer(app, db, username, role="supervisor", units=(), region=region)
+    client = in_english(app.test_client())
+    sign_in(client, username, secret)
+    return client
+
+
+def test_national_and_regional_supervisors_each_read_their_own_scope(app, client, db, keyring):
+    casablanca, _ = make_officer(app, db, "amina")
+    rabat, _ = make_officer(app, db, "rachid", units=("RABAT",))
+    in_casablanca, _ = submit_and_get_receipt(client, territory="MA-CAS")  # region MA-06
+    in_rabat, _ = submit_and_get_receipt(client, territory="MA-RAB")  # region MA-04
+    _request(
+        db,
+        keyring,
+        db.get(Officer, casablanca.id),
+        in_casablanca,
+        removed_after=timedelta(hours=30),
+    )
+    _request(db, keyring, db.get(Officer, rabat.id), in_rabat, removed_after=None)
+
+    national = _supervisor(app, db, "khadija", None)
+    assert _facts(national.get("/supervisor/takedowns").get_data(as_text=True)) == ("2", "50 %")
+    # A national supervisor may narrow to a region.
+    page = national.get("/supervisor/takedowns?region=MA-04").get_data(as_text=True)
+    assert _facts(page) == ("1", "0 %")
+
+    # A regional supervisor reads their region only, whatever region is asked for.
+    regional = _supervisor(app, db, "salim", "MA-06")
+    for query in ("", "?region=MA-04", "?region=XX-99"):
+        page = regional.get(f"/supervisor/takedowns{query}").get_data(as_text=True)
+        assert _facts(page) == ("1", "100 %"), query
+    other = _supervisor(app, db, "nora", "MA-04")
+    assert _facts(other.get("/supervisor/takedowns").get_data(as_text=True)) == ("1", "0 %")
+
+
+def test_a_region_that_does_not_exist_is_never_read_as_the_whole_country(db):
+    from portal.services.rollups import NATIONAL_SCOPE
+    from portal.services.scope import rollup_scope
+
+    assert rollup_scope(db, None) == NATIONAL_SCOPE
+    assert rollup_scope(db, "MA-06") != NATIONAL_SCOPE
+    with pytest.raises(LookupError):
+        rollup_scope(db, "XX-99")

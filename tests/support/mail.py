@@ -18,9 +18,21 @@ class Mailbox:
     def __init__(self) -> None:
         self.received: list[tuple[list[str], Message]] = []
         self.port = 0
+        self.refused: list[list[str]] = []
+        self._refuse_once: set[str] = set()
+
+    def refuse_once(self, address: str) -> None:
+        """The next message to ``address`` (and whoever shares its envelope) is refused with a
+        temporary error, as a relay does under load; the ones after it are accepted."""
+        self._refuse_once.add(address)
 
     async def handle_DATA(self, server, session, envelope):
-        self.received.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        recipients = list(envelope.rcpt_tos)
+        if self._refuse_once & set(recipients):
+            self._refuse_once -= set(recipients)
+            self.refused.append(recipients)
+            return "451 4.3.0 Try again later"
+        self.received.append((recipients, email.message_from_bytes(envelope.content)))
         return "250 OK"
 
     def to(self, address: str) -> list[Message]:

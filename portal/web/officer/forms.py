@@ -11,6 +11,7 @@ from wtforms import (
     DateField,
     Field,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -241,6 +242,22 @@ class MessageForm(FlaskForm):
         _l("Message to the reporter"),
         description=_l("The reporter sees it signed “the officer”, never with your name."),
         validators=[DataRequired(), Length(max=MAX_TEXT)],
+    )
+
+
+class PartnerMessageForm(FlaskForm):
+    """On the partner panel: a message to the partner acting for the victim, to her, or both."""
+
+    body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=MAX_TEXT)])
+    audience = RadioField(
+        _l("Send to"),
+        choices=[
+            ("partner", _l("The partner organisation")),
+            ("reporter", _l("The victim (on her follow-up page)")),
+            ("both", _l("Both")),
+        ],
+        default="partner",
+        validators=[InputRequired(message=_l("Choose who receives the message."))],
     )
 
 

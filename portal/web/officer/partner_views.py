@@ -1,28 +1,28 @@
 """The partner side of a case page: which organisation filed or acts for the victim, and a
 message to the partner, the victim, or both (the exchange is in the case timeline).
 
-The panel is a partial template (``officer/_partner.html``) filled by ``case_partners``.
+The panel is a partial template (``officer/_partner.html``) filled by ``case_partners``; its
+form posts like the page's other actions (``act_on_report``): bad input comes back next to its
+field with what was typed (422).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from portal.db import get_session
 from portal.models import Mandate, Officer, Report
-from portal.services import cases
 from portal.services import partners as partner_service
-from portal.services.scope import get_report_for_officer
 from portal.web.context import keyring
 from portal.web.officer.blueprint import bp
+from portal.web.officer.forms import PartnerMessageForm
+from portal.web.officer.views import FieldProblem, act_on_report
 from portal.web.staff.auth import staff_required
-
-AUDIENCES = ("partner", "reporter", "both")
-MAX_MESSAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -41,25 +41,17 @@ def case_partners(report: Report) -> CasePartners:
 @bp.post("/reports/<ref>/partner-message")
 @staff_required("officer")
 def message_partner(ref: str, *, staff: Officer) -> ResponseReturnValue:
-    officer = staff
-    assert officer is not None
-    db = get_session()
-    report = get_report_for_officer(db, officer, ref)
-    body = (request.form.get("body") or "").strip()
-    audience = request.form.get("audience", "partner")
-    target = url_for("officer.report_page", ref=ref) + "#partner"
-    if not body or len(body) > MAX_MESSAGE or audience not in AUDIENCES:
-        flash(_("Write a message (at most 5,000 characters) and choose who receives it."), "error")
-        return redirect(target, code=303)
-    try:
-        if audience in ("partner", "both"):
-            partner_service.officer_message_partner(db, officer, report, body, keyring=keyring())
-        if audience in ("reporter", "both"):
-            cases.message_reporter(db, officer, report, body, keyring())
-    except partner_service.PartnerError:
-        db.rollback()
-        flash(_("No organisation acts for the victim on this report any more."), "error")
-        return redirect(target, code=303)
-    db.commit()
-    flash(_("Message sent."), "success")
-    return redirect(target, code=303)
+    def perform(db: Any, officer: Officer, report: Report, form: Any) -> str:
+        try:
+            partner_service.officer_message(
+                db, officer, report, form.body.data, form.audience.data, keyring=keyring()
+            )
+        except partner_service.PartnerError as error:
+            form.audience.errors = [
+                _("No organisation acts for the victim on this report any more.")
+            ]
+            raise FieldProblem() from error
+        flash(_("Message sent."), "success")
+        return url_for("officer.report_page", ref=ref) + "#partner"
+
+    return act_on_report(ref, staff, PartnerMessageForm, "partner", perform)

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from portal.db import get_session
 from portal.domain.categories import CATEGORIES, PLATFORMS, PRIORITIES, STAFF_STATUSES
-from portal.jobs import queue as jobs
 from portal.models import Officer, Unit, utcnow
 from portal.services import bulk_actions, content_access
 from portal.services.queue import Cursor, load_queue
@@ -95,6 +94,10 @@ def _render_queue(
         count=True,
     )
     kept = _queue_args(args, drop=("after",))
+    # Bulk actions are for officers: a supervisor's queue has no bulk form, built or shown.
+    can_act = content_access.may_act(officer)
+    if can_act and bulk_form is None:
+        bulk_form = _bulk_form(db, officer)
     views = [
         (value, label, url_for("officer.queue", **{**kept, "assigned": value}))
         for value, label in (
@@ -110,8 +113,8 @@ def _render_queue(
             filters=filters,
             page=page,
             views=views,
-            bulk_form=bulk_form or _bulk_form(db, officer),
-            bulk_url=url_for("officer.bulk_action", **_queue_args(args)),
+            bulk_form=bulk_form if can_act else None,
+            bulk_url=url_for("officer.bulk_action", **_queue_args(args)) if can_act else None,
             selected=set(selected),
             refs_error=refs_error,
             next_url=url_for("officer.queue", **kept, after=page.next_cursor)
@@ -124,7 +127,7 @@ def _render_queue(
             statuses=STAFF_STATUSES,
             platforms=PLATFORMS,
             officer=officer,
-            can_act=content_access.may_act(officer),
+            can_act=can_act,
         ),
         status,
     )
@@ -167,10 +170,6 @@ def bulk_action(*, staff: Officer) -> ResponseReturnValue:
         keyring=keyring(),
     )
     db.commit()
-    if current_app.config.get("SMTP_HOST"):
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        for report_id in result.closed_report_ids:
-            jobs.enqueue(app, "notices.news", report_id)
     if result.done:
         flash(
             ngettext(

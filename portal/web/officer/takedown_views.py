@@ -455,14 +455,19 @@ def new_referral(ref: str, *, staff: Officer) -> ResponseReturnValue:
 @bp.get("/referrals/<int:referral_id>")
 @staff_required(*CASE_ROLES)
 def referral(referral_id: int, *, staff: Officer) -> ResponseReturnValue:
-    row = _load_referral(get_session(), staff, referral_id)
-    return render_template(
+    officer, db = staff, get_session()
+    row = _load_referral(db, officer, referral_id)
+    page = render_template(
         "officer/referral.html",
         row=row,
         report=row.report,
         objects=referrals.bundle_objects(keyring(), row),
         country=_countries().get(row.destination, row.destination),
     )
+    # The page shows the bundle's contents: an export, like the bundle's download.
+    referrals.record_view(db, officer=officer, referral=row, now=utcnow())
+    db.commit()
+    return page
 
 
 @bp.get("/referrals/<int:referral_id>/bundle.json")

@@ -28,7 +28,6 @@ from portal.domain.categories import (
     STAFF_STATUSES,
 )
 from portal.evidence import thumbnails
-from portal.jobs import queue as jobs
 from portal.models import Officer, Report, Unit
 from portal.services import casefile, closing, content_access
 from portal.services import cases as actions
@@ -44,6 +43,7 @@ from portal.web.officer.forms import (
     DuplicateForm,
     MessageForm,
     NoteForm,
+    PartnerMessageForm,
     PriorityForm,
     StatusForm,
     TransferForm,
@@ -102,6 +102,7 @@ def _report_forms(db: Any, report: Report) -> dict[str, Any]:
         "duplicate_form": DuplicateForm(prefix="duplicate", version=report.version),
         "note_form": NoteForm(prefix="note"),
         "message_form": MessageForm(prefix="message"),
+        "partner_form": PartnerMessageForm(prefix="partner"),
     }
 
 
@@ -269,11 +270,11 @@ def break_glass(ref: str, *, staff: Officer) -> ResponseReturnValue:
     return redirect(url_for("officer.report_page", ref=report.reference), code=303)
 
 
-class _FieldProblem(Exception):
+class FieldProblem(Exception):
     """A service refused the input of one field: shown next to that field, not at the top."""
 
 
-def _act(
+def act_on_report(
     ref: str,
     officer: Officer,
     form_class: type[Any],
@@ -283,7 +284,8 @@ def _act(
     prepare: Callable[[Any, Any, Report], None] | None = None,
     confirm: Callable[[Report, Any], list[closing.ClosingWarning]] | None = None,
 ) -> ResponseReturnValue:
-    """Common shape of an action POST: scope check, validate, confirm, call the service, commit.
+    """Common shape of an action POST on a report's page (this module's and the partner
+    panel's): scope check, validate, confirm, call the service, commit.
 
     A form that fails validation comes back with its errors next to its fields and what the
     officer typed kept (422); an action that needs a second look comes back with the reasons
@@ -303,7 +305,7 @@ def _act(
             return _render_report(officer, report, 200, confirm=warnings, **overrides)
     try:
         redirect_to = perform(db, officer, report, form)
-    except _FieldProblem:
+    except FieldProblem:
         db.rollback()
         report = get_report_for_officer(db, officer, ref)
         return _render_report(officer, report, 422, **{f"{prefix}_form": form})
@@ -327,7 +329,7 @@ def claim(ref: str, *, staff: Officer) -> ResponseReturnValue:
         actions.claim(db, officer, report, form.version.data)
         flash(_("You have claimed this report."), "success")
 
-    return _act(ref, staff, ClaimForm, "claim", perform)
+    return act_on_report(ref, staff, ClaimForm, "claim", perform)
 
 
 @bp.post("/reports/<ref>/assign")
@@ -340,7 +342,7 @@ def assign(ref: str, *, staff: Officer) -> ResponseReturnValue:
         actions.assign(db, officer, report, form.version.data, form.assignee.data)
         flash(_("The report is assigned."), "success")
 
-    return _act(ref, staff, AssignForm, "assign", perform, prepare=prepare)
+    return act_on_report(ref, staff, AssignForm, "assign", perform, prepare=prepare)
 
 
 @bp.post("/reports/<ref>/status")
@@ -363,10 +365,11 @@ def change_status(ref: str, *, staff: Officer) -> ResponseReturnValue:
             form.status.data,
             form.closure_reason.data or None,
         )
-        _notify_reporter(report)
         flash(_("The status is now: %(status)s.", status=STAFF_STATUSES[report.status]), "success")
 
-    return _act(ref, staff, StatusForm, "status", perform, prepare=prepare, confirm=confirm)
+    return act_on_report(
+        ref, staff, StatusForm, "status", perform, prepare=prepare, confirm=confirm
+    )
 
 
 @bp.post("/reports/<ref>/priority")
@@ -376,7 +379,7 @@ def change_priority(ref: str, *, staff: Officer) -> ResponseReturnValue:
         actions.change_priority(db, officer, report, form.version.data, form.priority.data)
         flash(_("The priority is updated."), "success")
 
-    return _act(ref, staff, PriorityForm, "priority", perform)
+    return act_on_report(ref, staff, PriorityForm, "priority", perform)
 
 
 @bp.post("/reports/<ref>/transfer")
@@ -406,7 +409,7 @@ def transfer(ref: str, *, staff: Officer) -> ResponseReturnValue:
             return url_for("officer.queue")
         return None
 
-    return _act(ref, staff, TransferForm, "transfer", perform, prepare=prepare)
+    return act_on_report(ref, staff, TransferForm, "transfer", perform, prepare=prepare)
 
 
 @bp.post("/reports/<ref>/duplicate")
@@ -421,10 +424,10 @@ def link_duplicate(ref: str, *, staff: Officer) -> ResponseReturnValue:
             if error.message is actions.STALE:
                 raise
             form.reference.errors = [str(error.message)]
-            raise _FieldProblem() from error
+            raise FieldProblem() from error
         flash(_("Linked as a duplicate of %(reference)s.", reference=original.reference), "success")
 
-    return _act(ref, staff, DuplicateForm, "duplicate", perform)
+    return act_on_report(ref, staff, DuplicateForm, "duplicate", perform)
 
 
 @bp.post("/reports/<ref>/note")
@@ -434,7 +437,7 @@ def add_note(ref: str, *, staff: Officer) -> ResponseReturnValue:
         actions.add_note(db, officer, report, form.body.data, keyring())
         flash(_("Note added."), "success")
 
-    return _act(ref, staff, NoteForm, "note", perform)
+    return act_on_report(ref, staff, NoteForm, "note", perform)
 
 
 @bp.post("/reports/<ref>/message")
@@ -442,17 +445,9 @@ def add_note(ref: str, *, staff: Officer) -> ResponseReturnValue:
 def message_reporter(ref: str, *, staff: Officer) -> ResponseReturnValue:
     def perform(db: Any, officer: Officer, report: Report, form: Any) -> None:
         actions.message_reporter(db, officer, report, form.body.data, keyring())
-        _notify_reporter(report)
         flash(_("Message sent to the reporter."), "success")
 
-    return _act(ref, staff, MessageForm, "message", perform)
-
-
-def _notify_reporter(report: Report) -> None:
-    """Queue the opt-in, content-free e-mail notice (a no-op for reporters who did not opt in);
-    it needs a relay, and says nothing but that there is news."""
-    if current_app.config.get("SMTP_HOST"):
-        jobs.enqueue(current_app._get_current_object(), "notices.news", report.id)  # type: ignore[attr-defined]
+    return act_on_report(ref, staff, MessageForm, "message", perform)
 
 
 # Evidence download and manifest (portal.web.officer.evidence_views) on this blueprint.

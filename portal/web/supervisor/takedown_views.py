@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from portal.db import get_session
 from portal.domain.categories import CATEGORIES
 from portal.domain.platforms import load_platforms
-from portal.models import Officer, Region
+from portal.models import Officer
 from portal.services import rollups, takedown_rollups
+from portal.services.scope import rollup_scope
 from portal.web.i18n import current_language
 from portal.web.staff.auth import staff_required
 from portal.web.supervisor.formatting import Names, duration, share
-from portal.web.supervisor.views import _parse, bp
+from portal.web.supervisor.views import bp, parse_request
 
 
 @bp.get("/takedowns", endpoint="takedowns")
@@ -24,13 +24,10 @@ def takedowns_page(*, staff: Officer) -> ResponseReturnValue:
     officer = staff
     db = get_session()
     names = Names.load(db, current_language())
-    parsed = _parse(request.args, officer, sorted(names.regions))
-    scope = rollups.NATIONAL_SCOPE
-    if parsed.region_code is not None:
-        scope = db.scalar(select(Region.id).where(Region.code == parsed.region_code)) or 0
+    parsed = parse_request(request.args, officer, sorted(names.regions))
     first, end = parsed.period.whole_days().days()
     total, by_platform, by_category = takedown_rollups.figures(
-        db, scope, rollups.blocks(first, end)
+        db, rollup_scope(db, parsed.region_code), rollups.blocks(first, end)
     )
     return render_template(
         "supervisor/takedowns.html",

@@ -57,8 +57,9 @@ class Request:
     args: dict[str, str]
 
 
-def _parse(args: MultiDict[str, str], officer: Officer, region_codes: list[str]) -> Request:
-    """Period and scope from the query string; a regional supervisor is held to their region."""
+def parse_request(args: MultiDict[str, str], officer: Officer, region_codes: list[str]) -> Request:
+    """Period and scope from the query string; a regional supervisor is held to their region
+    (``supervisor_region``). Shared by every supervisor page."""
     now = utcnow()
     error = None
     region_code = supervisor_region(officer, args.get("region"), region_codes)
@@ -200,7 +201,7 @@ def _region_href(parsed: Request) -> Any:
 def dashboard_page(staff: Officer) -> ResponseReturnValue:
     names = Names.load(get_session(), current_language())
     regions = sorted(names.regions)
-    parsed = _parse(request.args, staff, regions)
+    parsed = parse_request(request.args, staff, regions)
     try:
         dashboard = _dashboard(parsed)
     except Busy:
@@ -236,7 +237,7 @@ def response_times_csv(staff: Officer) -> ResponseReturnValue:
     :mod:`portal.web.supervisor.export`); ``?dialect=comma|semicolon`` chooses another."""
     language = current_language()
     names = Names.load(get_session(), language)
-    parsed = _parse(request.args, staff, sorted(names.regions))
+    parsed = parse_request(request.args, staff, sorted(names.regions))
     try:
         dashboard = _dashboard(parsed, with_trend=False)
     except Busy:
