@@ -18,6 +18,7 @@ from portal.evidence.intake import display_filename
 from portal.models import Officer, Report, ReportURL, Unit
 from portal.services.reports import decrypt_json, field_context, message_context, report_urls
 from portal.services.scope import scope_unit_ids
+from portal.services.trace_counts import shared_trace_key
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,6 @@ def _timeline(report: Report, keyring: Keyring) -> list[TimelineItem]:
         )
     items.sort(key=lambda item: item.at)
     return items
-
-
-def shared_trace_key() -> ColumnElement[str]:
-    """The column that says two report URLs are the same: the only place naming it."""
-    return ReportURL.url_index
 
 
 def _scope_filter(officer: Officer) -> list[ColumnElement[bool]]:
