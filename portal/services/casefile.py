@@ -16,6 +16,7 @@ from portal.domain.urlnorm import NormalizedURL
 from portal.evidence.custody import evidence_filename
 from portal.evidence.intake import display_filename
 from portal.models import Officer, Report, ReportURL, Unit
+from portal.services import trace_counts
 from portal.services.reports import decrypt_json, field_context, message_context, report_urls
 from portal.services.scope import scope_unit_ids
 from portal.services.trace_counts import shared_trace_key
@@ -55,19 +56,19 @@ class Cluster:
     """Other reports sharing a URL: the first few in scope named, counts per unit for all.
 
     ``visible`` holds at most ``CLUSTER_PREVIEW`` reports (newest first); ``in_scope`` counts
-    every one the officer may open, ``elsewhere`` the others per unit, never named."""
+    every one the officer may open, ``elsewhere`` the others per unit, never named. With
+    ``at_least`` the counts are lower bounds (see :func:`cluster_for`); ``more`` says whether
+    reports in scope remain beyond ``visible``."""
 
     visible: list[ClusterMember] = field(default_factory=list)
     elsewhere: list[tuple[Unit, int]] = field(default_factory=list)
     in_scope: int = 0
+    at_least: bool = False
+    more: bool = False
 
     @property
     def size(self) -> int:
         return self.in_scope + sum(count for _, count in self.elsewhere)
-
-    @property
-    def more(self) -> bool:
-        return self.in_scope > len(self.visible)
 
 
 @dataclass
@@ -166,32 +167,54 @@ def _in_cluster(session: Session, report: Report, keys: list[str]) -> ColumnElem
     return Report.id.in_(shared)
 
 
+def _counts(session: Session, report: Report, keys: list[str]) -> trace_counts.Reading:
+    """Other reports sharing one of ``keys`` with ``report``, per unit, at a cost that does not
+    grow with the cluster: read from the counters, the report itself taken out.
+
+    With one shared key (the usual case) that is exact. A report naming two shared keys is
+    counted under both, so with several the rows are counted instead when the counters hold at
+    most ``trace_counts.EXACT_BOUND`` in all (a bounded cost), and beyond that each unit shows
+    its largest count over the keys, as "at least"."""
+    by_key = trace_counts.per_unit(session, keys)
+    for counts in by_key.values():
+        if report.unit_id in counts:
+            counts[report.unit_id] -= 1
+    reading = trace_counts.combine(by_key)
+    if reading is not None:
+        return reading
+    exact = session.execute(
+        select(Report.unit_id, func.count())
+        .where(_in_cluster(session, report, sorted(by_key)))
+        .group_by(Report.unit_id)
+    ).all()
+    return trace_counts.Reading({unit_id: int(count) for unit_id, count in exact})
+
+
 def cluster_for(session: Session, officer: Officer, report: Report) -> Cluster:
     """Counts per unit and the newest ``CLUSTER_PREVIEW`` reports in scope."""
     cluster = Cluster()
     keys = _keys(session, report)
     if not keys:
         return cluster
-    counts = dict(
-        session.execute(
-            select(Report.unit_id, func.count())
-            .where(_in_cluster(session, report, keys))
-            .group_by(Report.unit_id)
-        ).all()
-    )
-    if not counts:
+    reading = _counts(session, report, keys)
+    if not reading.counts:
         return cluster
+    cluster.at_least = reading.at_least
     scope = scope_unit_ids(officer)
     if scope is not None and not isinstance(scope, list):
         scope = list(session.scalars(scope))
     units = {unit.id: unit for unit in session.scalars(select(Unit))}
-    for unit_id, count in sorted(counts.items()):
+    for unit_id, count in sorted(reading.counts.items()):
         if scope is None or unit_id in scope:
             cluster.in_scope += count
         else:
             cluster.elsewhere.append((units[unit_id], count))
     if cluster.in_scope:
-        cluster.visible = cluster_page(session, officer, report, CLUSTER_PREVIEW).members
+        preview = cluster_page(session, officer, report, CLUSTER_PREVIEW)
+        cluster.visible = preview.members
+        cluster.more = preview.next_after is not None
+        # A lower bound is at least what the preview found.
+        cluster.in_scope = max(cluster.in_scope, len(cluster.visible) + cluster.more)
     return cluster
 
 
