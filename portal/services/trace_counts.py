@@ -41,7 +41,6 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
-    or_,
     select,
     text,
     update,
@@ -109,12 +108,31 @@ def moved(session: Session, report_id: int, before: _Placed | None, after: _Plac
     apply(session, deltas)
 
 
+def _unit_changes(report: Report) -> bool:
+    attrs = inspect(report).attrs
+    return attrs.unit_id.history.has_changes() or attrs.unit.history.has_changes()
+
+
 def _unit_of(report: Report) -> int | None:
     """The unit the report will have once flushed (a unit object set wins over the id)."""
     if report.unit_id is None or inspect(report).attrs.unit.history.has_changes():
         unit = report.unit
         return None if unit is None else unit.id
     return report.unit_id
+
+
+def _owner(url: ReportURL) -> Report | int | None:
+    """The report a URL row will belong to once flushed: the object it was attached to (None
+    when it was taken out of its report's list, and so will be deleted), else its id."""
+    attrs = inspect(url).attrs
+    if attrs.report.history.has_changes():
+        report = attrs.report.value
+        return report if isinstance(report, Report) else None
+    if not attrs.report_id.history.has_changes():
+        report = attrs.report.loaded_value
+        if isinstance(report, Report):
+            return report
+    return url.report_id
 
 
 def pending(session: Session) -> Deltas:
@@ -124,47 +142,47 @@ def pending(session: Session) -> Deltas:
     with those it will have; the stored rows of existing ones are locked first (FOR UPDATE), so
     that a concurrent officer action or purge of the same report waits for this one."""
     new_reports: list[Report] = []
-    new_urls: list[ReportURL] = []
+    arriving: list[ReportURL] = []  # URL rows that will name a report: new ones, moved ones
     gone_reports: set[int] = set()
-    gone_urls: set[int] = set()
-    changed_urls: dict[int, ReportURL] = {}
-    touched: set[int] = set()
+    leaving: set[int] = set()  # stored URL rows leaving their report: deleted, changed, moved
+    touched: set[int] = set()  # stored reports whose URLs or unit change
     for obj in session.new:
         if isinstance(obj, Report):
             new_reports.append(obj)
         elif isinstance(obj, ReportURL):
-            new_urls.append(obj)
+            arriving.append(obj)
     for obj in session.deleted:
         if isinstance(obj, Report) and obj.id is not None:
             gone_reports.add(obj.id)
         elif isinstance(obj, ReportURL) and obj.id is not None:
-            gone_urls.add(obj.id)
-            touched.add(obj.report_id)
+            leaving.add(obj.id)
     for obj in session.dirty:
         if isinstance(obj, Report) and obj.id is not None:
-            attrs = inspect(obj).attrs
-            if attrs.unit_id.history.has_changes() or attrs.unit.history.has_changes():
+            if _unit_changes(obj):
                 touched.add(obj.id)
         elif isinstance(obj, ReportURL) and obj.id is not None:
             attrs = inspect(obj).attrs
-            if any(attrs[name].history.has_changes() for name in ("url_index", "report_id")):
-                changed_urls[obj.id] = obj
-    if not (new_reports or new_urls or gone_reports or touched or changed_urls):
+            if any(
+                attrs[name].history.has_changes() for name in ("url_index", "report_id", "report")
+            ):
+                # Out of its stored report with its stored key, into its new one with its key.
+                leaving.add(obj.id)
+                arriving.append(obj)
+    if not (new_reports or arriving or gone_reports or leaving or touched):
         return {}
 
-    # New URLs belong to a report being created (the object) or to a stored one (its id).
+    # Arriving URLs belong to a report being created (the object) or to a stored one (its id).
     added: dict[Report | int, set[str]] = defaultdict(set)
-    for url in new_urls:
-        owner = inspect(url).attrs.report.loaded_value
+    for url in arriving:
+        owner = _owner(url)
         if isinstance(owner, Report) and (owner.id is None or owner in session.new):
             added[owner].add(url.url_index)
             continue
-        report_id = owner.id if isinstance(owner, Report) else url.report_id
+        report_id = owner.id if isinstance(owner, Report) else owner
         if report_id is not None:
             added[report_id].add(url.url_index)
             touched.add(report_id)
     touched |= gone_reports
-    touched |= {url.report_id for url in changed_urls.values() if url.report_id is not None}
 
     deltas: Deltas = defaultdict(int)
     for report in new_reports:
@@ -172,45 +190,41 @@ def pending(session: Session) -> Deltas:
         if unit is not None:
             for key in added.get(report, ()):
                 deltas[(key, unit)] += 1
-    if not (touched or changed_urls):
-        return deltas
 
     connection = session.connection()
     urls = ReportURL.__table__.c
-    stored_urls = connection.execute(
-        select(urls.id, urls.report_id, urls.url_index).where(
-            or_(urls.report_id.in_(sorted(touched)), urls.id.in_(sorted(changed_urls)))
-        )
-    ).all()
-    touched |= {report_id for _, report_id, _ in stored_urls}
+    if leaving:
+        touched |= set(connection.scalars(select(urls.report_id).where(urls.id.in_(leaving))))
+    if not touched:
+        return deltas
     reports = Report.__table__.c
     locked = select(reports.id, reports.unit_id).where(reports.id.in_(sorted(touched)))
     if connection.dialect.name == "postgresql":
         locked = locked.order_by(reports.id).with_for_update()
     stored_unit = {report_id: unit for report_id, unit in connection.execute(locked)}
-
     before: dict[int, set[str]] = defaultdict(set)
     after: dict[int, set[str]] = defaultdict(set)
-    for url_id, report_id, key in stored_urls:
+    for url_id, report_id, key in connection.execute(
+        select(urls.id, urls.report_id, urls.url_index).where(urls.report_id.in_(sorted(touched)))
+    ):
         before[report_id].add(key)
-        if url_id in gone_urls:
-            continue
-        current = changed_urls.get(url_id)
-        if current is not None:
-            report_id, key = current.report_id, current.url_index
-        after[report_id].add(key)
+        if url_id not in leaving:
+            after[report_id].add(key)
     for report_id in touched:
         old_unit = stored_unit.get(report_id)
-        if old_unit is not None:
-            for key in before[report_id]:
-                deltas[(key, old_unit)] -= 1
-        if report_id in gone_reports or old_unit is None:
+        if old_unit is None:
             continue
+        for key in before[report_id]:
+            deltas[(key, old_unit)] -= 1
+        if report_id in gone_reports:
+            continue
+        # The stored unit, unless this flush changes it (an object read earlier may be stale).
         loaded = session.identity_map.get(identity_key(Report, report_id))
-        unit = _unit_of(loaded) if isinstance(loaded, Report) else old_unit
-        if unit is not None:
-            for key in after[report_id] | added.get(report_id, set()):
-                deltas[(key, unit)] += 1
+        unit = old_unit
+        if isinstance(loaded, Report) and _unit_changes(loaded):
+            unit = _unit_of(loaded) or old_unit
+        for key in after[report_id] | added.get(report_id, set()):
+            deltas[(key, unit)] += 1
     return deltas
 
 
@@ -251,7 +265,7 @@ def per_unit(session: Session, keys: Collection[str]) -> dict[str, dict[int, int
 
 def totals_of_reports(session: Session, report_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """For each report, its keys and how many reports (itself included) name each: one query
-    over the reports' own URLs and their counters."""
+    over the reports' own URLs, each key's counters summed by a lookup of their index."""
     ids = sorted(set(report_ids))
     if not ids:
         return {}
@@ -263,13 +277,17 @@ def totals_of_reports(session: Session, report_ids: Iterable[int]) -> dict[int, 
         .subquery()
     )
     t = _TABLE.c
-    rows = session.execute(
-        select(own.c.report_id, own.c.url_index, func.coalesce(func.sum(t.reports), 0))
-        .join_from(own, _TABLE, t.url_index == own.c.url_index, isouter=True)
-        .group_by(own.c.report_id, own.c.url_index)
-    ).all()
+    # A correlated subquery, run once per (report, key): never a join that the planner could
+    # turn into a pass over every counter.
+    total = (
+        select(func.coalesce(func.sum(t.reports), 0))
+        .where(t.url_index == own.c.url_index)
+        .scalar_subquery()
+    )
     found: dict[int, dict[str, int]] = defaultdict(dict)
-    for report_id, url_key, reports in rows:
+    for report_id, url_key, reports in session.execute(
+        select(own.c.report_id, own.c.url_index, total)
+    ):
         found[report_id][url_key] = int(reports)
     return dict(found)
 

@@ -124,6 +124,26 @@ def test_urls_added_to_a_report_count_unless_it_already_names_them(app, db):
     assert sorted(assert_counted(db).values()) == [1, 1]
 
 
+def test_urls_removed_or_indexed_again_move_the_counters(app, db):
+    """No page removes a URL today; a maintenance script that does (or that indexes URLs again)
+    still keeps the counters right."""
+    report = submit(app, db, [POOL[0], POOL_VARIANT, POOL[1]])
+    other = submit(app, db, [POOL[1]])
+    unit = unit_ids(db)["CASABLANCA"]
+    report.urls.remove(report.urls[0])  # POOL_VARIANT still names the same page
+    db.commit()
+    assert assert_counted(db)[(key_of(app, POOL[0]), unit)] == 1
+    report.urls.remove(report.urls[0])
+    db.commit()
+    assert (key_of(app, POOL[0]), unit) not in assert_counted(db)
+    other.urls[0].url_index = key_of(app, POOL[2])
+    db.commit()
+    assert assert_counted(db) == {
+        (key_of(app, POOL[1]), unit): 1,
+        (key_of(app, POOL[2]), unit): 1,
+    }
+
+
 def test_transfers_alone_and_in_bulk_move_the_counters(app, db):
     officer, _ = make_officer(app, db, "amina", units=UNITS)
     units = unit_ids(db)
