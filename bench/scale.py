@@ -3,10 +3,10 @@
 For each size, synthetic reports (spread over two years, regions, categories, priorities,
 statuses and response times like real traffic; routed by the real routing table) are bulk-loaded
 with COPY into a PostgreSQL schema of that size (``portal_bench_<size>``, in the database named by
-``--database``; nothing else is touched), the statistics rollups are rebuilt
-(``portal stats rebuild``), and these pages are timed through the Flask client after a real
-sign-in, after a warm-up round, 9 runs each with the sizes measured in turns (round after round),
-so that other work on the machine falls on every size alike:
+``--database``; nothing else is touched), the statistics rollups and URL cluster counters are
+rebuilt (``portal stats rebuild``), and these pages are timed through the Flask client after a
+real sign-in, after a warm-up round, 9 runs each with the sizes measured in turns (round after
+round), so that other work on the machine falls on every size alike:
 
 - the officer queue's first page and a filtered page (one category);
 - the national dashboard for the last 90 days and for a two-year custom range;

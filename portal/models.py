@@ -855,6 +855,19 @@ Index(
 Index("ix_report_urls_url_index_report", ReportURL.url_index, ReportURL.report_id)
 
 
+class TraceCount(Base):
+    """How many reports of one unit name one URL (``ReportURL.url_index``; a report counts once
+    per distinct URL), kept by the write path (``portal.services.trace_counts``), so that the
+    size of a cluster is read per unit whatever its size. A counter that falls to zero stays
+    until ``portal stats rebuild``."""
+
+    __tablename__ = "trace_counts"
+
+    url_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # --- officer alerts --------------------------------------------------------------------------
 
 

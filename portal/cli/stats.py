@@ -72,7 +72,8 @@ def stats_group(
 @stats_group.command("rebuild")
 @with_appcontext
 def stats_rebuild_command() -> None:
-    """Recompute the statistics rollups from every report (after an upgrade or a bulk load).
+    """Recompute the statistics rollups and the URL cluster counters from every report (after
+    an upgrade or a bulk load).
 
     The write path keeps them current; nothing needs to run on a schedule."""
     from portal.db import get_session
@@ -81,4 +82,7 @@ def stats_rebuild_command() -> None:
     started = time.perf_counter()
     rows = rebuild(session)
     session.commit()
-    click.echo(f"Rebuilt {rows} rollup rows in {time.perf_counter() - started:.1f} s.")
+    click.echo(
+        f"Rebuilt {rows} rollup rows and the URL cluster counters"
+        f" in {time.perf_counter() - started:.1f} s."
+    )

@@ -46,7 +46,7 @@ from portal.models import (
     Unit,
     utcnow,
 )
-from portal.services import audit, notices, rollups
+from portal.services import audit, notices, rollups, trace_counts
 from portal.services.reports import message_context
 from portal.services.scope import get_report_for_officer
 
@@ -89,7 +89,8 @@ def _apply(
 ) -> bool:
     """The conditional update at the heart of every state change; True if this one won.
 
-    The statistics rollups move with the row: its state is read under a row lock first."""
+    The statistics rollups and the URL cluster counters move with the row: its state is read
+    under a row lock first."""
     before = rollups.capture(session, report.id, lock=True)
     result = session.execute(
         update(Report)
@@ -99,7 +100,9 @@ def _apply(
     )
     won = (result.rowcount or 0) == 1  # type: ignore[attr-defined]
     if won:
-        rollups.apply(session, [(before, rollups.capture(session, report.id))])
+        after = rollups.capture(session, report.id)
+        rollups.apply(session, [(before, after)])
+        trace_counts.moved(session, report.id, before, after)
     session.refresh(report)
     return won
 

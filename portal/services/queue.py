@@ -50,6 +50,7 @@ from portal.models import (
     Trace,
     utcnow,
 )
+from portal.services import trace_counts
 from portal.services.reports import host_index, url_index
 from portal.services.scope import reports_in_scope
 
@@ -249,6 +250,7 @@ class QueueRow:
     report: Report
     sla: SlaState
     cluster_size: int
+    cluster_at_least: bool = False  # ``cluster_size`` is a lower bound
 
 
 @dataclass
@@ -329,18 +331,43 @@ def _in_statuses(statuses: tuple[str, ...], name: str) -> ColumnElement[bool]:
     return Report.status.in_(bindparam(name, list(statuses), literal_execute=True))
 
 
-def cluster_sizes(session: Session, report_ids: list[int]) -> dict[int, int]:
-    """For each report, how many *other* reports share at least one of its URLs (by blind index)."""
+@dataclass(frozen=True)
+class SameURL:
+    """How many other reports share a URL with a queue row's report (``at_least``: a lower
+    bound, see :func:`cluster_sizes`)."""
+
+    count: int = 0
+    at_least: bool = False
+
+
+def cluster_sizes(session: Session, report_ids: list[int]) -> dict[int, SameURL]:
+    """For each report, how many *other* reports share at least one of its URLs (by blind index).
+
+    One query reads every row's keys with their counters (``portal.services.trace_counts``),
+    so the cost does not grow with the clusters: with one shared key a report's figure is that
+    key's total less itself. A report naming several shared keys is counted from the rows when
+    their totals are small (``trace_counts.EXACT_BOUND``), and otherwise shows the largest total
+    as "at least"."""
     if not report_ids:
         return {}
-    other = aliased(ReportURL)
-    rows = session.execute(
-        select(ReportURL.report_id, func.count(func.distinct(other.report_id)))
-        .join(other, other.url_index == ReportURL.url_index)
-        .where(ReportURL.report_id.in_(report_ids), other.report_id != ReportURL.report_id)
-        .group_by(ReportURL.report_id)
-    ).all()
-    return {report_id: int(count) for report_id, count in rows}
+    sizes: dict[int, SameURL] = {}
+    exact: list[int] = []
+    for report_id, totals in trace_counts.totals_of_reports(session, report_ids).items():
+        reading = trace_counts.combine({key: {None: total - 1} for key, total in totals.items()})
+        if reading is None:
+            exact.append(report_id)
+        elif reading.counts:
+            sizes[report_id] = SameURL(sum(reading.counts.values()), reading.at_least)
+    if exact:
+        other = aliased(ReportURL)
+        rows = session.execute(
+            select(ReportURL.report_id, func.count(func.distinct(other.report_id)))
+            .join(other, other.url_index == ReportURL.url_index)
+            .where(ReportURL.report_id.in_(exact), other.report_id != ReportURL.report_id)
+            .group_by(ReportURL.report_id)
+        ).all()
+        sizes.update({report_id: SameURL(int(count)) for report_id, count in rows})
+    return sizes
 
 
 def count_matching(
@@ -424,7 +451,8 @@ def load_queue(
         QueueRow(
             report=report,
             sla=sla_state(report, first_response_hours, resolution_days, now=now),
-            cluster_size=sizes.get(report.id, 0),
+            cluster_size=sizes.get(report.id, SameURL()).count,
+            cluster_at_least=sizes.get(report.id, SameURL()).at_least,
         )
         for _, report in found
     ]

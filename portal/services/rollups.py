@@ -17,7 +17,8 @@ that any run of whole days is covered by a few dozen blocks whatever its length,
 one block. Rows are locked in primary-key order, so concurrent writers never deadlock.
 
 Deleting a report (retention) leaves its rollups: past figures do not change when data is
-purged. ``portal stats rebuild`` recomputes every row from the reports.
+purged. ``portal stats rebuild`` recomputes every row from the reports, and the URL cluster
+counters (:mod:`portal.services.trace_counts`), which move through the same two hooks.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from sqlalchemy.orm import Session
 from portal.db import fetch_all, insert_missing
 from portal.domain.localtime import LOCAL_TZ
 from portal.models import Report, StatsRollup, utcnow
-from portal.services import distribution
+from portal.services import distribution, trace_counts
 from portal.services.distribution import EXACT_LIMIT, Piece
 
 EPOCH = date(1970, 1, 5)  # a Monday: blocks of 7 days and more are whole weeks
@@ -264,6 +265,9 @@ def capture(session: Session, report_id: int, *, lock: bool = False) -> Contribu
 
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    # The URL cluster counters move with the same flush. Their reading locks the stored rows of
+    # the reports concerned, so it comes first: report rows, then rollups, then counters.
+    counted = trace_counts.pending(session)
     pairs: list[tuple[Contribution | None, Contribution | None]] = []
     for obj in session.new:
         if isinstance(obj, Report):
@@ -276,6 +280,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             pairs.append((_stored(session, obj.id), _of(obj)))
     if pairs:
         apply(session, pairs)
+    trace_counts.apply(session, counted)
 
 
 def _stored(session: Session, report_id: int) -> Contribution | None:
@@ -354,10 +359,17 @@ def read(
 
 
 def rebuild(session: Session, *, batch: int = 20_000) -> int:
-    """Recompute every rollup row from the reports; the caller commits. Returns the rows."""
+    """Recompute every rollup row, then the URL cluster counters, from the reports; the caller
+    commits. Returns the rollup rows."""
     if session.get_bind().dialect.name == "postgresql":
         # Writers wait for the rebuild, then add their change to the rebuilt rows.
         session.execute(text("LOCK TABLE stats_rollups IN EXCLUSIVE MODE"))
+    written = _rebuild_rollups(session, batch)
+    trace_counts.rebuild(session)
+    return written
+
+
+def _rebuild_rollups(session: Session, batch: int) -> int:
     session.execute(delete(StatsRollup))
     columns = [Report.__table__.c[name] for name in _TRACKED]
     days, regions, units, categories, priorities, frs, ress = [], [], [], [], [], [], []
