@@ -19,7 +19,9 @@ the fastest run (other work on the machine only ever adds time; the median ratio
 too). ``--reuse`` keeps a schema already loaded at that size (migrated to the current schema;
 ``--rebuild`` also rebuilds its rollups). Open reports: the generator keeps about 1 % of reports
 open (recent ones still waiting), so the backlog grows with the rate of reports (94 at 10k,
-about 10,000 at 1M), as a real backlog grows with the traffic. Usage::
+about 10,000 at 1M), as a real backlog grows with the traffic. The officer's unit holds at least two queue
+pages of open reports at every size (recent ones reopened at 10k), so that the queue measures
+compare full pages. Usage::
 
     .venv/bin/python bench/scale.py --database portal_bench_stats --sizes 10000,1000000
 """
@@ -57,6 +59,7 @@ from portal.models import PRIORITY_RANK, Report, Subdivision, Unit
 from portal.services import rollups, schema
 from portal.services.accounts import create_officer
 from portal.services.demo import CATEGORY_WEIGHTS
+from portal.services.queue import PAGE_SIZE
 from portal.services.reference_data import load_routing_table, sync_reference_data
 from portal.services.reports import ReportSubmission, submit_report
 
@@ -69,6 +72,7 @@ RECENT = timedelta(days=90)
 REPEATS = 9
 CLUSTER_MAX = 20_000
 CLUSTER_URL = "https://phishing.example/login"
+OFFICER_UNIT = "CASABLANCA"
 PLATFORMS = ["facebook", "instagram", "whatsapp", "tiktok", "telegram", "website", "x"]
 BUSY = {"MA-CAS", "MA-RAB", "MA-MAR", "MA-FES", "MA-TNG", "MA-SAL", "MA-AGD", "MA-MOH", "MA-KEN"}
 COLUMNS = (
@@ -195,6 +199,25 @@ def _naive(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
+def full_queue_page(engine: Engine) -> None:
+    """The officer's unit holds at least two pages of open reports at every size: at 10,000
+    reports the generator's backlog leaves it a handful, and a queue page of 7 rows measured
+    against one of 50 would time the rows, not the scale. Its most recent resolved reports are
+    reopened (answered, in review) before the rollups are built from them."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE reports SET status = 'in_review', closure_reason = NULL, closed_at = NULL"
+                " WHERE id IN (SELECT r.id FROM reports r JOIN units u ON u.id = r.unit_id"
+                " WHERE u.code = :unit AND r.status IN ('referred', 'closed')"
+                " ORDER BY r.submitted_at DESC LIMIT greatest(0, :floor - (SELECT count(*)"
+                " FROM reports o JOIN units v ON v.id = o.unit_id WHERE v.code = :unit"
+                " AND o.status NOT IN ('referred', 'closed'))))"
+            ),
+            {"unit": OFFICER_UNIT, "floor": 2 * PAGE_SIZE},
+        )
+
+
 def copy_reports(engine: Engine, generator: Generator, count: int) -> None:
     raw = engine.raw_connection()
     try:
@@ -292,7 +315,7 @@ def prepare(
         sync_reference_data(session)
         keyring = app.extensions["keyring"]
         for username, role, units in (
-            ("bench-officer", "officer", ["CASABLANCA"]),
+            ("bench-officer", "officer", [OFFICER_UNIT]),
             ("bench-chief", "supervisor", []),
         ):
             create_officer(
@@ -309,6 +332,7 @@ def prepare(
         generator = Generator(session, now)
     began = time.perf_counter()
     copy_reports(engine, generator, size)
+    full_queue_page(engine)
     timings["load"] = time.perf_counter() - began
     with factory() as session:
         # The case under study: a real submission (encrypted fields) sharing its URL with many.
