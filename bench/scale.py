@@ -19,9 +19,9 @@ the fastest run (other work on the machine only ever adds time; the median ratio
 too). ``--reuse`` keeps a schema already loaded at that size (migrated to the current schema;
 ``--rebuild`` also rebuilds its rollups). Open reports: the generator keeps about 1 % of reports
 open (recent ones still waiting), so the backlog grows with the rate of reports (94 at 10k,
-about 10,000 at 1M), as a real backlog grows with the traffic. The officer's unit holds at least two queue
-pages of open reports at every size (recent ones reopened at 10k), so that the queue measures
-compare full pages. Usage::
+about 10,000 at 1M), as a real backlog grows with the traffic. The officer's unit holds at
+least two queue pages of open reports at every size (recent ones reopened at 10k), so that the
+queue measures compare full pages. Usage::
 
     .venv/bin/python bench/scale.py --database portal_bench_stats --sizes 10000,1000000
 """
