@@ -25,6 +25,7 @@ from portal.db import make_engine, make_session_factory
 from portal.models import Base
 from portal.services import schema
 from portal.services.reference_data import sync_reference_data
+from tests.support.staff import CHEAP_PASSWORD_HASHING
 
 REFERENCE_TABLES = {"regions", "subdivisions", "units", "routing_rules", "alembic_version"}
 TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
@@ -124,6 +125,7 @@ def base_test_config(instance_path: Path, database_url: str) -> dict[str, object
         # Cheap receipt hashing in tests; production parameters are the defaults.
         "RECEIPT_ARGON2_TIME_COST": 1,
         "RECEIPT_ARGON2_MEMORY_KIB": 256,
+        **CHEAP_PASSWORD_HASHING,
         # Limits are exercised by tests/security with this switched on.
         "RATELIMIT_ENABLED": False,
     }

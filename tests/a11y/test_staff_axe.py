@@ -127,6 +127,7 @@ def _seed(live_server: LiveServer) -> Samples:
                 password=ENROLLING_PASSWORD,
                 role="officer",
                 keyring=keyring,
+                password_hasher=app.extensions["password_hasher"],
                 unit_codes=["CASABLANCA"],
             )
         partner = db.scalars(select(partners.Partner)).first() or partners.create_partner(

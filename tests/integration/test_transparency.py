@@ -19,7 +19,12 @@ from portal.services.rollups import LOCAL_TZ
 @pytest.fixture
 def demo(app, db, keyring):
     run_demo(
-        db, keyring, app.extensions["receipt_hasher"], app.extensions["blind_indexer"], count=400
+        db,
+        keyring,
+        app.extensions["receipt_hasher"],
+        app.extensions["blind_indexer"],
+        count=400,
+        password_hasher=app.extensions["password_hasher"],
     )
     db.commit()
 

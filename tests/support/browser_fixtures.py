@@ -31,6 +31,7 @@ from tests.support.browser import (
     NewContext,
     browser_required,
 )
+from tests.support.staff import CHEAP_PASSWORD_HASHING
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +55,13 @@ def live_server(
             "RATELIMIT_ENABLED": False,
             "RECEIPT_ARGON2_TIME_COST": 1,
             "RECEIPT_ARGON2_MEMORY_KIB": 256,
+            **CHEAP_PASSWORD_HASHING,
             # Keep the quick exit inside the sandbox: no request ever leaves 127.0.0.1.
             "QUICK_EXIT_URL": "/static/img/logo.svg",
         }
     )
     with app.app_context(), app.extensions["db_sessionmaker"]() as session:
-        ensure_accounts(session, app.extensions["keyring"])
+        ensure_accounts(session, app.extensions["keyring"], app.extensions["password_hasher"])
         session.commit()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
