@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -137,9 +139,30 @@ def app_config(instance_path: Path, database_url: str) -> dict[str, object]:
     return base_test_config(instance_path, database_url)
 
 
+class SharedTemplateCode(BytecodeCache):
+    """Compiled templates kept for the whole run: every test builds its app, whose Jinja
+    environment would otherwise parse and compile each page it renders again. The apps are built
+    alike, and a bucket is keyed by the template's file and checked against its source."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = SharedTemplateCode()
+
+
 @pytest.fixture
 def app(app_config: dict[str, object]) -> Iterator[Flask]:
     application = create_app(dict(app_config))
+    application.jinja_env.bytecode_cache = TEMPLATE_CODE
     yield application
     application.extensions["db_engine"].dispose()
 
