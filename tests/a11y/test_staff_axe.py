@@ -29,7 +29,7 @@ from portal.services import campaigns, partners
 from portal.services.accounts import create_officer
 from portal.services.demo import seed_demo_reports
 from tests.a11y.test_axe import axe_violations, describe
-from tests.support.browser import DESKTOP, PHONE, LiveServer
+from tests.support.browser import DESKTOP, PHONE, LiveServer, resize
 from tests.support.browser_fixtures import BROWSER_LOCALES
 from tests.support.staff import post_code, post_password
 from tests.support.web import csrf_token
@@ -279,13 +279,6 @@ def _path(live_server: LiveServer, endpoint: str, samples: Samples) -> str:
 LANGUAGES = ("fr", "ar")
 
 
-def _at_width(page: Any, viewport: dict[str, int]) -> None:
-    """Resize, and let the page's resize handlers run (they run before animation frames)."""
-    page.set_viewport_size(viewport)
-    page.wait_for_function(f"window.innerWidth === {viewport['width']}")
-    page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
-
-
 def _check(page: Any, name: str, language: str) -> None:
     """The page as loaded (at 1280 px), then at every narrower width of ``WIDTHS``."""
     if name not in PRINTABLE:
@@ -293,7 +286,7 @@ def _check(page: Any, name: str, language: str) -> None:
         assert page.locator("body.staff").count() == 1, f"{name}: not in the staff layout"
     problems: dict[str, list[str]] = {}
     for width, viewport in WIDTHS.items():
-        _at_width(page, viewport)
+        resize(page, viewport)
         found = axe_violations(page)
         if found:
             problems[width] = describe(found)
