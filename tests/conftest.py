@@ -7,7 +7,6 @@ The suite runs on SQLite by default; with ``PORTAL_TEST_DATABASE_URL`` it runs o
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,59 +16,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from portal import create_app
-from portal.crypto.instance_secrets import ensure_secrets
-from portal.crypto.keyring import Keyring, create_master_key
-from portal.db import make_engine, make_session_factory
-from portal.models import Base
-from portal.services import schema
-from portal.services.reference_data import sync_reference_data
-from tests.support.staff import CHEAP_PASSWORD_HASHING
-
-REFERENCE_TABLES = {"regions", "subdivisions", "units", "routing_rules", "alembic_version"}
-TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
-
-
-def _prepare_database(engine: Engine) -> None:
-    schema.upgrade(engine)
-    factory = make_session_factory(engine)
-    with factory() as session:
-        sync_reference_data(session)
-        session.commit()
-
-
-def _reset_postgres_schema(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-
-
-def truncate_case_data(engine: Engine) -> None:
-    """Empty every table but the reference data, so each test starts from a clean case load.
-
-    DELETE, dependents first, rather than TRUNCATE: TRUNCATE gives every table and index new
-    files (most of a second for the case tables, twice per test), while a test leaves a few
-    rows. The case tables' sequences restart, as TRUNCATE ... RESTART IDENTITY did, so ids
-    start at 1 in every test, as on the fresh SQLite copy.
-    """
-    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
-    with engine.begin() as connection:
-        for name in reversed(tables):
-            connection.execute(text(f"DELETE FROM {name}"))
-        if engine.dialect.name == "postgresql":
-            connection.execute(
-                text(
-                    "SELECT setval(seq.oid, 1, false) FROM pg_class seq"
-                    " JOIN pg_depend dep ON dep.objid = seq.oid AND dep.deptype IN ('a', 'i')"
-                    " JOIN pg_class tab ON tab.oid = dep.refobjid"
-                    " WHERE seq.relkind = 'S' AND tab.relnamespace = current_schema()::regnamespace"
-                    " AND tab.relname = ANY(:tables)"
-                ),
-                {"tables": tables},
-            )
+from portal.crypto.keyring import Keyring
+from portal.db import make_engine
+from tests.support.instances import (
+    TEST_DATABASE_URL,
+    base_test_config,
+    empty_case_database,
+    new_instance,
+    prepare_database,
+    reset_postgres_schema,
+)
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +37,7 @@ def template_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file with reference data, copied for each test (fast and isolated)."""
     path = tmp_path_factory.mktemp("template") / "portal.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
-    _prepare_database(engine)
+    prepare_database(engine)
     engine.dispose()
     return path
 
@@ -88,49 +48,23 @@ def postgres_engine() -> Iterator[Engine | None]:
         yield None
         return
     engine = make_engine(TEST_DATABASE_URL)
-    _reset_postgres_schema(engine)
-    _prepare_database(engine)
+    reset_postgres_schema(engine)
+    prepare_database(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
 def instance_path(tmp_path: Path) -> Path:
-    path = tmp_path / "instance"
-    path.mkdir(mode=0o700)
-    ensure_secrets(path)
-    create_master_key(path)
-    return path
+    return new_instance(tmp_path)
 
 
 @pytest.fixture
 def database_url(
     instance_path: Path, template_sqlite: Path, postgres_engine: Engine | None
 ) -> Iterator[str]:
-    if postgres_engine is not None:
-        truncate_case_data(postgres_engine)
-        yield TEST_DATABASE_URL  # type: ignore[misc]
-        truncate_case_data(postgres_engine)
-        return
-    target = instance_path / "portal.sqlite3"
-    shutil.copyfile(template_sqlite, target)
-    yield f"sqlite:///{target}"
-
-
-def base_test_config(instance_path: Path, database_url: str) -> dict[str, object]:
-    return {
-        "TESTING": True,
-        "INSTANCE_PATH": str(instance_path),
-        "DATABASE_URL": database_url,
-        "EVIDENCE_STORE": f"file://{instance_path / 'evidence'}",
-        "RATELIMIT_STORAGE_URI": "memory://",
-        # Cheap receipt hashing in tests; production parameters are the defaults.
-        "RECEIPT_ARGON2_TIME_COST": 1,
-        "RECEIPT_ARGON2_MEMORY_KIB": 256,
-        **CHEAP_PASSWORD_HASHING,
-        # Limits are exercised by tests/security with this switched on.
-        "RATELIMIT_ENABLED": False,
-    }
+    with empty_case_database(instance_path, template_sqlite, postgres_engine) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from portal.models import AuditEvent, Officer
 from portal.services.staff_login import dummy_hash
-from tests.conftest import base_test_config
 from tests.support.staff import (
     CHEAP_PASSWORD_HASHING,
     PASSWORD,
@@ -24,11 +23,8 @@ from tests.support.staff import (
 
 
 @pytest.fixture
-def app_config(instance_path, database_url):
-    config = base_test_config(instance_path, database_url)
-    for name in CHEAP_PASSWORD_HASHING:
-        del config[name]
-    return config
+def app_config(app_config):
+    return {k: v for k, v in app_config.items() if k not in CHEAP_PASSWORD_HASHING}
 
 
 def test_accounts_are_hashed_with_the_recommended_parameters(app, client, db):
