@@ -2,8 +2,11 @@
 
 The live server runs ``create_app`` in a Werkzeug thread with its own instance directory (SQLite,
 reference data, demo staff accounts), independent of the per-test database of the Flask-client
-tests. Browser tests are skipped when Chromium is missing, unless ``PORTAL_REQUIRE_BROWSER=1``
-makes that a failure (CI). Imported by the conftest of each folder of browser tests.
+tests: the embedded mode, whatever ``PORTAL_TEST_DATABASE_URL`` says, so CI runs these tests in
+its SQLite pass only (.ci/run); were the live server to follow that variable, the PostgreSQL pass
+would have to run them too. Browser tests are skipped when Chromium is missing, unless
+``PORTAL_REQUIRE_BROWSER=1`` makes that a failure (CI). Imported by the conftest of each folder
+of browser tests.
 """
 
 from __future__ import annotations
