@@ -366,6 +366,7 @@ def main() -> None:
             password=PASSWORD,
             role="supervisor",
             keyring=app.extensions["keyring"],
+            password_hasher=app.extensions["password_hasher"],
             totp_secret=TOTP_SECRET,
         )
         session.commit()

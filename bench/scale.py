@@ -325,6 +325,7 @@ def prepare(
                 password=PASSWORD,
                 role=role,
                 keyring=keyring,
+                password_hasher=app.extensions["password_hasher"],
                 unit_codes=units,
                 totp_secret=TOTP_SECRET,
             )

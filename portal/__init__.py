@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -17,6 +18,9 @@ from portal.config import (
     resolve_storage_defaults,
     resource_dir,
 )
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -82,12 +86,29 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
 
     app.extensions["keyring"] = ring
     app.extensions["blind_indexer"] = BlindIndexer(app.config["INDEX_PEPPER"])
+    app.extensions["password_hasher"] = _password_hasher(app.config)
     app.extensions["receipt_hasher"] = ReceiptHasher(
         pepper=app.config["RECEIPT_PEPPER"],
         time_cost=app.config["RECEIPT_ARGON2_TIME_COST"],
         memory_cost_kib=app.config["RECEIPT_ARGON2_MEMORY_KIB"],
         parallelism=app.config["RECEIPT_ARGON2_PARALLELISM"],
     )
+
+
+def _password_hasher(config: Mapping[str, Any]) -> PasswordHasher:
+    """argon2id for staff passwords: the library's recommended parameters unless configured."""
+    from argon2 import PasswordHasher
+
+    from portal.services.staff_login import dummy_hash
+
+    recommended = PasswordHasher()
+    hasher = PasswordHasher(
+        time_cost=config["STAFF_PASSWORD_ARGON2_TIME_COST"] or recommended.time_cost,
+        memory_cost=config["STAFF_PASSWORD_ARGON2_MEMORY_KIB"] or recommended.memory_cost,
+        parallelism=config["STAFF_PASSWORD_ARGON2_PARALLELISM"] or recommended.parallelism,
+    )
+    dummy_hash(hasher)  # made now, not at the first sign-in with an unknown name
+    return hasher
 
 
 def _init_extensions(app: Flask) -> None:

@@ -81,6 +81,12 @@ class DefaultConfig:
     RECEIPT_ARGON2_TIME_COST = 2
     RECEIPT_ARGON2_MEMORY_KIB = 19_456
     RECEIPT_ARGON2_PARALLELISM = 1
+    # Staff password hashing (argon2id). None: argon2-cffi's recommended parameters (RFC 9106's
+    # low-memory profile, 3 passes over 64 MiB in 4 lanes, at the time of writing). An account
+    # hashed with other parameters is rehashed at its next sign-in. Tests lower it.
+    STAFF_PASSWORD_ARGON2_TIME_COST: int | None = None
+    STAFF_PASSWORD_ARGON2_MEMORY_KIB: int | None = None
+    STAFF_PASSWORD_ARGON2_PARALLELISM: int | None = None
 
     # Reporter follow-up session: short, server-side, never the receipt itself. It ends after
     # this many minutes without a request, and in any case this long after the receipt was given.

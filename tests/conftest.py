@@ -7,7 +7,6 @@ The suite runs on SQLite by default; with ``PORTAL_TEST_DATABASE_URL`` it runs o
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,44 +14,22 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from portal import create_app
-from portal.crypto.instance_secrets import ensure_secrets
-from portal.crypto.keyring import Keyring, create_master_key
-from portal.db import make_engine, make_session_factory
-from portal.models import Base
-from portal.services import schema
-from portal.services.reference_data import sync_reference_data
-
-REFERENCE_TABLES = {"regions", "subdivisions", "units", "routing_rules", "alembic_version"}
-TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
-
-
-def _prepare_database(engine: Engine) -> None:
-    schema.upgrade(engine)
-    factory = make_session_factory(engine)
-    with factory() as session:
-        sync_reference_data(session)
-        session.commit()
-
-
-def _reset_postgres_schema(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-
-
-def truncate_case_data(engine: Engine) -> None:
-    """Empty every table but the reference data, so each test starts from a clean case load."""
-    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in reversed(tables):
-                connection.execute(text(f"DELETE FROM {name}"))
+from portal.crypto.keyring import Keyring
+from portal.db import make_engine
+from tests.support.instances import (
+    TEST_DATABASE_URL,
+    base_test_config,
+    empty_case_database,
+    new_instance,
+    prepare_database,
+    reset_postgres_schema,
+)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +37,7 @@ def template_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file with reference data, copied for each test (fast and isolated)."""
     path = tmp_path_factory.mktemp("template") / "portal.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
-    _prepare_database(engine)
+    prepare_database(engine)
     engine.dispose()
     return path
 
@@ -71,48 +48,23 @@ def postgres_engine() -> Iterator[Engine | None]:
         yield None
         return
     engine = make_engine(TEST_DATABASE_URL)
-    _reset_postgres_schema(engine)
-    _prepare_database(engine)
+    reset_postgres_schema(engine)
+    prepare_database(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
 def instance_path(tmp_path: Path) -> Path:
-    path = tmp_path / "instance"
-    path.mkdir(mode=0o700)
-    ensure_secrets(path)
-    create_master_key(path)
-    return path
+    return new_instance(tmp_path)
 
 
 @pytest.fixture
 def database_url(
     instance_path: Path, template_sqlite: Path, postgres_engine: Engine | None
 ) -> Iterator[str]:
-    if postgres_engine is not None:
-        truncate_case_data(postgres_engine)
-        yield TEST_DATABASE_URL  # type: ignore[misc]
-        truncate_case_data(postgres_engine)
-        return
-    target = instance_path / "portal.sqlite3"
-    shutil.copyfile(template_sqlite, target)
-    yield f"sqlite:///{target}"
-
-
-def base_test_config(instance_path: Path, database_url: str) -> dict[str, object]:
-    return {
-        "TESTING": True,
-        "INSTANCE_PATH": str(instance_path),
-        "DATABASE_URL": database_url,
-        "EVIDENCE_STORE": f"file://{instance_path / 'evidence'}",
-        "RATELIMIT_STORAGE_URI": "memory://",
-        # Cheap receipt hashing in tests; production parameters are the defaults.
-        "RECEIPT_ARGON2_TIME_COST": 1,
-        "RECEIPT_ARGON2_MEMORY_KIB": 256,
-        # Limits are exercised by tests/security with this switched on.
-        "RATELIMIT_ENABLED": False,
-    }
+    with empty_case_database(instance_path, template_sqlite, postgres_engine) as url:
+        yield url
 
 
 @pytest.fixture
@@ -121,9 +73,30 @@ def app_config(instance_path: Path, database_url: str) -> dict[str, object]:
     return base_test_config(instance_path, database_url)
 
 
+class SharedTemplateCode(BytecodeCache):
+    """Compiled templates kept for the whole run: every test builds its app, whose Jinja
+    environment would otherwise parse and compile each page it renders again. The apps are built
+    alike, and a bucket is keyed by the template's file and checked against its source."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = SharedTemplateCode()
+
+
 @pytest.fixture
 def app(app_config: dict[str, object]) -> Iterator[Flask]:
     application = create_app(dict(app_config))
+    application.jinja_env.bytecode_cache = TEMPLATE_CODE
     yield application
     application.extensions["db_engine"].dispose()
 

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from portal.db import get_session
 from portal.services.accounts import ROLES, AccountError, create_officer
-from portal.web.context import keyring
+from portal.web.context import keyring, password_hasher
 
 
 @click.group("officers")
@@ -56,6 +56,7 @@ def officers_create_command(
             password=password,
             role=role,
             keyring=keyring(),
+            password_hasher=password_hasher(),
             unit_codes=list(units),
             region_code=region,
         )

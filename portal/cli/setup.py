@@ -24,7 +24,13 @@ from portal.services.demo import (
     run_demo,
 )
 from portal.services.reference_data import sync_reference_data
-from portal.web.context import blind_indexer, blob_store, keyring, receipt_hasher
+from portal.web.context import (
+    blind_indexer,
+    blob_store,
+    keyring,
+    password_hasher,
+    receipt_hasher,
+)
 
 
 @click.command("init")
@@ -125,6 +131,7 @@ def demo_command(reports: int) -> None:
         blind_indexer(),
         count=reports,
         store=blob_store(),
+        password_hasher=password_hasher(),
     )
     session.commit()
     if ensure_on_duty_officer(session):

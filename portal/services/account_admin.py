@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from argon2 import PasswordHasher
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -296,6 +297,7 @@ def create_account(
     unit_ids: list[int],
     region_id: int | None,
     keyring: Keyring,
+    password_hasher: PasswordHasher,
 ) -> Officer:
     """Create a staff account from the admin form: units for officers, a region for supervisors."""
     if session.scalar(select(Officer.id).where(Officer.username == username)) is not None:
@@ -309,6 +311,7 @@ def create_account(
         password=password,
         role=role,
         keyring=keyring,
+        password_hasher=password_hasher,
         unit_codes=unit_codes if role == "officer" else [],
         region_code=region_code if role == "supervisor" else None,
         actor=audit.officer_name(admin),

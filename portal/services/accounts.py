@@ -12,7 +12,6 @@ from portal.services import audit
 from portal.services.totp import store_secret
 
 ROLES = ("officer", "supervisor", "admin")
-password_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
 class AccountError(ValueError):
@@ -27,12 +26,17 @@ def create_officer(
     password: str,
     role: str,
     keyring: Keyring,
+    password_hasher: PasswordHasher,
     unit_codes: list[str] | None = None,
     region_code: str | None = None,
     totp_secret: str | None = None,
     actor: str = "cli",
 ) -> Officer:
-    """Create a staff account. With ``totp_secret`` the second factor is already enrolled."""
+    """Create a staff account. With ``totp_secret`` the second factor is already enrolled.
+
+    ``password_hasher`` is the app's (``app.extensions["password_hasher"]``): argon2id with the
+    configured parameters.
+    """
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     if session.scalar(select(Officer.id).where(Officer.username == username)) is not None:

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -197,7 +198,9 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def ensure_accounts(session: Session, keyring: Keyring) -> list[str]:
+def ensure_accounts(
+    session: Session, keyring: Keyring, password_hasher: PasswordHasher
+) -> list[str]:
     created = []
     for account in DEMO_ACCOUNTS:
         if session.scalar(select(Officer.id).where(Officer.username == account.username)):
@@ -209,6 +212,7 @@ def ensure_accounts(session: Session, keyring: Keyring) -> list[str]:
             password=account.password,
             role=account.role,
             keyring=keyring,
+            password_hasher=password_hasher,
             unit_codes=list(account.units),
             region_code=account.region,
             totp_secret=account.totp_secret,
@@ -536,12 +540,13 @@ def run_demo(
     *,
     count: int = 400,
     store: BlobStore | None = None,
+    password_hasher: PasswordHasher,
 ) -> DemoSummary:
     """Demo accounts (always, the missing ones), and the demo reports on an empty database.
 
     With ``store``, some of the Casablanca officer's waiting cases carry demo screenshots.
     """
-    accounts = ensure_accounts(session, keyring)
+    accounts = ensure_accounts(session, keyring, password_hasher)
     existing = session.scalar(select(func.count(Report.id))) or 0
     if existing:
         sample = find_by_receipt(session, DEMO_RECEIPT, hasher)

@@ -8,9 +8,11 @@ accounts exist.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -19,10 +21,21 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal.crypto.keyring import Keyring
 from portal.models import Officer, utcnow
 from portal.services import audit, staff_sessions, totp
-from portal.services.accounts import password_hasher
 
-# Verified against when the username is unknown, so both paths do the same argon2 work.
-_DUMMY_HASH = password_hasher.hash("no account has this password, it only burns time")
+
+def dummy_hash(password_hasher: PasswordHasher) -> str:
+    """Verified against when the username is unknown, so both paths do the same argon2 work:
+    a hash with the accounts' parameters. The factory makes it at start, so that no sign-in
+    pays for making it (the first unknown name would take longer than a known one)."""
+    return _dummy_hash(
+        password_hasher.time_cost, password_hasher.memory_cost, password_hasher.parallelism
+    )
+
+
+@functools.cache
+def _dummy_hash(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return hasher.hash("no account has this password, it only burns time")
 
 
 @dataclass(frozen=True)
@@ -92,14 +105,18 @@ def check_password(
     password: str,
     policy: LockoutPolicy,
     *,
+    password_hasher: PasswordHasher,
     now: datetime | None = None,
 ) -> Officer | None:
-    """The account if the password is right and the account usable; None otherwise."""
+    """The account if the password is right and the account usable; None otherwise.
+
+    A hash made with other parameters than ``password_hasher``'s is replaced on success.
+    """
     now = now or utcnow()
     officer = session.scalar(select(Officer).where(Officer.username == username.strip()))
     if officer is None:
         with contextlib.suppress(VerificationError):
-            password_hasher.verify(_DUMMY_HASH, password)
+            password_hasher.verify(dummy_hash(password_hasher), password)
         audit.record(
             session,
             actor="anonymous",

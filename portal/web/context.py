@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
     from portal.crypto.blind_index import BlindIndexer
     from portal.crypto.keyring import Keyring
     from portal.domain.receipts import ReceiptHasher
@@ -15,6 +17,10 @@ if TYPE_CHECKING:
 
 def keyring() -> Keyring:
     return current_app.extensions["keyring"]
+
+
+def password_hasher() -> PasswordHasher:
+    return current_app.extensions["password_hasher"]
 
 
 def receipt_hasher() -> ReceiptHasher:

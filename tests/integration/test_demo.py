@@ -26,7 +26,14 @@ from tests.support.staff import post_code, post_password
 
 def test_printed_receipt_is_the_casablanca_officers_first_case(app, db, keyring):
     hasher = app.extensions["receipt_hasher"]
-    summary = run_demo(db, keyring, hasher, app.extensions["blind_indexer"], count=40)
+    summary = run_demo(
+        db,
+        keyring,
+        hasher,
+        app.extensions["blind_indexer"],
+        count=40,
+        password_hasher=app.extensions["password_hasher"],
+    )
     db.commit()
     officer = db.scalars(select(Officer).where(Officer.username == "casablanca")).one()
     page = load_queue(
@@ -51,7 +58,12 @@ def test_printed_receipt_is_the_casablanca_officers_first_case(app, db, keyring)
 
 def test_demo_requests_to_platforms_have_outcomes(app, db, keyring):
     run_demo(
-        db, keyring, app.extensions["receipt_hasher"], app.extensions["blind_indexer"], count=120
+        db,
+        keyring,
+        app.extensions["receipt_hasher"],
+        app.extensions["blind_indexer"],
+        count=120,
+        password_hasher=app.extensions["password_hasher"],
     )
     db.commit()
     requests = db.scalars(select(TakedownRequest)).all()
@@ -68,6 +80,7 @@ def _demo(app, db, keyring, count: int = 40):
         app.extensions["blind_indexer"],
         count=count,
         store=app.extensions["blob_store"],
+        password_hasher=app.extensions["password_hasher"],
     )
     db.commit()
     return summary

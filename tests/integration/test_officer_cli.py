@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from portal.cli import COMMANDS
 from portal.models import AuditEvent, Officer
-from portal.services.accounts import password_hasher
 from portal.services.demo import DEMO_ACCOUNTS
 from tests.support.staff import in_english, post_password
 
@@ -27,7 +26,9 @@ def test_officers_create_makes_a_usable_account(app, client, db):
     assert "Created officer hicham" in result.output
     officer = db.scalar(select(Officer).where(Officer.username == "hicham"))
     assert [unit.code for unit in officer.units] == ["CASABLANCA"]
-    assert password_hasher.verify(officer.password_hash, "a long enough password")
+    hasher = app.extensions["password_hasher"]
+    assert hasher.verify(officer.password_hash, "a long enough password")
+    assert not hasher.check_needs_rehash(officer.password_hash)  # the configured parameters
     assert "a long enough password" not in officer.password_hash
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "account.created"))
     # First sign-in goes to second-factor enrolment.

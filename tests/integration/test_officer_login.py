@@ -10,9 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Officer, StaffSession, utcnow
-from portal.services.accounts import password_hasher
 from tests.support.staff import (
-    PASSWORD,
     code_for,
     make_officer,
     post_code,
@@ -189,18 +187,6 @@ def test_logout_ends_the_server_side_session(app, client, db):
     signed_out = db.scalars(select(AuditEvent).where(AuditEvent.action == "staff.logout")).one()
     officer = db.scalars(select(Officer).where(Officer.username == "amina")).one()
     assert signed_out.actor == signed_out.subject == f"officer:{officer.id}"
-
-
-def test_password_is_rehashed_when_parameters_change(app, client, db):
-    from argon2 import PasswordHasher
-
-    officer, secret = make_officer(app, db, "amina")
-    officer.password_hash = PasswordHasher(time_cost=1, memory_cost=1024).hash(PASSWORD)
-    db.commit()
-    assert password_hasher.check_needs_rehash(officer.password_hash)
-    sign_in(client, "amina", secret)
-    db.refresh(officer)
-    assert not password_hasher.check_needs_rehash(officer.password_hash)
 
 
 def test_sign_in_outcomes_are_audited_without_client_details(app, client, db):

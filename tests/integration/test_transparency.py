@@ -6,22 +6,51 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from portal import create_app
 from portal.models import Report
 from portal.services.demo import run_demo
 from portal.services.rollups import LOCAL_TZ
+from tests.support.instances import base_test_config, empty_case_database, new_instance
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory, template_sqlite, postgres_engine) -> Iterator[Flask]:
+    """The app over the demo's months of reports, seeded once for the module: its tests only
+    read them (the seeding is most of their cost)."""
+    instance = new_instance(tmp_path_factory.mktemp("transparency"))
+    with empty_case_database(instance, template_sqlite, postgres_engine) as url:
+        app = create_app(base_test_config(instance, url))
+        with app.extensions["db_sessionmaker"]() as db:
+            run_demo(
+                db,
+                app.extensions["keyring"],
+                app.extensions["receipt_hasher"],
+                app.extensions["blind_indexer"],
+                count=400,
+                password_hasher=app.extensions["password_hasher"],
+            )
+            db.commit()
+        yield app
+        app.extensions["db_engine"].dispose()
 
 
 @pytest.fixture
-def demo(app, db, keyring):
-    run_demo(
-        db, keyring, app.extensions["receipt_hasher"], app.extensions["blind_indexer"], count=400
-    )
-    db.commit()
+def client(demo_app):
+    return demo_app.test_client()
+
+
+@pytest.fixture
+def db(demo_app) -> Iterator[Session]:
+    with demo_app.extensions["db_sessionmaker"]() as session:
+        yield session
 
 
 def _records(client):
@@ -30,7 +59,7 @@ def _records(client):
     return response.get_json()["records"]
 
 
-def test_the_page_is_public_cacheable_and_sets_no_cookie(client, demo):
+def test_the_page_is_public_cacheable_and_sets_no_cookie(client):
     for language in ("ar", "fr", "en"):
         client.set_cookie("lang", language)
         response = client.get("/transparency")
@@ -46,7 +75,7 @@ def test_the_page_is_public_cacheable_and_sets_no_cookie(client, demo):
     assert rows and set(rows[0]) == {"month", "dimension", "key", "measure", "value", "suppressed"}
 
 
-def test_national_counts_match_the_reports(client, db, demo):
+def test_national_counts_match_the_reports(client, db):
     submitted: dict[str, int] = defaultdict(int)
     for moment in db.scalars(select(Report.submitted_at)):
         submitted[moment.astimezone(LOCAL_TZ).strftime("%Y-%m")] += 1
@@ -63,7 +92,7 @@ def test_national_counts_match_the_reports(client, db, demo):
         assert value == (expected if expected == 0 or expected >= 10 else None)
 
 
-def test_no_published_figure_singles_out_a_report(client, demo):
+def test_no_published_figure_singles_out_a_report(client):
     records = _records(client)
     margins: dict[tuple[str, str], dict[str, int | None]] = defaultdict(dict)
     totals: dict[str, int | None] = {}
@@ -101,7 +130,7 @@ def test_no_published_figure_singles_out_a_report(client, demo):
             assert count is not None and count >= 10
 
 
-def test_figures_are_reused_not_recomputed_per_request(app, client, db, demo):
+def test_figures_are_reused_not_recomputed_per_request(client):
     first = client.get("/transparency.json").get_json()
     # A new report does not change the published month figures (current month, cached).
     assert client.get("/transparency.json").get_json() == first

@@ -59,6 +59,15 @@ def save_screenshot(page: Any, name: str) -> Path:
 NewContext = Callable[..., Any]
 
 
+def resize(page: Any, viewport: dict[str, int]) -> None:
+    """Give a loaded page another viewport, once its resize handlers have run (the resize event
+    comes before the next animation frame). The style sheets' media queries apply as on a load
+    at that width; only a script that reads the width once, on load, sees a difference."""
+    page.set_viewport_size(viewport)
+    page.wait_for_function(f"window.innerWidth === {viewport['width']}")
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
+
+
 DEMO = {account.username: account for account in DEMO_ACCOUNTS}
 
 

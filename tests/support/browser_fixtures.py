@@ -2,8 +2,11 @@
 
 The live server runs ``create_app`` in a Werkzeug thread with its own instance directory (SQLite,
 reference data, demo staff accounts), independent of the per-test database of the Flask-client
-tests. Browser tests are skipped when Chromium is missing, unless ``PORTAL_REQUIRE_BROWSER=1``
-makes that a failure (CI). Imported by the conftest of each folder of browser tests.
+tests: the embedded mode, whatever ``PORTAL_TEST_DATABASE_URL`` says, so CI runs these tests in
+its SQLite pass only (.ci/run); were the live server to follow that variable, the PostgreSQL pass
+would have to run them too. Browser tests are skipped when Chromium is missing, unless
+``PORTAL_REQUIRE_BROWSER=1`` makes that a failure (CI). Imported by the conftest of each folder
+of browser tests.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tests.support.browser import (
     NewContext,
     browser_required,
 )
+from tests.support.staff import CHEAP_PASSWORD_HASHING
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +58,13 @@ def live_server(
             "RATELIMIT_ENABLED": False,
             "RECEIPT_ARGON2_TIME_COST": 1,
             "RECEIPT_ARGON2_MEMORY_KIB": 256,
+            **CHEAP_PASSWORD_HASHING,
             # Keep the quick exit inside the sandbox: no request ever leaves 127.0.0.1.
             "QUICK_EXIT_URL": "/static/img/logo.svg",
         }
     )
     with app.app_context(), app.extensions["db_sessionmaker"]() as session:
-        ensure_accounts(session, app.extensions["keyring"])
+        ensure_accounts(session, app.extensions["keyring"], app.extensions["password_hasher"])
         session.commit()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

@@ -169,6 +169,7 @@ def arrange_reports_with_evidence(app: Flask, db: Session, reports: int = 2) -> 
         password=OFFICER_PASSWORD,
         role="officer",
         keyring=app.extensions["keyring"],
+        password_hasher=app.extensions["password_hasher"],
         unit_codes=["CASABLANCA"],
         region_code=None,
         totp_secret=secret,

@@ -48,6 +48,7 @@ def forty_cases(live_server: LiveServer) -> QueueCases:
             password=PASSWORD,
             role="officer",
             keyring=app.extensions["keyring"],
+            password_hasher=app.extensions["password_hasher"],
             unit_codes=["CASABLANCA"],
         )
         for n in range(40):

@@ -16,6 +16,15 @@ from portal.services.accounts import create_officer
 from tests.support.web import csrf_token
 
 PASSWORD = "correct horse battery staple"
+# Cheap staff password hashing (argon2id, one pass over 64 KiB) for the in-process apps: every
+# test that makes an account or signs in would otherwise spend a fraction of a second per hash.
+# tests/integration/test_staff_passwords.py runs the production parameters (the defaults), and
+# so do the tests that start `portal` or gunicorn as a separate process.
+CHEAP_PASSWORD_HASHING = {
+    "STAFF_PASSWORD_ARGON2_TIME_COST": 1,
+    "STAFF_PASSWORD_ARGON2_MEMORY_KIB": 64,
+    "STAFF_PASSWORD_ARGON2_PARALLELISM": 1,
+}
 
 
 def make_officer(
@@ -38,6 +47,7 @@ def make_officer(
         password=PASSWORD,
         role=role,
         keyring=app.extensions["keyring"],
+        password_hasher=app.extensions["password_hasher"],
         unit_codes=list(units),
         region_code=region,
         totp_secret=secret or None,

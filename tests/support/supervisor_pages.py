@@ -46,6 +46,7 @@ def seed_dashboard(live_server: LiveServer) -> None:
             password=REGIONAL["password"],
             role="supervisor",
             keyring=live_server.app.extensions["keyring"],
+            password_hasher=live_server.app.extensions["password_hasher"],
             unit_codes=[],
             region_code="MA-03",
             totp_secret=REGIONAL_SECRET,

@@ -23,7 +23,7 @@ from portal.web.admin.forms import (
     ActionForm,
     CreateAccountForm,
 )
-from portal.web.context import keyring
+from portal.web.context import keyring, password_hasher
 from portal.web.i18n import current_language
 from portal.web.staff.auth import staff_required
 
@@ -56,6 +56,7 @@ def accounts_page(*, staff: Officer) -> ResponseReturnValue:
                     unit_ids=list(form.units.data or []),
                     region_id=int(form.region.data) if form.region.data else None,
                     keyring=keyring(),
+                    password_hasher=password_hasher(),
                 )
             except AccountError as error:
                 db.rollback()

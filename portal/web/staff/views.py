@@ -13,7 +13,7 @@ from portal.db import get_session
 from portal.models import Officer
 from portal.services import staff_login as login
 from portal.services import staff_sessions, totp
-from portal.web.context import keyring
+from portal.web.context import keyring, password_hasher
 from portal.web.headers import is_local_path
 from portal.web.ratelimit import LOGIN_ACCOUNT, account_key, failed_attempt, limiter, setting
 from portal.web.staff.auth import (
@@ -82,7 +82,13 @@ def login_page() -> ResponseReturnValue:
     if request.method == "GET" or not form.validate():
         return _show_form("staff/login.html", form)
     db = get_session()
-    found = login.check_password(db, form.username.data, form.password.data, _policy())
+    found = login.check_password(
+        db,
+        form.username.data,
+        form.password.data,
+        _policy(),
+        password_hasher=password_hasher(),
+    )
     db.commit()
     if found is None:
         return _bad_credentials(form, "staff/login.html")
