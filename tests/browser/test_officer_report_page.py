@@ -241,3 +241,20 @@ def test_the_partner_panel_sends_an_error_back_next_to_its_field_with_the_focus(
     assert page.evaluate("() => document.activeElement.id") == "partner-audience"
     assert _in_view(page, "#partner .error")
     assert _axe(page) == []
+
+
+def test_long_unbroken_answers_wrap_on_a_phone(
+    new_context: NewContext, live_server: LiveServer
+) -> None:
+    """A crypto wallet or a link has nowhere to break: on a 360 px phone in Arabic the case page
+    wraps it inside its card instead of widening the page (half of every card would then sit
+    off screen on the right)."""
+    wallet = "TVrreTgnYDZcQj4hD2ZDqtrdR9Z9vKE4Bi"
+    reference = _report(live_server, category="fraud", q_payee_wallet=wallet)
+    page = new_context(
+        locale_cookie="ar", viewport=PHONE, has_touch=True, is_mobile=True
+    ).new_page()
+    sign_in_demo_staff(page, live_server, "casablanca")
+    page.goto(f"/officer/reports/{reference}")
+    assert page.locator("dl.answers").get_by_text(wallet).count() == 1
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
