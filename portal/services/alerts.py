@@ -43,7 +43,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -67,7 +67,7 @@ from portal.models import (
     Unit,
     officer_units,
 )
-from portal.services import audit, mailer, stats
+from portal.services import after_commit, audit, mailer, stats
 from portal.services.mailer import SmtpSettings
 from portal.services.webhooks import http_post, sign
 
@@ -79,13 +79,12 @@ LANGUAGES = ("ar", "fr", "en", "es")
 SIGNATURE_HEADER = "Portal-Signature"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
-# ``Session.info`` keys: the dispatcher the app installs, and the alerts of the open transaction.
+# The after-commit channel, and the ``Session.info`` key of the dispatcher the app installs
+# (``dispatch(kind, unit_id)``, once per alert); the
+# ``Session.info`` key of what the open transaction raised, resolved to alerts before it commits.
 DISPATCH_INFO = "alert_dispatch"
 _PENDING = "alerts_pending"
-_READY = "alerts_ready"
 
-# (kind, unit id) -> None; called after the commit, once per alert.
-Dispatch = Callable[[str, int], None]
 
 # Evidence added by these hands after the report was filed is an answer to the officers.
 REPLY_SOURCES = ("follow_up",)
@@ -151,41 +150,21 @@ def _resolve(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    ready: list[tuple[str, int]] = session.info.setdefault(_READY, [])
     for kind, target in pending:
         if kind == "new":
             if target.priority != "urgent":
                 continue
-            item = ("urgent", target.unit_id)
+            after_commit.announce(session, DISPATCH_INFO, "urgent", target.unit_id)
         elif kind == "reply":
-            item = ("reply", target.unit_id)
+            after_commit.announce(session, DISPATCH_INFO, "reply", target.unit_id)
         else:
-            item = (kind, target)
-        if item not in ready:
-            ready.append(item)
-
-
-@event.listens_for(Session, "after_commit")
-def _dispatch(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    ready = session.info.pop(_READY, None)
-    dispatch: Dispatch | None = session.info.get(DISPATCH_INFO)
-    if not ready or dispatch is None:
-        return
-    for kind, unit_id in ready:
-        try:
-            dispatch(kind, unit_id)
-        except Exception:  # the change is committed; an alert must not undo it
-            log.exception("Alert %s for unit %s could not be queued", kind, unit_id)
+            after_commit.announce(session, DISPATCH_INFO, kind, target)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    session.info.pop(_PENDING, None)
-    session.info.pop(_READY, None)
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
 
 
 # --- channels ------------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ drops it; a failure to queue is logged and never fails the change.
 
 from __future__ import annotations
 
-import logging
 import smtplib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -24,24 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from babel.support import Translations
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.crypto.keyring import Keyring
 from portal.models import Report
+from portal.services import after_commit
 from portal.services.reports import field_context
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
-log = logging.getLogger("portal.notices")
 
-# ``Session.info`` keys: the dispatcher the app installs, and the reports of the open transaction
-# whose reporters have news.
+# The after-commit channel, and the ``Session.info`` key of the dispatcher the app installs:
+# ``dispatch(report_id)``, once per report.
 DISPATCH_INFO = "news_dispatch"
-_PENDING = "news_pending"
-
-# report id -> None; called after the commit, once per report.
-Dispatch = Callable[[int], None]
 
 
 def _(message: str) -> str:
@@ -88,30 +82,7 @@ def news(session: Session, report: Report) -> None:
     Whether it leaves is decided later (a relay is configured, the reporter opted in). Called by
     the services that write the news, last, so that a change refused half-way queues nothing.
     """
-    pending: list[int] = session.info.setdefault(_PENDING, [])
-    if report.id not in pending:
-        pending.append(report.id)
-
-
-@event.listens_for(Session, "after_commit")
-def _dispatch(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    pending = session.info.pop(_PENDING, None)
-    dispatch: Dispatch | None = session.info.get(DISPATCH_INFO)
-    if not pending or dispatch is None:
-        return
-    for report_id in pending:
-        try:
-            dispatch(report_id)
-        except Exception:  # the change is committed; a notice must not undo it
-            log.exception("The notice for report %s could not be queued", report_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    if not session.in_nested_transaction():
-        session.info.pop(_PENDING, None)
+    after_commit.announce(session, DISPATCH_INFO, report.id)
 
 
 def notice_message(address: str, language: str | None, sender: str) -> EmailMessage:
