@@ -205,6 +205,34 @@ def _event(report: Report, officer: Officer, kind: str, now: datetime, **details
     )
 
 
+def hold_unsent(session: Session, request: TakedownRequest) -> None:
+    """Lock the request's row until the transaction ends, then refuse it if it was sent: a
+    second click or a colleague's send waits here, finds it sent, and the platform never gets
+    the request twice (call before anything leaves)."""
+    session.refresh(request, with_for_update=True)
+    if request.sent_at is not None:
+        raise TakedownError(_l("This request was already sent."))
+
+
+# What reading a request's document is, in the audit chain: it quotes the report's URLs and the
+# explanation, printed from the page or downloaded as a PDF.
+DOCUMENT_EXPORTS = {"printed": "takedown.document_printed", "pdf": "takedown.document_exported"}
+
+
+def record_document_export(
+    session: Session, *, officer: Officer, request: TakedownRequest, how: str, now: datetime
+) -> None:
+    """The request's document left the portal (``how``: a key of :data:`DOCUMENT_EXPORTS`)."""
+    audit.record(
+        session,
+        actor=audit.officer_name(officer),
+        action=DOCUMENT_EXPORTS[how],
+        subject=_subject(request.report),
+        details={"request_id": request.id},
+        at=now,
+    )
+
+
 def mark_sent(
     session: Session,
     *,

@@ -210,20 +210,9 @@ def takedown_document(request_id: int, *, staff: Officer) -> ResponseReturnValue
     db = get_session()
     row = _load_request(db, staff, request_id)
     page = _render_document(row)
-    # The printable request quotes the report's URLs and explanation: an export like its PDF.
-    _record_export(db, staff, row, "takedown.document_printed")
+    takedowns.record_document_export(db, officer=staff, request=row, how="printed", now=utcnow())
     db.commit()
     return page
-
-
-def _record_export(db: Session, officer: Officer, row: TakedownRequest, action: str) -> None:
-    takedowns.audit.record(
-        db,
-        actor=takedowns.audit.officer_name(officer),
-        action=action,
-        subject=f"report:{row.report.reference}",
-        details={"request_id": row.id},
-    )
 
 
 @bp.get("/takedowns/<int:request_id>/document.pdf")
@@ -232,7 +221,7 @@ def takedown_pdf(request_id: int, *, staff: Officer) -> ResponseReturnValue:
     officer, db = staff, get_session()
     row = _load_request(db, officer, request_id)
     pdf = render_pdf(_render_document(row, for_pdf=True))
-    _record_export(db, officer, row, "takedown.document_exported")
+    takedowns.record_document_export(db, officer=officer, request=row, how="pdf", now=utcnow())
     db.commit()
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="request-{row.id}.pdf"'
@@ -248,12 +237,11 @@ def send_takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
     form = SendForm(prefix="send")
     if not form.validate():
         return _takedown_page(row, 400, send_form=form)
-    # Held until the sending is recorded: a second click or a colleague's send waits here, then
-    # finds the request sent, and the platform never gets it twice.
-    db.refresh(row, with_for_update=True)
-    if row.sent_at is not None:
+    try:
+        takedowns.hold_unsent(db, row)
+    except takedowns.TakedownError as error:
         db.rollback()
-        flash(_("This request was already sent."), "error")
+        flash(str(error.message), "error")
         return redirect(url_for("officer.takedown", request_id=request_id), code=303)
     smtp = mailer.SmtpSettings.from_config(current_app.config)
     message_id = None
