@@ -98,6 +98,7 @@ def _load_secrets(app: Flask, instance_path: Path) -> None:
 def _password_hasher(config: Mapping[str, Any]) -> PasswordHasher:
     """argon2id for staff passwords: the library's recommended parameters unless configured."""
     from argon2 import PasswordHasher
+    from argon2.profiles import RFC_9106_LOW_MEMORY as floor
 
     from portal.services.staff_login import dummy_hash
 
@@ -107,6 +108,15 @@ def _password_hasher(config: Mapping[str, Any]) -> PasswordHasher:
         memory_cost=config["STAFF_PASSWORD_ARGON2_MEMORY_KIB"] or recommended.memory_cost,
         parallelism=config["STAFF_PASSWORD_ARGON2_PARALLELISM"] or recommended.parallelism,
     )
+    # Accounts are rehashed with these at their next sign-in: a setting below RFC 9106's
+    # low-memory profile would quietly weaken every staff password, so only tests may use one.
+    if not config.get("TESTING") and (
+        hasher.time_cost < floor.time_cost or hasher.memory_cost < floor.memory_cost
+    ):
+        raise RuntimeError(
+            "STAFF_PASSWORD_ARGON2_TIME_COST / _MEMORY_KIB are below RFC 9106's low-memory"
+            f" profile ({floor.time_cost} passes over {floor.memory_cost} KiB): refusing to start"
+        )
     dummy_hash(hasher)  # made now, not at the first sign-in with an unknown name
     return hasher
 

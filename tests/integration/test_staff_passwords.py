@@ -11,6 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from portal import create_app
 from portal.models import AuditEvent, Officer
 from portal.services.staff_login import dummy_hash
 from tests.support.staff import (
@@ -74,3 +75,20 @@ def test_an_unknown_name_and_a_wrong_password_are_refused_alike(app, client, db)
     assert officer.failed_logins == 1
     failed = db.scalars(select(AuditEvent).where(AuditEvent.action == "staff.login_failed"))
     assert {entry.subject for entry in failed} == {"officer:unknown", f"officer:{officer.id}"}
+
+
+@pytest.mark.parametrize(
+    "weaker",
+    [{"STAFF_PASSWORD_ARGON2_TIME_COST": 1}, {"STAFF_PASSWORD_ARGON2_MEMORY_KIB": 8192}],
+)
+def test_a_production_app_refuses_weaker_parameters(app_config, weaker):
+    """Accounts are rehashed with the configured parameters at their next sign-in, so a typo in
+    the settings would weaken every staff password: outside tests the app refuses to start."""
+    config = {**app_config, "TESTING": False, **weaker}
+    with pytest.raises(RuntimeError, match="RFC 9106"):
+        create_app(config)
+    # Parameters at or above the floor start.
+    stronger = {**app_config, "TESTING": False, "STAFF_PASSWORD_ARGON2_TIME_COST": 4}
+    started = create_app(stronger)
+    assert started.extensions["password_hasher"].time_cost == 4
+    started.extensions["db_engine"].dispose()
