@@ -20,31 +20,14 @@ from portal.domain.urlnorm import normalize_url
 from portal.models import Report, ReportURL, Unit, utcnow
 from portal.services import casefile, queue, rollups, schema, trace_counts
 from portal.services.reference_data import sync_reference_data
-from portal.services.reports import ReportSubmission, submit_report, url_index
+from portal.services.reports import url_index
 from tests.support.staff import make_officer, sign_in
+from tests.support.submissions import submit_urls as submit
 
 A = "https://phishing.example/login"
 B = "https://phishing.example/card"
 RABAT = "Rabat Prefecture of Police"
 OWN_URLS = 4
-
-
-def submit(app, db, urls: list[str], territory: str = "MA-CAS") -> Report:
-    report, _ = submit_report(
-        db,
-        ReportSubmission(
-            category="fraud",
-            platform="website",
-            description="A fake bank login page asking for card numbers.",
-            urls=[normalize_url(url) for url in urls],
-            subdivision_code=territory,
-        ),
-        keyring=app.extensions["keyring"],
-        hasher=app.extensions["receipt_hasher"],
-        indexer=app.extensions["blind_indexer"],
-    )
-    db.commit()
-    return report
 
 
 def grow(app, db, case: Report, urls: list[str], count: int, unit: str, tag: str) -> None:

@@ -17,9 +17,10 @@ from sqlalchemy import func, select, update
 from portal.domain.urlnorm import normalize_url
 from portal.models import Officer, Report, ReportURL, TraceCount, Unit, utcnow
 from portal.services import bulk_actions, cases, retention, rollups
-from portal.services.reports import ReportSubmission, seal_report_url, submit_report, url_index
+from portal.services.reports import seal_report_url, url_index
 from tests.support.partners import file_report, make_partner
 from tests.support.staff import make_officer
+from tests.support.submissions import submit_urls as submit
 from tests.support.web import submit_and_get_receipt
 
 needs_postgres = pytest.mark.skipif(
@@ -63,24 +64,6 @@ def key_of(app, url: str) -> str:
 
 def unit_ids(db) -> dict[str, int]:
     return {code: uid for code, uid in db.execute(select(Unit.code, Unit.id))}
-
-
-def submit(app, db, urls: list[str], territory: str = "MA-CAS") -> Report:
-    report, _ = submit_report(
-        db,
-        ReportSubmission(
-            category="fraud",
-            platform="website",
-            description="A fake shop took the money.",
-            urls=[normalize_url(url) for url in urls],
-            subdivision_code=territory,
-        ),
-        keyring=app.extensions["keyring"],
-        hasher=app.extensions["receipt_hasher"],
-        indexer=app.extensions["blind_indexer"],
-    )
-    db.commit()
-    return report
 
 
 def purge(app, db, report: Report) -> None:
