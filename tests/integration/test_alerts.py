@@ -22,6 +22,7 @@ from portal.services import alerts
 from portal.services.webhooks import verify_signature
 from tests.support.mail import Mailbox, body_of, smtp_server
 from tests.support.staff import make_officer
+from tests.support.statements import captured
 from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt
 
 WEBHOOK_SECRET = "alert-webhook-secret-for-tests"
@@ -343,7 +344,6 @@ def test_the_daily_digest_sends_counts_once_a_day_from_the_configured_hour(app, 
 
 
 def test_the_digest_counts_in_one_query_and_a_priority_with_no_deadline_only_waits(app, db):
-    from sqlalchemy import event
 
     from portal.models import PRIORITY_RANK
 
@@ -363,17 +363,9 @@ def test_the_digest_counts_in_one_query_and_a_priority_with_no_deadline_only_wai
     # The setting names a priority no report has, and not the one of the old report.
     hours = {"urgent": 4, "critical": 1}
 
-    engine = db.get_bind()
-    statements: list[str] = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with captured(db.get_bind()) as sent:
         counts = alerts.digest_counts(db, casablanca, hours, now=now)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    statements = [statement for statement, _ in sent]
     assert counts == alerts.DigestCounts(new=2, waiting=2, overdue=1)
     assert len(statements) == 1 and "FROM reports" in statements[0]
     # With every priority named, the old one is overdue too; with none, nothing is.

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from portal.db import make_engine, make_session_factory
@@ -22,6 +22,7 @@ from portal.services import casefile, queue, rollups, schema, trace_counts
 from portal.services.reference_data import sync_reference_data
 from portal.services.reports import url_index
 from tests.support.staff import make_officer, sign_in
+from tests.support.statements import captured
 from tests.support.submissions import submit_urls as submit
 
 A = "https://phishing.example/login"
@@ -223,17 +224,8 @@ def test_the_newest_in_scope_are_found_beneath_many_elsewhere(app, db):
 
 
 def _captured(db, work) -> list[tuple[str, object]]:
-    engine = db.get_bind()
-    statements: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with captured(db.get_bind()) as statements:
         work()
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
     return statements
 
 

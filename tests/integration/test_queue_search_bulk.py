@@ -27,6 +27,7 @@ from portal.services import campaigns
 from portal.services.queue import Cursor, QueueFilters, count_matching, load_queue
 from portal.services.reports import ReportSubmission, submit_report
 from tests.support.staff import make_officer, sign_in
+from tests.support.statements import captured
 from tests.support.web import csrf_from
 
 _ROW_REF = re.compile(r'href="/officer/reports/(EB-[0-9A-Z]{4}-[0-9A-Z]{4})"')
@@ -561,23 +562,13 @@ def test_a_supervisor_searches_by_reference_only_and_cannot_act_in_bulk(app, db)
 
 
 def test_a_supervisors_queue_has_no_bulk_form_built_or_shown(app, db):
-    from sqlalchemy import event
-
     reported = _make(app, db, url="https://p.example.ma/1")
     _, secret = make_officer(app, db, "nadia", role="supervisor", units=())
     client = app.test_client()
     sign_in(client, "nadia", secret)
-    engine = db.get_bind()
-    statements: list[str] = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with captured(db.get_bind()) as sent:
         page = client.get("/officer/").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    statements = [statement for statement, _ in sent]
     assert reported.reference in page
     assert "bulk-form" not in page and "/officer/bulk" not in page
     assert "With the ticked reports" not in page
