@@ -97,7 +97,15 @@ def fetch_all(connection: Connection, stmt: Executable) -> Sequence[Any]:
     a two-year dashboard reads megabytes of stored distributions)."""
     if connection.dialect.name != "postgresql":
         return connection.execute(stmt).all()
-    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    dialect = connection.dialect
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    # The driver's cursor skips SQLAlchemy's type processing: a column or parameter that needs
+    # it (an aware datetime, JSON, ...) would read one way here and another on SQLite.
+    columns = getattr(stmt, "selected_columns", ())
+    if any(column.type.result_processor(dialect, None) for column in columns) or any(
+        bind.type.bind_processor(dialect) for bind in compiled.binds.values()
+    ):
+        raise TypeError("fetch_all reads plain columns with plain parameters only")
     driver = connection.connection.driver_connection
     with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
         cursor.execute(str(compiled), compiled.params)
