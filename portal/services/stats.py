@@ -335,31 +335,35 @@ def _open_reports(
     for index, (_name, days) in enumerate(BACKLOG_BUCKETS):
         if days is not None:
             whens.append((Report.submitted_at > _utc(now - timedelta(days=days)), index))
+    # Grouped by the age bucket too: one CASE per report, where a sum per bucket would evaluate
+    # one per report and bucket (a national backlog holds thousands of open reports).
     bucket = case(*whens, else_=len(BACKLOG_BUCKETS) - 1)
+    columns = (Report.region_id, Report.unit_id, Report.category, Report.priority)
     stmt = select(
-        Report.region_id,
-        Report.unit_id,
-        Report.category,
-        Report.priority,
+        *columns,
+        bucket,
         func.count(),
         func.min(Report.submitted_at),
-        func.coalesce(func.sum(case((first_overdue, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((res_overdue, 1), else_=0)), 0),
-        *(
-            func.coalesce(func.sum(case((bucket == index, 1), else_=0)), 0)
-            for index in range(len(BACKLOG_BUCKETS))
-        ),
+        func.count().filter(first_overdue),
+        func.count().filter(res_overdue),
     ).where(Report.status.in_(OPEN_STATUSES))
     if region_id is not None:
         stmt = stmt.where(Report.region_id == region_id)
-    stmt = stmt.group_by(Report.region_id, Report.unit_id, Report.category, Report.priority)
-    rows = session.execute(stmt).all()
+    stmt = stmt.group_by(*columns, bucket)
+    merged: dict[tuple[Any, ...], list[Any]] = {}
     totals = [0] * len(BACKLOG_BUCKETS)
-    for row in rows:
-        for index in range(len(BACKLOG_BUCKETS)):
-            totals[index] += int(row[8 + index])
+    for *key, index, count, oldest, fr_over, res_over in session.execute(stmt):
+        totals[index] += count
+        found = merged.get(tuple(key))
+        if found is None:
+            merged[tuple(key)] = [count, oldest, fr_over, res_over]
+        else:
+            found[0] += count
+            found[1] = min(found[1], oldest)
+            found[2] += fr_over
+            found[3] += res_over
     buckets = [(name, totals[i]) for i, (name, _days) in enumerate(BACKLOG_BUCKETS)]
-    return [tuple(row[:8]) for row in rows], buckets
+    return [(*key, *values) for key, values in merged.items()], buckets
 
 
 def waiting_reports(
