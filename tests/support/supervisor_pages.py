@@ -96,8 +96,9 @@ def open_every_section(page: Any) -> None:
 
 
 def cut_off_tables(page: Any) -> list[str]:
-    """Tables wider than what shows of them with no visible scroll cue, or spilling out of the
-    page: what a reader at this width would lose without being told."""
+    """Tables wider than what shows of them with no visible scroll cue, spilling out of the page,
+    or whose caption runs past the edge of its box: what a reader at this width would lose
+    without being told."""
     return page.evaluate(
         """() => {
         const problems = [];
@@ -110,6 +111,15 @@ def cut_off_tables(page: Any) -> list[str]:
                 if (r.right > document.documentElement.clientWidth + 1 || r.left < -1)
                     problems.push(name + ' spills out of the page');
                 continue;
+            }
+            // The caption is read first: it must show whole before any scrolling.
+            const caption = table.querySelector('caption');
+            if (caption && caption.offsetParent && !caption.classList.contains('visually-hidden')) {
+                const text = document.createRange();
+                text.selectNodeContents(caption);
+                const t = text.getBoundingClientRect(), b = box.getBoundingClientRect();
+                if (t.left < b.left - 1 || t.right > b.right + 1)
+                    problems.push(name + ' has a caption running past its box');
             }
             if (box.scrollWidth > box.clientWidth + 1) {
                 const cue = box.querySelector('.sv-scroll-cue');
