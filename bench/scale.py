@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import math
 import random
 import shutil
@@ -485,6 +486,15 @@ def main() -> None:
         f"median ratio {large}/{small}: "
         + " ".join(f"{name}={ratio:.2f}" for name, ratio in medians_ratio.items())
     )
+    # With more than two sizes, the growth between each size and the next too: whether a page's
+    # cost keeps growing, or stops once the stored distributions are full.
+    for lower, upper in itertools.pairwise(sizes) if len(sizes) > 2 else ():
+        print(
+            f"ratio {upper}/{lower}: "
+            + " ".join(
+                f"{name}={results[upper][name] / results[lower][name]:.2f}" for name, _ in MEASURES
+            )
+        )
     ratios = {name: results[large][name] / results[small][name] for name, _ in MEASURES}
     print(
         f"ratio {large}/{small}: "
