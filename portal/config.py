@@ -94,8 +94,8 @@ class DefaultConfig:
     FOLLOWUP_SESSION_MAX_MINUTES = 240
 
     # The sender of the opt-in, content-free e-mail notice ("there is news; come back with your
-    # receipt"), sent through the SMTP relay below; no relay: no notice is sent.
-    NOTICE_SENDER = "no-reply@e-report.invalid"
+    # receipt"), sent through the SMTP relay below; no relay: no notice is sent. None: SMTP_FROM.
+    NOTICE_SENDER: str | None = None
 
     # Staff sessions.
     STAFF_IDLE_TIMEOUT_MINUTES = 30
@@ -150,6 +150,8 @@ class DefaultConfig:
     SMTP_STARTTLS = True
     SMTP_USERNAME: str | None = None
     SMTP_PASSWORD: str | None = None
+    # The sender of every e-mail (staff alerts, requests to platforms, and reporters' notices
+    # unless NOTICE_SENDER names another): set it to an address of the deployment.
     SMTP_FROM = "no-reply@portal.invalid"
     SMTP_TIMEOUT_SECONDS = 30
 

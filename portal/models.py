@@ -76,6 +76,7 @@ class Region(Base):
     name_ar: Mapped[str] = mapped_column(String(200))
     name_fr: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    name_es: Mapped[str | None] = mapped_column(String(200))  # None: Spanish uses name_fr
 
     subdivisions: Mapped[list[Subdivision]] = relationship(back_populates="region")
 
@@ -95,6 +96,7 @@ class Subdivision(Base):
     name_ar: Mapped[str] = mapped_column(String(200))
     name_fr: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    name_es: Mapped[str | None] = mapped_column(String(200))  # None: Spanish uses name_fr
 
     region: Mapped[Region] = relationship(back_populates="subdivisions")
 

@@ -35,9 +35,11 @@ Streaming evidence format, version 1
     nonce_i = nonce_prefix || i (uint32 big-endian) || last (0x01 on the final chunk, else 0x00)
     stream  = header || chunk_0 || chunk_1 || ... || chunk_n
 
-The header is ``HEADER_SIZE`` = 16 bytes. Every chunk except the final one carries exactly
-``chunk_size`` plaintext bytes; the final chunk carries 0 to ``chunk_size`` bytes (an empty
-final chunk is how a 0-byte file, or one that is an exact multiple of the chunk size, ends).
+The header is ``HEADER_SIZE`` = 16 bytes, laid out by ``STREAM_HEADER``. A stream holds at
+most ``MAX_CHUNKS`` = 2**32 chunks, the range of the index. Every chunk except the final one
+carries exactly ``chunk_size`` plaintext bytes; the final chunk carries 0 to ``chunk_size``
+bytes (an empty final chunk is how a 0-byte file, or one that is an exact multiple of the chunk
+size, ends).
 ``aad`` is chosen by the caller (report reference and evidence id) and binds the ciphertext to
 its record. Because the index and the last flag are in the nonce and the header is in the
 associated data, reordering, dropping, duplicating or appending chunks, editing the header, and
@@ -89,9 +91,11 @@ STREAM_VERSION = 1
 NONCE_PREFIX_SIZE = 7
 DEFAULT_CHUNK_SIZE = 64 * 1024
 MAX_CHUNK_SIZE = 16 * 1024 * 1024
-_HEADER = struct.Struct(">4sBI7s")
-HEADER_SIZE = _HEADER.size
-_MAX_CHUNKS = 2**32
+STREAM_HEADER = struct.Struct(">4sBI7s")
+"""The stream header's layout: magic, version, chunk size (uint32 big-endian), nonce prefix."""
+HEADER_SIZE = STREAM_HEADER.size
+MAX_CHUNKS = 2**32
+"""How many chunks a stream can hold: the chunk index is a uint32 in each nonce."""
 
 
 class KeyringError(Exception):

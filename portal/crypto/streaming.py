@@ -13,12 +13,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from portal.crypto.keyring import (
-    _HEADER,
-    _MAX_CHUNKS,
     DEFAULT_CHUNK_SIZE,
     HEADER_SIZE,
     MAX_CHUNK_SIZE,
+    MAX_CHUNKS,
     NONCE_PREFIX_SIZE,
+    STREAM_HEADER,
     STREAM_MAGIC,
     STREAM_VERSION,
     TAG_SIZE,
@@ -44,7 +44,7 @@ class StreamEncryptor:
         self._cipher = AESGCM(file_key)
         self._chunk_size = chunk_size
         self._prefix = os.urandom(NONCE_PREFIX_SIZE)
-        self._header = _HEADER.pack(STREAM_MAGIC, STREAM_VERSION, chunk_size, self._prefix)
+        self._header = STREAM_HEADER.pack(STREAM_MAGIC, STREAM_VERSION, chunk_size, self._prefix)
         self._ad = self._header + aad
         self._pending = bytearray()
         self._out = bytearray()
@@ -55,7 +55,7 @@ class StreamEncryptor:
         return self._header
 
     def _nonce(self, last: bool) -> bytes:
-        if self._index >= _MAX_CHUNKS:
+        if self._index >= MAX_CHUNKS:
             raise ValueError("Stream is too long for a 32-bit chunk counter.")
         nonce = _chunk_nonce(self._prefix, self._index, last)
         self._index += 1
@@ -132,7 +132,7 @@ def encrypt_stream(
 
 
 def _parse_header(header: bytes) -> tuple[int, bytes]:
-    magic, version, chunk_size, prefix = _HEADER.unpack(header)
+    magic, version, chunk_size, prefix = STREAM_HEADER.unpack(header)
     if magic != STREAM_MAGIC:
         raise TamperedStream("Not an evidence stream (bad magic).")
     if version != STREAM_VERSION:
@@ -163,7 +163,7 @@ def decrypt_stream(file_key: bytes, aad: bytes, chunks: Iterable[bytes]) -> Iter
     index = 0
 
     def open_chunk(data: memoryview, last: bool) -> bytes:
-        if index >= _MAX_CHUNKS:
+        if index >= MAX_CHUNKS:
             raise TamperedStream("Evidence stream is longer than the format allows.")
         try:
             return cipher.decrypt(_chunk_nonce(prefix, index, last), data, ad)

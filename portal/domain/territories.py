@@ -3,7 +3,9 @@
 Two read-only data files ship with the package:
 
 * ``data/territories.json``: the 12 regions of the 2015 division (decree 2-15-40) and their
-  75 prefectures and provinces, keyed by ISO 3166-2:MA codes.
+  75 prefectures and provinces, keyed by ISO 3166-2:MA codes, named in Arabic, French and
+  English, and in Spanish where Spanish has a name of its own (``name_es``: Tánger, Fez,
+  Mequinez, Alhucemas...); elsewhere Spanish writes the French name.
 * ``data/units.json``: the police units that own report queues, the subdivision -> unit
   routing table, and the units for reporters abroad, for "outside my local area" requests and
   for categories handled nationally.
@@ -27,9 +29,10 @@ from typing import Any
 ABROAD = "ABROAD"
 """Value of the grouped-select option meaning "I live outside Morocco"."""
 
-LANGUAGES = ("ar", "fr", "en")
+LANGUAGES = ("ar", "fr", "en", "es")
 DEFAULT_LANGUAGE = "ar"
-# Languages without names of their own in the data: Spanish writes Moroccan places as French does.
+# Languages whose names are optional in the data, and the language that stands in for a missing
+# one: Spanish writes most Moroccan places as French does, so the data gives only its exonyms.
 NAME_FALLBACKS = {"es": "fr"}
 
 
@@ -44,7 +47,6 @@ class UnknownTerritory(LookupError):
 def _language(lang: str) -> str:
     """Reduce a locale such as ``fr_FR`` to a supported language, defaulting to Arabic."""
     short = lang.replace("-", "_").split("_", 1)[0].lower()
-    short = NAME_FALLBACKS.get(short, short)
     return short if short in LANGUAGES else DEFAULT_LANGUAGE
 
 
@@ -53,10 +55,16 @@ class Named:
     name_ar: str
     name_fr: str
     name_en: str
+    name_es: str | None = None  # only where Spanish usage differs from the French name
 
     def name(self, lang: str) -> str:
-        """The name in ``lang`` (``ar``, ``fr``, ``en`` or a locale of one); Arabic otherwise."""
-        return str(getattr(self, f"name_{_language(lang)}"))
+        """The name in ``lang`` (``ar``, ``fr``, ``en``, ``es`` or a locale of one); Arabic
+        otherwise. A Spanish name missing from the data is the French one."""
+        short = _language(lang)
+        name = getattr(self, f"name_{short}")
+        if name is None:
+            name = getattr(self, f"name_{NAME_FALLBACKS[short]}")
+        return str(name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,8 +118,11 @@ class UnitData:
         return MappingProxyType({unit.code: unit for unit in self.units})
 
 
-def _names(raw: Mapping[str, Any]) -> dict[str, str]:
-    return {f"name_{lang}": raw[f"name_{lang}"] for lang in LANGUAGES}
+def _names(raw: Mapping[str, Any]) -> dict[str, str | None]:
+    return {
+        f"name_{lang}": raw.get(f"name_{lang}") if lang in NAME_FALLBACKS else raw[f"name_{lang}"]
+        for lang in LANGUAGES
+    }
 
 
 def _read_json(name: str) -> Any:

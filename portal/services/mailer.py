@@ -15,6 +15,19 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from portal.config import DefaultConfig
+
+
+def staff_sender(config: Mapping[str, Any]) -> str:
+    """``SMTP_FROM``: the sender of staff alerts and requests to platforms."""
+    return str(config.get("SMTP_FROM") or DefaultConfig.SMTP_FROM)
+
+
+def notice_sender(config: Mapping[str, Any]) -> str:
+    """``NOTICE_SENDER``, the sender of reporters' notices; unset, the ``SMTP_FROM`` address, so
+    that a deployment naming one sender never sends the other kind of mail from a default."""
+    return str(config.get("NOTICE_SENDER") or staff_sender(config))
+
 
 class MailNotConfigured(RuntimeError):
     """No SMTP relay is configured."""
@@ -42,7 +55,7 @@ class SmtpSettings:
             starttls=bool(config.get("SMTP_STARTTLS", True)),
             username=config.get("SMTP_USERNAME") or None,
             password=config.get("SMTP_PASSWORD") or None,
-            sender=str(config.get("SMTP_FROM", "no-reply@portal.invalid")),
+            sender=staff_sender(config),
             timeout=float(config.get("SMTP_TIMEOUT_SECONDS", 30)),
         )
 

@@ -25,9 +25,11 @@ from typing import Any
 from babel.support import Translations
 from sqlalchemy.orm import Session
 
+from portal.config import DefaultConfig
 from portal.crypto.keyring import Keyring
 from portal.models import Report
 from portal.services import after_commit
+from portal.services.mailer import notice_sender
 from portal.services.reports import field_context
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -55,7 +57,7 @@ BODY = _(
 class SmtpRelay:
     host: str
     port: int = 25
-    sender: str = "no-reply@e-report.invalid"
+    sender: str = DefaultConfig.SMTP_FROM
     starttls: bool = False
     username: str | None = None
     password: str | None = None
@@ -69,7 +71,7 @@ class SmtpRelay:
         return cls(
             host=str(config["SMTP_HOST"]),
             port=int(config.get("SMTP_PORT") or 25),
-            sender=str(config.get("NOTICE_SENDER") or cls.sender),
+            sender=notice_sender(config),
             starttls=bool(config.get("SMTP_STARTTLS")),
             username=config.get("SMTP_USERNAME"),
             password=config.get("SMTP_PASSWORD"),

@@ -54,7 +54,9 @@ def sync_reference_data(session: Session) -> SyncSummary:
     territories = load_territories()
     regions = {r.code: r for r in session.scalars(select(Region))}
     for region in territories.regions:
-        summary.regions += _named_row(session, regions, Region, region)[1]
+        region_row, added = _named_row(session, regions, Region, region)
+        summary.regions += added
+        region_row.name_es = region.name_es
     session.flush()
 
     subdivisions = {s.code: s for s in session.scalars(select(Subdivision))}
@@ -62,6 +64,7 @@ def sync_reference_data(session: Session) -> SyncSummary:
         for sub in region.subdivisions:
             row, added = _named_row(session, subdivisions, Subdivision, sub)
             summary.subdivisions += added
+            row.name_es = sub.name_es
             row.region_id = regions[region.code].id
             row.kind = sub.kind
     session.flush()

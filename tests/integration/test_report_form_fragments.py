@@ -3,12 +3,15 @@ rendering gives; a form coming back with errors is never served from them."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from portal.web.citizen import fragments
 from tests.support.web import csrf_token
 
 PER_REQUEST = re.compile(r'(name="(?:csrf_token|pow_challenge)"[^>]*value=")[^"]*"')
+OPTGROUP = re.compile(r'<optgroup label="([^"]*)">(.*?)</optgroup>', re.S)
+OPTION = re.compile(r'<option value="[^"]*">([^<]*)</option>')
 
 
 def page(client, lang: str) -> str:
@@ -27,6 +30,31 @@ def test_kept_parts_are_what_a_fresh_rendering_gives_in_each_language(app, clien
     with app.app_context():
         fragments.clear()
     assert page(client, "ar") == fresh_ar
+
+
+def territory_groups(body: str) -> dict[str, list[str]]:
+    """The territory select as the reporter sees it: region label -> option labels, in order."""
+    select = re.search(r'<select[^>]*name="territory".*?</select>', body, re.S)
+    assert select is not None
+    return {
+        html.unescape(label): [html.unescape(name) for name in OPTION.findall(options)]
+        for label, options in OPTGROUP.findall(select.group(0))
+    }
+
+
+def test_spanish_and_french_forms_each_list_their_own_names_in_their_own_order(app, client):
+    spanish = territory_groups(page(client, "es"))
+    french = territory_groups(page(client, "fr"))
+    assert spanish["Tánger-Tetuán-Alhucemas"][-2:] == ["Tánger-Arcila", "Tetuán"]
+    assert "Fez" in spanish["Fez-Mequinez"] and "Mequinez" in spanish["Fez-Mequinez"]
+    assert spanish["El Aaiún-Saguía el Hamra"] == ["Boujdour", "El Aaiún", "Es-Semara", "Tarfaya"]
+    assert "Tanger-Tétouan-Al Hoceïma" not in spanish
+    assert french["Tanger-Tétouan-Al Hoceïma"][-2:] == ["Tanger-Assilah", "Tétouan"]
+    assert french["Laâyoune-Sakia El Hamra"] == ["Boujdour", "Es-Semara", "Laâyoune", "Tarfaya"]
+    assert "Tánger-Tetuán-Alhucemas" not in french
+    # Each language keeps its own copy: asking again serves the same names.
+    assert territory_groups(page(client, "es")) == spanish
+    assert {lang for _name, lang in app.extensions[fragments.STORE]} == {"es", "fr"}
 
 
 def test_a_form_with_errors_is_rendered_afresh(app, client):

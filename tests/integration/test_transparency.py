@@ -75,6 +75,15 @@ def test_the_page_is_public_cacheable_and_sets_no_cookie(client):
     assert rows and set(rows[0]) == {"month", "dimension", "key", "measure", "value", "suppressed"}
 
 
+def test_regions_are_named_in_the_readers_language(client):
+    client.set_cookie("lang", "es")
+    spanish = client.get("/transparency").get_data(as_text=True)
+    client.set_cookie("lang", "fr")
+    french = client.get("/transparency").get_data(as_text=True)
+    assert "Rabat-Salé-Kenitra" in spanish and "Rabat-Salé-Kénitra" not in spanish
+    assert "Rabat-Salé-Kénitra" in french and "Rabat-Salé-Kenitra" not in french
+
+
 def test_national_counts_match_the_reports(client, db):
     submitted: dict[str, int] = defaultdict(int)
     for moment in db.scalars(select(Report.submitted_at)):

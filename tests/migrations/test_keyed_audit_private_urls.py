@@ -22,7 +22,6 @@ from portal.crypto.keyring import Keyring
 from portal.db import make_engine, make_session_factory
 from portal.models import AuditEvent, Report, ReportURL
 from portal.services import audit, schema
-from portal.services.reference_data import sync_reference_data
 from portal.services.reports import report_urls
 
 BEFORE = "0004_queue_category"
@@ -80,11 +79,15 @@ def legacy(engine) -> dict[str, object]:
 def _fill_legacy(engine: Engine) -> dict[str, object]:
     """A database at 0004 with one report, its URLs in clear and a three-entry plain chain."""
     schema.upgrade(engine, BEFORE)
-    with make_session_factory(engine)() as session:
-        sync_reference_data(session)
-        session.commit()
     naive = T0.replace(tzinfo=None)
     with engine.begin() as connection:
+        # The unit in SQL as the tables stood at 0004: the models describe the head's schema.
+        connection.execute(
+            text(
+                "INSERT INTO units (code, name_ar, name_fr, name_en, national, active) "
+                "VALUES ('NATIONAL-CYBER', 'x', 'x', 'x', true, true)"
+            )
+        )
         unit_id = connection.execute(text("SELECT min(id) FROM units")).scalar_one()
         connection.execute(
             text(

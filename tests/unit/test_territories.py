@@ -88,6 +88,15 @@ def test_latin_names_contain_no_arabic_and_english_is_plain_ascii() -> None:
         assert thing.name_en.isascii(), thing.name_en
 
 
+def test_spanish_names_are_given_only_where_spanish_differs_from_french() -> None:
+    spanish = [thing for thing in _named_things() if thing.name_es is not None]
+    assert len(spanish) >= 20
+    for thing in spanish:
+        assert thing.name_es, thing
+        assert thing.name_es != thing.name_fr, thing.name_es
+        assert not any("ARABIC" in unicodedata.name(ch, "") for ch in thing.name_es)
+
+
 def test_name_picks_the_language_and_defaults_to_arabic() -> None:
     casablanca = TERRITORIES.subdivision("MA-CAS")
     assert casablanca.name("ar") == "الدار البيضاء"
@@ -97,6 +106,18 @@ def test_name_picks_the_language_and_defaults_to_arabic() -> None:
     assert chtouka.name("fr_FR") == "Chtouka-Aït Baha"
     assert chtouka.name("en") == "Chtouka-Ait Baha"
     assert chtouka.name("de") == chtouka.name_ar
+
+
+def test_spanish_uses_its_own_names_and_the_french_one_where_it_has_none() -> None:
+    assert TERRITORIES.region_by_code["MA-01"].name("es") == "Tánger-Tetuán-Alhucemas"
+    assert TERRITORIES.region_by_code["MA-03"].name("es_ES") == "Fez-Mequinez"
+    assert TERRITORIES.subdivision("MA-TNG").name("es") == "Tánger-Arcila"
+    assert TERRITORIES.subdivision("MA-MEK").name("es") == "Mequinez"
+    # Where Spanish has no name of its own it writes the French one, accents included.
+    assert TERRITORIES.subdivision("MA-CHT").name("es") == "Chtouka-Aït Baha"
+    assert TERRITORIES.region_by_code["MA-06"].name("es") == "Casablanca-Settat"
+    # French is untouched.
+    assert TERRITORIES.subdivision("MA-TNG").name("fr") == "Tanger-Assilah"
 
 
 # --- grouped choices ------------------------------------------------------------------------
@@ -126,6 +147,16 @@ def test_grouped_choices_are_sorted_by_name_ignoring_accents() -> None:
         "Sidi Slimane",
         "Skhirate-Témara",
     ]
+
+
+def test_grouped_choices_in_spanish_are_named_and_sorted_in_spanish() -> None:
+    spanish = grouped_choices("es", abroad_group="x", abroad_label="y")
+    french = grouped_choices("fr", abroad_group="x", abroad_label="y")
+    assert spanish[0][0] == "Tánger-Tetuán-Alhucemas"
+    assert ("MA-TNG", "Tánger-Arcila") in spanish[0][1]
+    # Laâyoune is El Aaiún in Spanish, so it moves ahead of Es-Semara.
+    assert [name for _, name in spanish[10][1]] == ["Boujdour", "El Aaiún", "Es-Semara", "Tarfaya"]
+    assert [name for _, name in french[10][1]] == ["Boujdour", "Es-Semara", "Laâyoune", "Tarfaya"]
 
 
 def test_grouped_choices_in_arabic() -> None:
