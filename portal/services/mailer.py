@@ -30,7 +30,8 @@ class RecipientsRefused(MailError):
 
     ``refused``: each refused address with the relay's code and reply; ``accepted``: the
     addresses the message went to (none when the relay refused them all), which must not be
-    sent it again; ``message_id``: the message's Message-ID.
+    sent it again; ``message_id``: the message's Message-ID. Its text names no address (it
+    reaches logs and the job queue's failure records): counts and codes only.
     """
 
     def __init__(
@@ -132,7 +133,8 @@ def send(settings: SmtpSettings, message: EmailMessage, *, to_addrs: Sequence[st
             # The recipients the relay refused while it took the others: never to be ignored.
             refused = client.send_message(message, to_addrs=addresses)
     except smtplib.SMTPRecipientsRefused as error:
-        raise RecipientsRefused(_replies(error.recipients), (), message_id) from error
+        # Not chained: smtplib's text names the addresses, which stay out of logs.
+        raise RecipientsRefused(_replies(error.recipients), (), message_id) from None
     except (OSError, smtplib.SMTPException) as error:
         raise MailError(f"{type(error).__name__}: {error}") from error
     if refused:
