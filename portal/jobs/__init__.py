@@ -4,8 +4,10 @@ Where things are
 ----------------
 - ``registry.py``: the ``@job`` and ``@periodic`` decorators and ``JobContext``. A task is a
   plain function taking a ``JobContext`` (database session, config, keyring, evidence store,
-  instance path, ``now``) and JSON-serialisable arguments. It runs inside an app context; its
+  instance path, ``now``) and plain JSON arguments. It runs inside an app context; its
   session is committed when it returns and rolled back when it raises.
+- ``serializer.py``: what the queue stores, JSON and never pickle (a forged entry in Redis or
+  the SQLite file must not run code in the worker); entries of any other shape are refused.
 - ``queue.py``: builds the queue from configuration (``QUEUE_URL``), runs consumers (a thread
   inside ``portal run`` in the embedded mode, ``portal worker`` otherwise), records failures.
 - One module per family of tasks, listed in ``queue.TASK_MODULES``: ``maintenance.py`` (stats
@@ -23,7 +25,9 @@ Adding a task
    is the setting ``JOB_PERIODS["alerts.digest"]`` (seconds) when given.
 2. Enqueue it from a view, a service caller or a command: ``enqueue(app, "webhooks.deliver",
    delivery.id)`` (``portal.jobs.queue.enqueue``). Pass ids, never personal data: arguments
-   sit in the queue's storage (the SQLite file or Redis) until the task runs.
+   sit in the queue's storage (the SQLite file or Redis) until the task runs. Only plain JSON
+   goes (None, booleans, numbers, strings, lists, dicts with string keys): a tuple, a datetime
+   or an object raises ``NotPlainData`` at ``enqueue``; pass a time as an ISO string.
 
 A task that raises is retried ``retries`` times, ``retry_delay`` seconds apart; after the last
 attempt it is recorded as failed (log line, ``portal_job_failures_total`` metric, and the list

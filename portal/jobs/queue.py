@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from sqlalchemy.engine import make_url
 
 from portal.jobs.registry import TASKS, JobContext, TaskSpec
+from portal.jobs.serializer import JsonSerializer, RefusedPayload
 from portal.logging_setup import scrub
 from portal.models import utcnow
 
@@ -37,6 +38,7 @@ TASK_MODULES = (
 QUEUE_NAME = "portal"
 QUEUE_FILENAME = "jobs.sqlite3"
 FAILED_PREFIX = "failed:"
+UNREADABLE = "record refused: not in the queue's JSON format"
 
 JOB_RUNS = Counter("portal_jobs_total", "Job attempts by outcome.", ["job", "outcome"])
 JOB_FAILURES = Counter("portal_job_failures_total", "Jobs that failed their last attempt.", ["job"])
@@ -48,7 +50,7 @@ def queue_url(config: Any, instance_path: Path) -> str:
 
 def make_huey(url: str) -> Huey:
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(QUEUE_NAME, url=url, results=False)
+        return RedisHuey(QUEUE_NAME, url=url, results=False, serializer=JsonSerializer())
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         raise ValueError(f"QUEUE_URL must be sqlite:///path or redis://..., not {url!r}")
@@ -56,7 +58,7 @@ def make_huey(url: str) -> Huey:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Created private before SQLite opens it (its -wal and -shm files copy the mode).
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    return SqliteHuey(QUEUE_NAME, filename=str(path), results=False)
+    return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, serializer=JsonSerializer())
 
 
 class JobQueue:
@@ -106,8 +108,22 @@ class JobQueue:
         for key, value in self.huey.all_results().items():
             name = key.decode() if isinstance(key, bytes) else str(key)
             if name.startswith(FAILED_PREFIX):
-                found.append(self.huey.serializer.deserialize(value))
+                found.append(self._failure(name, value))
         return sorted(found, key=lambda item: item["at"])
+
+    def _failure(self, key: str, value: bytes) -> dict[str, Any]:
+        """A failure record; one of another shape (written by a version that pickled, or forged)
+        is listed by its key alone."""
+        try:
+            record = self.huey.serializer.deserialize(value)
+        except RefusedPayload:
+            record = None
+        if isinstance(record, dict) and all(
+            isinstance(record.get(field), str) for field in ("job", "at", "error")
+        ):
+            return record
+        at, _, task_id = key.removeprefix(FAILED_PREFIX).rpartition(":")
+        return {"job": "unknown", "id": task_id, "at": at, "error": UNREADABLE}
 
     def _on_complete(self, _signal: str, task: Any, *_: Any) -> None:
         JOB_RUNS.labels(task.name, "succeeded").inc()

@@ -32,9 +32,11 @@ put in the session factory's ``info`` (``DISPATCH_INFO``: it enqueues one job pe
 channel). A rollback drops them; a failure to enqueue is logged and never fails the request.
 The job (``portal.jobs.alerts``) calls ``deliver``: sent alerts are audited with kind, unit,
 channel and the number of recipients; a failed delivery is audited too and retried by the queue.
-E-mail goes as one message per language: when one fails after others went out, the failure's
-audit entry names the alert (an id the dispatcher gives it) and the languages already sent, and
-the retry sends only the others, so that no officer gets the same alert twice.
+E-mail goes as one message per language. When the relay fails after some officers' messages went
+out, or refuses some addresses while it takes the others of their message, the failure's audit
+entry names the alert (an id the dispatcher gives it), the officers the relay took it for and the
+ones it refused, and the retry sends only to those it has not reached, so that no officer gets
+the same alert twice and none is dropped in silence.
 """
 
 from __future__ import annotations
@@ -171,14 +173,22 @@ def _forget(session: Session) -> None:
 
 
 class AlertFailed(RuntimeError):
-    """A channel refused or could not be reached; the queue tries again. ``sent``: the languages
-    whose e-mail went out before the failure."""
+    """A channel refused or could not be reached; the queue tries again. ``reached``: the
+    officers (ids) whose e-mail the relay took before the failure; ``refused``: those whose
+    address it refused."""
 
-    def __init__(self, recipients: int, reason: str, sent: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        recipients: int,
+        reason: str,
+        reached: Sequence[int] = (),
+        refused: Sequence[int] = (),
+    ) -> None:
         super().__init__(reason)
         self.recipients = recipients
         self.reason = reason
-        self.sent = tuple(sent)
+        self.reached = tuple(reached)
+        self.refused = tuple(refused)
 
 
 @dataclass(frozen=True)
@@ -311,22 +321,29 @@ def _email(
     people: Sequence[Recipient],
     settings: AlertSettings,
     counts: DigestCounts | None,
-    sent: list[str],
+    reached: list[int],
+    refused: list[int],
 ) -> None:
-    """One message per language; ``sent`` gathers the languages handed to the relay, so that a
-    failure half-way says what already went out."""
-    by_language: dict[str, list[str]] = {}
+    """One message per language. ``reached`` gathers the officers the relay took it for, so that
+    a failure half-way says who already has it; ``refused``, those whose address it refused (the
+    other languages still go: a bad address is no outage)."""
+    by_language: dict[str, list[Recipient]] = {}
     for person in people:
         if person.email:
-            by_language.setdefault(person.language, []).append(person.email)
-    for language, addresses in sorted(by_language.items()):
+            by_language.setdefault(person.language, []).append(person)
+    for language, group in sorted(by_language.items()):
         subject, body = alert_text(kind, unit, language, settings, counts)
         # Every address a blind copy: colleagues' addresses stay private.
         message = mailer.build_message(
             settings.smtp, to="undisclosed-recipients:;", subject=subject, body=body
         )
-        mailer.send(settings.smtp, message, to_addrs=addresses)
-        sent.append(language)
+        try:
+            mailer.send(settings.smtp, message, to_addrs=[str(p.email) for p in group])
+        except mailer.RecipientsRefused as refusal:
+            refused.extend(p.officer_id for p in group if p.email in refusal.refused)
+            reached.extend(p.officer_id for p in group if p.email not in refusal.refused)
+            continue
+        reached.extend(p.officer_id for p in group)
 
 
 def webhook_body(
@@ -375,10 +392,23 @@ class Delivery:
     recipients: int
 
 
-def languages_sent(session: Session, unit_code: str, alert_id: str) -> set[str]:
-    """The languages of alert ``alert_id`` whose e-mail earlier attempts handed to the relay,
-    read from their failures' audit entries (a few per failed alert, under the unit's subject)."""
-    found: set[str] = set()
+@dataclass(frozen=True)
+class Reached:
+    """Who earlier attempts of an alert reached by e-mail: officers (ids), and whole languages
+    (entries written before officers were recorded name languages)."""
+
+    officers: frozenset[int] = frozenset()
+    languages: frozenset[str] = frozenset()
+
+    def has(self, person: Recipient) -> bool:
+        return person.officer_id in self.officers or person.language in self.languages
+
+
+def already_reached(session: Session, unit_code: str, alert_id: str) -> Reached:
+    """Who earlier attempts of alert ``alert_id`` reached, read from their failures' audit entries
+    (a few per failed alert, under the unit's subject)."""
+    officers: set[int] = set()
+    languages: set[str] = set()
     rows = session.scalars(
         select(AuditEvent.details).where(
             AuditEvent.action == "alert.failed",
@@ -389,8 +419,9 @@ def languages_sent(session: Session, unit_code: str, alert_id: str) -> set[str]:
     for details in rows:
         entry = json.loads(details)
         if entry.get("alert") == alert_id:
-            found.update(entry.get("sent", ()))
-    return found
+            officers.update(entry.get("reached", ()))
+            languages.update(entry.get("sent", ()))
+    return Reached(frozenset(officers), frozenset(languages))
 
 
 def deliver(
@@ -405,9 +436,10 @@ def deliver(
 ) -> Delivery:
     """Send one alert on one channel to the unit's on-duty officers who want it; audited.
 
-    Raises ``AlertFailed`` when the relay or the webhook fails (the caller records it with
-    ``record_failure`` and lets the queue retry). Nobody to tell: nothing is sent nor recorded.
-    A retry of alert ``alert_id`` e-mails only the languages earlier attempts did not send.
+    Raises ``AlertFailed`` when the relay or the webhook fails, or the relay refuses addresses
+    (the caller records it with ``record_failure`` and lets the queue retry). Nobody to tell:
+    nothing is sent nor recorded. A retry of alert ``alert_id`` e-mails only the officers earlier
+    attempts did not reach.
     """
     if kind not in KINDS or channel not in CHANNELS:
         raise ValueError(f"unknown alert {kind!r} on {channel!r}")
@@ -416,8 +448,8 @@ def deliver(
         return Delivery(kind, None, channel, 0)
     people = recipients(session, unit_id, kind)
     if channel == "email":
-        done = languages_sent(session, unit.code, alert_id) if alert_id else set()
-        people = [person for person in people if person.email and person.language not in done]
+        done = already_reached(session, unit.code, alert_id) if alert_id else Reached()
+        people = [person for person in people if person.email and not done.has(person)]
     if not people:
         return Delivery(kind, unit.code, channel, 0)
     counts = (
@@ -425,18 +457,22 @@ def deliver(
         if kind == "digest"
         else None
     )
-    sent: list[str] = []
+    reached: list[int] = []
+    refused: list[int] = []
     try:
         if channel == "email":
-            _email(kind, unit, people, settings, counts, sent)
+            _email(kind, unit, people, settings, counts, reached, refused)
         else:
             _webhook(webhook_body(kind, unit, people, settings, counts, now), settings)
     except AlertFailed as error:
-        raise AlertFailed(len(people), error.reason, sent) from error
+        raise AlertFailed(len(people), error.reason, reached, refused) from error
     except mailer.MailError as error:
-        raise AlertFailed(len(people), type(error.__cause__ or error).__name__, sent) from error
+        reason = type(error.__cause__ or error).__name__
+        raise AlertFailed(len(people), reason, reached, refused) from error
     except (OSError, mailer.MailNotConfigured) as error:
-        raise AlertFailed(len(people), type(error).__name__, sent) from error
+        raise AlertFailed(len(people), type(error).__name__, reached, refused) from error
+    if refused:
+        raise AlertFailed(len(people), "RecipientsRefused", reached, refused)
     audit.record(
         session,
         actor="system",
@@ -459,7 +495,7 @@ def record_failure(
     alert_id: str | None = None,
 ) -> None:
     """Audit a failed attempt (kind, unit, channel, recipients, the error's class or status; the
-    alert's id and the languages already sent, which its retry skips)."""
+    alert's id, the officers it reached, which its retry skips, and those the relay refused)."""
     unit = session.get(Unit, unit_id)
     details: dict[str, Any] = {
         "kind": kind,
@@ -468,7 +504,9 @@ def record_failure(
         "error": failure.reason[:100],
     }
     if alert_id is not None:
-        details.update(alert=alert_id, sent=sorted(failure.sent))
+        details.update(
+            alert=alert_id, reached=sorted(failure.reached), refused=sorted(failure.refused)
+        )
     audit.record(
         session,
         actor="system",

@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any
 
 from portal.config import DefaultConfig
@@ -34,7 +34,30 @@ class MailNotConfigured(RuntimeError):
 
 
 class MailError(RuntimeError):
-    """The relay refused or could not be reached; the message was not sent."""
+    """The relay refused or could not be reached; the message was not sent (to the addresses a
+    ``RecipientsRefused`` names)."""
+
+
+class RecipientsRefused(MailError):
+    """The relay refused some recipients at ``RCPT TO`` and took the message for the others.
+
+    ``refused``: each refused address with the relay's code and reply; ``accepted``: the
+    addresses the message went to (none when the relay refused them all), which must not be
+    sent it again; ``message_id``: the message's Message-ID. Its text names no address (it
+    reaches logs and the job queue's failure records): counts and codes only.
+    """
+
+    def __init__(
+        self, refused: Mapping[str, tuple[int, str]], accepted: Sequence[str], message_id: str
+    ) -> None:
+        codes = ", ".join(sorted({str(code) for code, _ in refused.values()}))
+        super().__init__(
+            f"the relay refused {len(refused)} of {len(refused) + len(accepted)} "
+            f"recipient(s) ({codes})"
+        )
+        self.refused = dict(refused)
+        self.accepted = tuple(accepted)
+        self.message_id = message_id
 
 
 @dataclass(frozen=True)
@@ -94,19 +117,50 @@ def build_message(
     return message
 
 
+def recipients_of(message: EmailMessage) -> list[str]:
+    """The envelope recipients of a message sent to its headers' addresses (To, Cc, Bcc)."""
+    headers = [value for name in ("To", "Cc", "Bcc") for value in message.get_all(name, [])]
+    return [address for _, address in getaddresses(headers) if address]
+
+
 def send(settings: SmtpSettings, message: EmailMessage, *, to_addrs: Sequence[str] = ()) -> str:
     """Hand ``message`` to the relay (to ``to_addrs`` when given, else to its headers' addresses:
-    blind copies go through ``to_addrs``); return its Message-ID. Raises ``MailError``."""
+    blind copies go through ``to_addrs``); return its Message-ID.
+
+    Raises ``MailError``; ``RecipientsRefused`` when the relay refused recipients, naming them
+    and the ones it took the message for: a caller that tries again sends to the refused only.
+    """
     if not settings.configured:
         raise MailNotConfigured("no SMTP relay is configured (SMTP_HOST)")
     assert settings.host is not None
+    addresses = list(to_addrs) or recipients_of(message)
+    if not addresses:
+        raise MailError("the message has no recipient")
+    message_id = str(message["Message-ID"])
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as client:
             if settings.starttls:
                 client.starttls(context=ssl.create_default_context())
             if settings.username and settings.password:
                 client.login(settings.username, settings.password)
-            client.send_message(message, to_addrs=list(to_addrs) or None)
+            # The recipients the relay refused while it took the others: never to be ignored.
+            refused = client.send_message(message, to_addrs=addresses)
+    except smtplib.SMTPRecipientsRefused as error:
+        # Not chained: smtplib's text names the addresses, which stay out of logs.
+        raise RecipientsRefused(_replies(error.recipients), (), message_id) from None
     except (OSError, smtplib.SMTPException) as error:
         raise MailError(f"{type(error).__name__}: {error}") from error
-    return str(message["Message-ID"])
+    if refused:
+        accepted = [address for address in addresses if address not in refused]
+        raise RecipientsRefused(_replies(refused), accepted, message_id)
+    return message_id
+
+
+def _replies(refused: Mapping[str, tuple[int, bytes]]) -> dict[str, tuple[int, str]]:
+    return {
+        address: (
+            int(code),
+            reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply),
+        )
+        for address, (code, reply) in refused.items()
+    }

@@ -14,7 +14,6 @@ drops it; a failure to queue is logged and never fails the change.
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,8 +27,7 @@ from sqlalchemy.orm import Session
 from portal.config import DefaultConfig
 from portal.crypto.keyring import Keyring
 from portal.models import Report
-from portal.services import after_commit
-from portal.services.mailer import notice_sender
+from portal.services import after_commit, mailer
 from portal.services.reports import field_context
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -71,10 +69,21 @@ class SmtpRelay:
         return cls(
             host=str(config["SMTP_HOST"]),
             port=int(config.get("SMTP_PORT") or 25),
-            sender=notice_sender(config),
+            sender=mailer.notice_sender(config),
             starttls=bool(config.get("SMTP_STARTTLS")),
             username=config.get("SMTP_USERNAME"),
             password=config.get("SMTP_PASSWORD"),
+        )
+
+    def settings(self) -> mailer.SmtpSettings:
+        return mailer.SmtpSettings(
+            host=self.host,
+            port=self.port,
+            starttls=self.starttls,
+            username=self.username,
+            password=self.password,
+            sender=self.sender,
+            timeout=self.timeout,
         )
 
 
@@ -114,8 +123,8 @@ def send_news_notice(
     """Send the content-free notice for ``report_id`` if its reporter opted in.
 
     Returns whether a notice was handed to the relay. Meant for the job queue: it reads what it
-    needs by id and raises on a relay failure (``smtplib.SMTPException``, ``OSError``) so that
-    the queue can retry.
+    needs by id and raises ``mailer.MailError`` when the relay fails or refuses the address
+    (``RecipientsRefused``, whose text names no address) so that the queue can retry.
     """
     report = session.get(Report, report_id)
     if report is None:
@@ -124,10 +133,6 @@ def send_news_notice(
     if not address:
         return False
     message = notice_message(address, report.language, relay.sender)
-    with smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout) as smtp:
-        if relay.starttls:
-            smtp.starttls()
-        if relay.username and relay.password:
-            smtp.login(relay.username, relay.password)
-        smtp.send_message(message)
+    # One recipient: refused, it raises; nobody else could have had it.
+    mailer.send(relay.settings(), message, to_addrs=[address])
     return True

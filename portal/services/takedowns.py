@@ -241,8 +241,10 @@ def mark_sent(
     now: datetime,
     how: str,
     message_id: str | None = None,
+    refused: Sequence[str] = (),
 ) -> None:
-    """Record that the request left (``how``: ``email`` or ``by_hand``); once only."""
+    """Record that the request left (``how``: ``email`` or ``by_hand``); once only. ``refused``:
+    the platform's addresses the relay refused while it took the others (audited)."""
     if request.sent_at is not None:
         raise TakedownError(_l("This request was already sent."))
     request.sent_at = now
@@ -262,7 +264,12 @@ def mark_sent(
         actor=audit.officer_name(officer),
         action="takedown.sent",
         subject=_subject(report),
-        details={"request_id": request.id, "how": how, "message_id": message_id},
+        details={
+            "request_id": request.id,
+            "how": how,
+            "message_id": message_id,
+            **({"refused": sorted(refused)} if refused else {}),
+        },
         at=now,
     )
 

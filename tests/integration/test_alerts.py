@@ -412,7 +412,8 @@ def test_a_retry_sends_only_the_languages_that_did_not_go_out(app, db, mailbox, 
     assert mailbox.refused == [["leila@police.test"]]
     assert [recipients for recipients, _ in mailbox.received] == [["amina@police.test"]]
     [failed] = [e for e in alert_entries(db) if e["channel"] == "email"]
-    assert (failed["action"], failed["recipients"], failed["sent"]) == ("alert.failed", 2, ["en"])
+    assert (failed["action"], failed["recipients"]) == ("alert.failed", 2)
+    assert (failed["reached"], failed["refused"]) == ([team["amina"].id], [])
 
     assert run_retries(app) == 1
     # The retry sent French only: nobody got the alert twice, and everybody got it.
@@ -425,6 +426,47 @@ def test_a_retry_sends_only_the_languages_that_did_not_go_out(app, db, mailbox, 
         ("alert.sent", 1),
     ]
     # Done: nothing is left to retry.
+    assert jobs_of(app).huey.scheduled_count() == 0
+
+
+def test_an_address_the_relay_refuses_is_retried_alone_and_the_others_get_it_once(
+    app, db, mailbox, team
+):
+    nadia = on_duty(app, db, "nadia")  # English, like amina: the same message
+    leila = on_duty(app, db, "leila", language="fr")
+    # The relay knows no mailbox for Nadia (RCPT TO: 550) and takes the others' message.
+    mailbox.bounce("nadia@police.test")
+    urgent_report(app.test_client())
+    run_queued(app)
+    assert mailbox.bounced == ["nadia@police.test"]
+    assert sorted(recipients for recipients, _ in mailbox.received) == [
+        ["amina@police.test"],
+        ["leila@police.test"],
+    ]
+    [failed] = [e for e in alert_entries(db) if e["channel"] == "email"]
+    assert (failed["action"], failed["recipients"], failed["error"]) == (
+        "alert.failed",
+        3,
+        "RecipientsRefused",
+    )
+    assert failed["reached"] == sorted([team["amina"].id, leila.id])
+    assert failed["refused"] == [nadia.id]
+
+    # Still refused at the first retry: tried again, for Nadia alone.
+    assert run_retries(app) == 1
+    assert mailbox.bounced == ["nadia@police.test"] * 2
+    # Her address is fixed: the next retry reaches her, and nobody else hears it twice.
+    mailbox.stop_bouncing("nadia@police.test")
+    assert run_retries(app) == 1
+    for address in ("amina@police.test", "leila@police.test", "nadia@police.test"):
+        assert len(mailbox.to(address)) == 1, address
+    assert [r for r, _ in mailbox.received][-1] == ["nadia@police.test"]
+    email = [e for e in alert_entries(db) if e["channel"] == "email"]
+    assert [(e["action"], e["recipients"]) for e in email] == [
+        ("alert.failed", 3),
+        ("alert.failed", 1),
+        ("alert.sent", 1),
+    ]
     assert jobs_of(app).huey.scheduled_count() == 0
 
 

@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import email
+import logging
 from collections.abc import Iterator
-from email.message import Message
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from portal.jobs.queue import jobs_of
 from portal.models import Report
 from portal.services.notices import SmtpRelay, send_news_notice
 from tests.support.evidence import english_client
-from tests.support.web import free_port, submit_and_get_receipt, submit_report
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 OK"
+from tests.support.mail import Mailbox, body_of, smtp_server
+from tests.support.web import submit_and_get_receipt, submit_report
 
 
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, SmtpRelay]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, SmtpRelay(host="127.0.0.1", port=port, sender="no-reply@portal.test")
-    finally:
-        controller.stop()
-
-
-def _body(message: Message) -> str:
-    payload = message.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode(message.get_content_charset() or "utf-8")
+    with smtp_server() as box:
+        yield box, SmtpRelay(host="127.0.0.1", port=box.port, sender="no-reply@portal.test")
 
 
 def test_the_notice_says_only_that_there_is_news_in_the_reporters_language(
@@ -58,7 +38,7 @@ def test_the_notice_says_only_that_there_is_news_in_the_reporters_language(
     assert send_news_notice(db, report.id, keyring=keyring, relay=relay) is True
     [(recipients, message)] = box.received
     assert recipients == ["victime@example.org"]
-    body = _body(message)
+    body = body_of(message)
     assert message["Subject"] == "Du nouveau sur votre signalement"
     assert "reçu" in body
     text = message.as_string() + body
@@ -235,3 +215,34 @@ def test_the_notice_waits_for_the_commit_and_a_rollback_drops_it(app, db, keyrin
     cases.message_reporter(db, officer, report(), "Sent.", keyring)
     db.commit()
     assert queue.depth() == 1
+
+
+def test_an_address_the_relay_refuses_is_retried_then_recorded_without_the_address(
+    app, db, mailbox, caplog
+):
+    box, _relay = mailbox
+    box.bounce("victime@example.org")
+    submit_and_get_receipt(app.test_client(), notify_opt_in="y", notify_email="victime@example.org")
+    _run_queued(app)
+    queue = jobs_of(app)
+    queue.enqueue("notices.news", db.scalars(select(Report.id)).one())
+    with caplog.at_level(logging.INFO):
+        queue.huey.execute(queue.huey.dequeue())
+        # Each retry once its delay has passed, until the last one (Huey's times are naive UTC).
+        later = datetime.now(UTC).replace(tzinfo=None)
+        while tasks := queue.huey.read_schedule(later := later + timedelta(hours=1)):
+            for task in tasks:
+                queue.huey.execute(task, timestamp=later)
+    assert box.bounced == ["victime@example.org"] * 6 and box.received == []
+    [failure] = queue.failures()
+    assert failure["job"] == "notices.news"
+    assert failure["error"] == "RecipientsRefused: the relay refused 1 of 1 recipient(s) (550)"
+    # The reporter's address is in no line the portal or its queue logged (tracebacks included),
+    # nor in the queue's record of the failure. (The test's SMTP server logs its own dialogue.)
+    logged = "\n".join(
+        caplog.handler.format(record)
+        for record in caplog.records
+        if record.name.startswith(("portal", "huey"))
+    )
+    assert "Job notices.news failed after its last attempt" in logged
+    assert "victime" not in logged

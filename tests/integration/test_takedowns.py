@@ -4,51 +4,36 @@ recorded removed, and the reporter's follow-up says so in her terms."""
 
 from __future__ import annotations
 
-import email
+import json
 import threading
 from collections.abc import Iterator
-from email.message import Message as MailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Report, TakedownItem, TakedownRequest
 from portal.services import takedowns
 from portal.services.url_check import http_status
+from tests.support.mail import Mailbox, smtp_server
 from tests.support.staff import in_english, make_officer, sign_in
-from tests.support.web import csrf_token, free_port, open_follow_up, submit_and_get_receipt
+from tests.support.web import csrf_token, open_follow_up, submit_and_get_receipt
 
 TWO_URLS = "https://www.instagram.com/bait.account/\nhttps://www.instagram.com/p/Cx9AbC/\n"
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[MailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
 
 
 @pytest.fixture
-def smtp_inbox() -> Iterator[tuple[int, _Inbox]]:
-    inbox = _Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
-    controller.stop()
-
-
-@pytest.fixture
-def app_config(app_config, smtp_inbox):
-    port, _inbox = smtp_inbox
+def app_config(app_config, mailbox):
     return {
         **app_config,
         "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": port,
+        "SMTP_PORT": mailbox.port,
         "SMTP_STARTTLS": False,
         "SMTP_FROM": "cyber@police.invalid",
         "TAKEDOWN_CHANNELS": {"instagram": "le-requests@platform.invalid"},
@@ -87,10 +72,9 @@ def _new_request(staff, db, reference: str, **fields) -> tuple[int, str]:
 
 
 def test_two_urls_requested_by_email_one_removed_and_the_reporter_is_told(
-    case, db, client, smtp_inbox
+    case, db, client, mailbox
 ):
     reference, receipt, staff = case
-    _port, inbox = smtp_inbox
     request_id, page = _new_request(staff, db, reference)
     assert request_id, page
 
@@ -118,8 +102,8 @@ def test_two_urls_requested_by_email_one_removed_and_the_reporter_is_told(
     )
 
     # The platform's channel received the request, in its language, with the PDF attached.
-    assert len(inbox.messages) == 1
-    mail = inbox.messages[0]
+    [(recipients, mail)] = mailbox.received
+    assert recipients == ["le-requests@platform.invalid"]
     assert mail["To"] == "le-requests@platform.invalid"
     assert reference in mail["Subject"]
     text = next(part for part in mail.walk() if part.get_content_type() == "text/plain")
@@ -160,6 +144,38 @@ def test_two_urls_requested_by_email_one_removed_and_the_reporter_is_told(
     assert {"takedown.created", "takedown.sent", "takedown.outcome"} <= actions
     # Asking for removal is an action the reporter notices: the first response.
     assert _report(db, reference).first_response_at is not None
+
+
+def test_a_platform_address_the_relay_refuses_is_named_and_the_others_get_the_request_once(
+    app, case, db, mailbox
+):
+    reference, _receipt, staff = case
+    app.config["TAKEDOWN_CHANNELS"] = {
+        "instagram": "le-requests@platform.invalid, legal@platform.invalid"
+    }
+    mailbox.bounce("legal@platform.invalid")
+    request_id, page = _new_request(staff, db, reference)
+    assert request_id, page
+    send = staff.post(
+        f"/officer/takedowns/{request_id}/send",
+        data={
+            "csrf_token": csrf_token(staff, f"/officer/takedowns/{request_id}"),
+            "send-how": "email",
+        },
+    )
+    assert send.status_code == 303
+    shown = staff.get(send.headers["Location"]).get_data(as_text=True)
+    assert "the mail relay refused legal@platform.invalid" in shown
+    assert [recipients for recipients, _ in mailbox.received] == [["le-requests@platform.invalid"]]
+    # It left: recorded as sent (a second send would reach the platform twice), the refused
+    # address in the audit chain.
+    row = db.get(TakedownRequest, request_id)
+    db.refresh(row)
+    assert row.sent_at is not None
+    details = db.scalars(
+        select(AuditEvent.details).where(AuditEvent.action == "takedown.sent")
+    ).one()
+    assert json.loads(details)["refused"] == ["legal@platform.invalid"]
 
 
 def test_preservation_is_internal_and_needs_a_period(case, db, client):

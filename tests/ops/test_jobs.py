@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,17 +14,13 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import create_app
 from portal.jobs import registry
-from portal.jobs.queue import JobQueue, jobs_of, make_consumer
+from portal.jobs.queue import jobs_of
 from portal.models import Report, utcnow
 from portal.services import audit
+from tests.support.jobs import app_on_queue, consume, wait_for
 from tests.support.ops import PORTAL, ROOT, portal_env, run_portal, stop, wait_until_up
 from tests.support.web import free_port, submit_and_get_receipt
-
-QUEUE_REDIS_URL = os.environ.get("PORTAL_TEST_QUEUE_REDIS_URL") or os.environ.get(
-    "PORTAL_TEST_REDIS_URL"
-)
 
 attempts: list[str] = []
 done = threading.Event()
@@ -48,35 +42,10 @@ def _counts_reports(ctx: registry.JobContext, marker: str) -> int:
 
 @pytest.fixture(params=["sqlite", "redis"])
 def queue_app(request: pytest.FixtureRequest, app_config: dict[str, object]) -> Iterator[Flask]:
-    config = dict(app_config)
-    if request.param == "redis":
-        if not QUEUE_REDIS_URL:
-            pytest.skip("PORTAL_TEST_REDIS_URL is not set")
-        config["QUEUE_URL"] = QUEUE_REDIS_URL
-    application = create_app(config)
-    queue = jobs_of(application)
-    queue.huey.storage.flush_all()
     attempts.clear()
     done.clear()
-    yield application
-    queue.huey.storage.flush_all()
-    application.extensions["db_engine"].dispose()
-
-
-def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
-def _consume(queue: JobQueue) -> object:
-    consumer = make_consumer(queue, workers=2, periodic=False, check_seconds=60)
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    consumer.start()
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-    return consumer
+    with app_on_queue(request.param, app_config) as application:
+        yield application
 
 
 def test_a_job_runs_in_an_app_context_with_a_database_session(queue_app: Flask) -> None:
@@ -84,11 +53,11 @@ def test_a_job_runs_in_an_app_context_with_a_database_session(queue_app: Flask) 
     queue = jobs_of(queue_app)
     queue.enqueue("tests.counts_reports", "seen")
     assert queue.depth() == 1
-    consumer = _consume(queue)
+    consumer = consume(queue)
     try:
-        _wait(done.is_set)
+        wait_for(done.is_set)
     finally:
-        consumer.stop()  # type: ignore[attr-defined]
+        consumer.stop()
     assert attempts == ["seen:1"]
     assert queue.depth() == 0 and queue.failures() == []
 
@@ -96,11 +65,11 @@ def test_a_job_runs_in_an_app_context_with_a_database_session(queue_app: Flask) 
 def test_a_failing_job_is_retried_then_recorded_as_failed(queue_app: Flask) -> None:
     queue = jobs_of(queue_app)
     queue.enqueue("tests.always_fails", "partner-7")
-    consumer = _consume(queue)
+    consumer = consume(queue)
     try:
-        _wait(lambda: len(queue.failures()) == 1)
+        wait_for(lambda: len(queue.failures()) == 1)
     finally:
-        consumer.stop()  # type: ignore[attr-defined]
+        consumer.stop()
     assert attempts == ["partner-7"] * 3  # the first attempt and two retries
     (failure,) = queue.failures()
     assert failure["job"] == "tests.always_fails"
@@ -156,7 +125,7 @@ def test_portal_run_and_portal_worker_run_the_periodic_jobs(
     )
     try:
         wait_until_up(f"http://127.0.0.1:{port}", server)
-        _wait(lambda: anchored() >= 2 and reports() == {kept})
+        wait_for(lambda: anchored() >= 2 and reports() == {kept})
     finally:
         stop(server)
         log.close()
@@ -177,7 +146,7 @@ def test_portal_run_and_portal_worker_run_the_periodic_jobs(
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait(lambda before=before: anchored() >= before + 2)
+            wait_for(lambda before=before: anchored() >= before + 2)
         finally:
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=60)

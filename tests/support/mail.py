@@ -19,12 +19,30 @@ class Mailbox:
         self.received: list[tuple[list[str], Message]] = []
         self.port = 0
         self.refused: list[list[str]] = []
+        self.bounced: list[str] = []
         self._refuse_once: set[str] = set()
+        self._bounce: set[str] = set()
 
     def refuse_once(self, address: str) -> None:
         """The next message to ``address`` (and whoever shares its envelope) is refused with a
         temporary error, as a relay does under load; the ones after it are accepted."""
         self._refuse_once.add(address)
+
+    def bounce(self, address: str) -> None:
+        """``RCPT TO:<address>`` is answered 550 (no such mailbox), as long as ``stop_bouncing``
+        is not called; the message still goes to the other recipients of its envelope."""
+        self._bounce.add(address)
+
+    def stop_bouncing(self, address: str) -> None:
+        self._bounce.discard(address)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self._bounce:
+            self.bounced.append(address)
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         recipients = list(envelope.rcpt_tos)

@@ -245,6 +245,7 @@ def send_takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
         return redirect(url_for("officer.takedown", request_id=request_id), code=303)
     smtp = mailer.SmtpSettings.from_config(current_app.config)
     message_id = None
+    refused: list[str] = []
     if form.how.data == "email":
         if row.channel != "email" or not smtp.configured or not row.recipient:
             form.how.errors = [_("No e-mail channel is configured for this platform.")]
@@ -263,21 +264,52 @@ def send_takedown(request_id: int, *, staff: Officer) -> ResponseReturnValue:
                     smtp, to=row.recipient, subject=subject, body=body, attachments=[attachment]
                 ),
             )
+        except mailer.RecipientsRefused as refusal:
+            if not refusal.accepted:
+                return _relay_refused(row, form)
+            # It left for the platform's other addresses: sent (a second send would reach
+            # them twice), and the officer is told which address refused it.
+            message_id, refused = refusal.message_id, sorted(refusal.refused)
+            current_app.logger.warning(
+                "takedown request %s: the SMTP relay refused %d of its addresses",
+                row.id,
+                len(refused),
+            )
         except mailer.MailError:
-            current_app.logger.warning("takedown request %s: the SMTP relay refused it", row.id)
-            form.how.errors = [_("The mail relay did not accept the request. Try again later.")]
-            return _takedown_page(row, 502, send_form=form)
+            return _relay_refused(row, form)
     try:
         takedowns.mark_sent(
-            db, officer=officer, request=row, now=utcnow(), how=form.how.data, message_id=message_id
+            db,
+            officer=officer,
+            request=row,
+            now=utcnow(),
+            how=form.how.data,
+            message_id=message_id,
+            refused=refused,
         )
     except takedowns.TakedownError as error:
         db.rollback()
         flash(str(error.message), "error")
         return redirect(url_for("officer.takedown", request_id=request_id), code=303)
     db.commit()
-    flash(_("The request is recorded as sent."), "success")
+    if refused:
+        flash(
+            _(
+                "The request is recorded as sent, but the mail relay refused %(addresses)s: "
+                "send it to the platform another way.",
+                addresses=", ".join(refused),
+            ),
+            "error",
+        )
+    else:
+        flash(_("The request is recorded as sent."), "success")
     return redirect(url_for("officer.takedown", request_id=request_id), code=303)
+
+
+def _relay_refused(row: TakedownRequest, form: SendForm) -> ResponseReturnValue:
+    current_app.logger.warning("takedown request %s: the SMTP relay refused it", row.id)
+    form.how.errors = [_("The mail relay did not accept the request. Try again later.")]
+    return _takedown_page(row, 502, send_form=form)
 
 
 @bp.post("/takedowns/<int:request_id>/acknowledged")
