@@ -289,6 +289,8 @@ def environment_overrides(config: Mapping[str, Any], env: Mapping[str, str]) -> 
             "INDEX_PEPPER",
             "AUDIT_KEY",
             "CASEFILE_KEY",
+            # The README's name for the keys file's passphrase (`portal backup`).
+            "BACKUP_PASSPHRASE",
         }:
             continue
         overrides[name] = _coerce(value, config.get(name))

@@ -5,14 +5,16 @@ A backup is two files:
 - the **archive** (tar, 0600): ``manifest.json``, ``database.jsonl.gz`` (every table's rows,
   portable between SQLite and PostgreSQL, from one consistent snapshot) and ``evidence/<blob>``
   (each evidence blob exactly as stored, still encrypted);
-- the **keys file** (JSON, 0600): the master keys and the instance secrets (Flask secret key,
-  receipt and index peppers, audit key). Without it the archive cannot be read: every file key
-  is wrapped by a master key, every receipt check needs the pepper.
+- the **keys file** (JSON, 0600, ``portal.services.keys_file``): the master keys and the
+  instance secrets (Flask secret key, receipt and index peppers, audit key), encrypted under the
+  operator's passphrase. Without it the archive cannot be read: every file key is wrapped by a
+  master key, every receipt check needs the pepper.
 
-Anyone holding both reads every report, so they must never be stored together; the command
-refuses to write them into the same directory. The manifest records fingerprints (SHA-256
-prefixes) of every key and secret the data needs, so a restore refuses a keys file that is
-missing one or holds different ones, before it writes anything.
+Anyone holding both, and the passphrase, reads every report, so the files must never be stored
+together; the command refuses to write them into the same directory. The manifest records
+fingerprints (SHA-256 prefixes) of every key and secret the data needs, and so does the keys
+file's header, so a restore refuses a keys file that is missing one or holds different ones
+before it asks for the passphrase, and before it writes anything.
 
 Database snapshot: SQLite is first copied with SQLite's online backup API (a consistent copy
 while the portal runs), PostgreSQL is read in one ``REPEATABLE READ`` transaction. Evidence
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -46,13 +47,14 @@ from typing import IO, Any
 from sqlalchemy import Connection, Engine, Integer, MetaData, Table, func, select, text
 from sqlalchemy.orm import Session
 
+from portal.crypto.keyring import write_new_private_file
 from portal.db import make_engine
 from portal.services import schema
 from portal.services.key_rotation import key_usage
+from portal.services.keys_file import Fingerprints, KeyMaterial, seal_keys
 from portal.storage.blobs import BlobNotFound, BlobStore, check_blob_key
 
 FORMAT = "eblagh-backup/1"
-KEYS_FORMAT = "eblagh-keys/1"
 MANIFEST = "manifest.json"
 DATABASE = "database.jsonl.gz"
 EVIDENCE_DIR = "evidence/"
@@ -65,57 +67,7 @@ class BackupError(Exception):
 
 
 class KeysMissing(BackupError):
-    """The keys file is absent, or lacks a key or secret the backup needs."""
-
-
-@dataclass(frozen=True)
-class KeyMaterial:
-    """Secrets and master keys as stored (base64 text), and the active master key id."""
-
-    secrets: Mapping[str, str]
-    master_keys: Mapping[str, str]
-    active_id: str
-
-    def to_json(self, backup_id: str, created_at: str) -> bytes:
-        document = {
-            "format": KEYS_FORMAT,
-            "backup_id": backup_id,
-            "created_at": created_at,
-            "secrets": dict(self.secrets),
-            "master_keys": dict(self.master_keys),
-            "active_key_id": self.active_id,
-        }
-        return json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
-
-    @classmethod
-    def from_file(cls, path: Path) -> KeyMaterial:
-        try:
-            document = json.loads(path.read_bytes())
-        except FileNotFoundError as exc:
-            raise KeysMissing(f"The keys file {path} does not exist.") from exc
-        except ValueError as exc:
-            raise KeysMissing(f"{path} is not a keys file written by `portal backup`.") from exc
-        if not isinstance(document, dict) or document.get("format") != KEYS_FORMAT:
-            raise KeysMissing(f"{path} is not a keys file written by `portal backup`.")
-        try:
-            return cls(
-                secrets={str(k): str(v) for k, v in document["secrets"].items()},
-                master_keys={str(k): str(v) for k, v in document["master_keys"].items()},
-                active_id=str(document["active_key_id"]),
-            )
-        except (KeyError, AttributeError) as exc:
-            raise KeysMissing(f"The keys file {path} is incomplete: {exc}.") from exc
-
-    def fingerprints(self) -> dict[str, dict[str, str]]:
-        return {
-            "secrets": {name: _fingerprint(value) for name, value in self.secrets.items()},
-            "master_keys": {kid: _fingerprint(value) for kid, value in self.master_keys.items()},
-        }
-
-
-def _fingerprint(value: str) -> str:
-    # A prefix of a hash of a 256-bit random value: tells keys apart, reveals nothing of them.
-    return hashlib.sha256(value.strip().encode()).hexdigest()[:16]
+    """The keys lack a key or secret the backup needs, or hold different ones."""
 
 
 @dataclass
@@ -228,14 +180,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> No
     tar.addfile(info, io.BytesIO(data))
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def create_backup(
     engine: Engine,
     store: BlobStore,
@@ -243,8 +187,10 @@ def create_backup(
     archive: Path,
     keys_file: Path,
     *,
+    passphrase: str,
     now: datetime,
 ) -> BackupSummary:
+    """Write the archive and the keys file sealed under ``passphrase``, both or neither."""
     archive, keys_file = archive.resolve(), keys_file.resolve()
     if archive.parent == keys_file.parent:
         raise BackupError(
@@ -258,9 +204,12 @@ def create_backup(
             raise BackupError(f"The directory {path.parent} does not exist.")
     backup_id = uuid.uuid4().hex
     created_at = now.isoformat(timespec="seconds")
+    # Sealed first: a refused passphrase or a failing key derivation leaves nothing behind.
+    sealed_keys = seal_keys(keys, passphrase, backup_id=backup_id, created_at=created_at)
     summary = BackupSummary(archive=archive, keys_file=keys_file, revision=None)
     partial = archive.with_name(f".{archive.name}.partial")
     temporary: list[Path] = []
+    keys_written = False
     try:
         dump = _private_temp(archive.parent, ".jsonl.gz")
         temporary.append(dump)
@@ -323,10 +272,13 @@ def create_backup(
             _add_bytes(tar, MANIFEST, data, now.timestamp())
             raw.flush()
             os.fsync(raw.fileno())
-        _write_private(keys_file, keys.to_json(backup_id, created_at))
+        write_new_private_file(keys_file, sealed_keys)
+        keys_written = True
         os.replace(partial, archive)
     except BaseException:
         partial.unlink(missing_ok=True)
+        if keys_written:
+            keys_file.unlink(missing_ok=True)
         raise
     finally:
         for path in temporary:
@@ -348,23 +300,34 @@ def read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     return manifest
 
 
-def check_keys(manifest: Mapping[str, Any], keys: KeyMaterial) -> None:
-    """Refuse keys that lack, or differ from, what the archive's data was sealed with."""
+def read_archive_manifest(archive: Path) -> dict[str, Any]:
+    try:
+        with tarfile.open(archive, mode="r:") as tar:
+            return read_manifest(tar)
+    except tarfile.TarError as exc:
+        raise BackupError(f"{archive} is not an archive written by `portal backup`.") from exc
+
+
+def check_keys(manifest: Mapping[str, Any], held: Fingerprints, active_id: str) -> None:
+    """Refuse keys that lack, or differ from, what the archive's data was sealed with.
+
+    Only fingerprints are compared: a keys file's header is checked before its passphrase is
+    asked for, the opened keys again before anything is written.
+    """
     wanted = manifest["fingerprints"]
-    held = keys.fingerprints()
     problems = []
     for kid in manifest["key_ids"]:
-        if kid not in keys.master_keys:
+        if kid not in held["master_keys"]:
             problems.append(f"master key {kid} is missing")
         elif wanted["master_keys"].get(kid) != held["master_keys"][kid]:
             problems.append(f"master key {kid} is not the one the data was sealed with")
     for name, fingerprint in wanted["secrets"].items():
-        if name not in keys.secrets:
+        if name not in held["secrets"]:
             problems.append(f"secret {name} is missing")
         elif held["secrets"][name] != fingerprint:
             problems.append(f"secret {name} differs from the backed-up instance's")
-    if keys.active_id not in keys.master_keys:
-        problems.append(f"the active master key {keys.active_id} is missing")
+    if active_id not in held["master_keys"]:
+        problems.append(f"the active master key {active_id} is missing")
     if problems:
         raise KeysMissing(
             "These keys cannot read this backup (" + "; ".join(problems) + "). Nothing was "
@@ -441,7 +404,7 @@ def restore_backup(
 ) -> RestoreSummary:
     with tarfile.open(archive, mode="r:") as tar:
         manifest = read_manifest(tar)
-        check_keys(manifest, keys)
+        check_keys(manifest, keys.fingerprints(), keys.active_id)
         blobs = [m for m in tar.getmembers() if m.name.startswith(EVIDENCE_DIR) and m.isfile()]
         for member in blobs:
             key = check_blob_key(member.name[len(EVIDENCE_DIR) :])

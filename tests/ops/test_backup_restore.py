@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal.models import AuditEvent, Evidence
 from tests.support.ops import (
+    BACKUP_PASSPHRASE,
     OFFICER,
     OFFICER_PASSWORD,
     Arranged,
@@ -66,7 +67,15 @@ def stores(
 
 
 def _env(instance: Path, database_url: str, store: dict[str, str]) -> dict[str, str]:
-    return portal_env(instance, database_url, **{f"PORTAL_{k}": v for k, v in store.items()})
+    return portal_env(
+        instance,
+        database_url,
+        PORTAL_BACKUP_PASSPHRASE=BACKUP_PASSPHRASE,
+        **{f"PORTAL_{k}": v for k, v in store.items()},
+    )
+
+
+PASSPHRASE = ("--passphrase-env", "PORTAL_BACKUP_PASSPHRASE")
 
 
 def _sign_in(app: Flask, arranged: Arranged) -> Any:
@@ -116,6 +125,7 @@ def test_backup_then_restore_into_a_fresh_instance_reads_everything(
         str(archive),
         "--keys-output",
         str(backups / "k.json"),
+        *PASSPHRASE,
         check=False,
     )
     assert (
@@ -123,11 +133,13 @@ def test_backup_then_restore_into_a_fresh_instance_reads_everything(
     )
     assert list(backups.iterdir()) == []
 
-    done = run_portal(env, "backup", "--output", str(archive), "--keys-output", str(keys))
-    assert "6 evidence file(s)" in done.stdout and "KEEP THE TWO FILES APART" in done.stdout
+    done = run_portal(
+        env, "backup", "--output", str(archive), "--keys-output", str(keys), *PASSPHRASE
+    )
+    assert "6 evidence file(s)" in done.stdout and "KEEP THE TWO FILES" in done.stdout
     assert _mode(archive) == 0o600 and _mode(keys) == 0o600
     assert sorted(p.name for p in backups.iterdir()) == ["portal.tar"]  # no leftovers
-    key_ids = set(json.loads(keys.read_text())["master_keys"])
+    key_ids = set(json.loads(keys.read_text())["fingerprints"]["master_keys"])
 
     # The restored instance lives elsewhere, on another database and another store.
     restored = tmp_path / "elsewhere" / "instance"
@@ -136,25 +148,27 @@ def test_backup_then_restore_into_a_fresh_instance_reads_everything(
     refused = run_portal(target_env, "restore", str(archive), check=False)
     assert refused.returncode == 1 and "needs the keys file" in refused.stderr
     incomplete = json.loads(keys.read_text())
-    incomplete["master_keys"].pop(sorted(key_ids)[0])
+    incomplete["fingerprints"]["master_keys"].pop(sorted(key_ids)[0])
     partial_keys = vault / "incomplete.json"
     partial_keys.write_text(json.dumps(incomplete))
     refused = run_portal(
-        target_env, "restore", str(archive), "--keys", str(partial_keys), check=False
+        target_env, "restore", str(archive), "--keys", str(partial_keys), *PASSPHRASE, check=False
     )
     assert refused.returncode == 1 and "is missing" in refused.stderr
     assert "Nothing was restored" in refused.stderr
     assert not restored.exists() or not any((restored / d).exists() for d in ("keys", "secrets"))
     assert "Revision: none" in run_portal(target_env, "db", "current").stdout
 
-    done = run_portal(target_env, "restore", str(archive), "--keys", str(keys))
+    done = run_portal(target_env, "restore", str(archive), "--keys", str(keys), *PASSPHRASE)
     assert "Verified 6 of 6 evidence file(s)" in done.stdout
     assert "Audit chain intact" in done.stdout
     assert "Audit chain intact" in run_portal(target_env, "audit", "verify").stdout
     assert all(_mode(path) == 0o600 for path in (restored / "keys").iterdir())
 
     # Restoring twice into the same instance is refused.
-    again = run_portal(target_env, "restore", str(archive), "--keys", str(keys), check=False)
+    again = run_portal(
+        target_env, "restore", str(archive), "--keys", str(keys), *PASSPHRASE, check=False
+    )
     assert again.returncode == 1 and "already has" in again.stderr
 
     app = create_app(_config(restored, second_empty_database, target_store))

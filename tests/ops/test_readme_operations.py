@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from portal import create_app
-from tests.support.ops import PORTAL, ROOT, arrange_reports_with_evidence
+from tests.support.ops import BACKUP_PASSPHRASE, PORTAL, ROOT, arrange_reports_with_evidence
 
 PREFIXES = ("/srv/", "/var/backups/", "/media/", "/etc/portal/")
 RUNNABLE = re.compile(r"^(?:[A-Z_]+=\S+ )*(?:portal|install) ")
@@ -47,6 +47,8 @@ def test_the_operating_section_runs_as_written(tmp_path: Path) -> None:
         PORTAL_INSTANCE_PATH=str(tmp_path / "srv/portal/instance"),
         PORTAL_RECEIPT_ARGON2_TIME_COST="1",
         PORTAL_RECEIPT_ARGON2_MEMORY_KIB="256",
+        # As the operator sets it before a backup (read -rs), the README's variable.
+        PORTAL_BACKUP_PASSPHRASE=BACKUP_PASSPHRASE,
     )
     outputs: list[str] = []
     for command in commands:
@@ -76,7 +78,10 @@ def test_the_operating_section_runs_as_written(tmp_path: Path) -> None:
                 app.extensions["db_engine"].dispose()
     everything = "\n".join(outputs)
     assert "Ready." in everything and "(head)" in everything
-    assert "2 evidence file(s)" in everything and "KEEP THE TWO FILES APART" in everything
+    assert (
+        "2 evidence file(s)" in everything
+        and "KEEP THE TWO FILES, AND THE PASSPHRASE, APART" in everything
+    )
     assert "Verified 2 of 2 evidence file(s)" in everything
     assert everything.count("Audit chain intact") == 2
     assert "Failed jobs: 0" in everything

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
+from select import select as wait_readable
 
 import pyotp
 from flask import Flask
@@ -61,6 +63,41 @@ def run_portal(
     if check:
         assert result.returncode == 0, f"portal {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def run_portal_on_terminal(
+    env: dict[str, str], *args: str, answers: list[str], timeout: float = 300
+) -> tuple[int, str]:
+    """Run ``portal`` on a terminal of its own (a pseudo-terminal, its controlling terminal, so
+    ``getpass`` prompts there), typing each answer once a prompt (``...: ``) is shown.
+    Returns the exit code and everything the terminal showed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child becomes the command (exit status 127 if it cannot)
+        try:
+            os.chdir(ROOT)
+            os.execve(str(PORTAL), [str(PORTAL), *args], env)
+        finally:
+            os._exit(127)
+    shown, pending = b"", list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while wait_readable([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the command exited and closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if pending and shown.endswith(b": "):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+        else:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"portal {' '.join(args)} did not finish:\n{shown.decode()}")
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode().replace("\r\n", "\n")
 
 
 class Browser:
@@ -143,6 +180,8 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 OFFICER = "amina"
 OFFICER_PASSWORD = "correct horse battery staple"
+# What an operator gives `portal backup` through PORTAL_BACKUP_PASSPHRASE (--passphrase-env).
+BACKUP_PASSPHRASE = "seven sealed envelopes under the lime tree"
 
 
 @dataclass
