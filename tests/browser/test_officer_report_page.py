@@ -190,8 +190,8 @@ def test_report_page_axe_for_officer_errors_and_supervisor(
         page.locator("#duplicate-action button").click()
         page.wait_for_selector("#duplicate-action .error")
         assert page.input_value("input[name=duplicate-reference]") == "EB-0000-0000"
-        # The field in error has the focus and is in view.
-        assert page.evaluate("() => document.activeElement.name") == "duplicate-reference"
+        # The field in error has the focus (given once the page has loaded) and is in view.
+        page.wait_for_function("document.activeElement?.name === 'duplicate-reference'")
         assert _in_view(page, "#duplicate-action .error")
         assert _axe(page) == [], language
         save_screenshot(page, f"officer-report-error-{language}-1280")
@@ -238,7 +238,8 @@ def test_the_partner_panel_sends_an_error_back_next_to_its_field_with_the_focus(
     page.locator("#partner button").click()
     page.wait_for_selector("#partner .error")
     assert page.input_value("textarea[name=partner-body]") == "Pouvez-vous rappeler la victime ?"
-    assert page.evaluate("() => document.activeElement.id") == "partner-audience"
+    # The focus is given once the page has loaded: waited for, not read at once.
+    page.wait_for_function("document.activeElement?.id === 'partner-audience'")
     assert _in_view(page, "#partner .error")
     assert _axe(page) == []
 
