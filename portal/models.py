@@ -853,6 +853,15 @@ Index(
     # Covering: the dashboards' pass over open reports never visits the table.
     postgresql_include=["region_id", "unit_id", "category", "priority", "first_response_at"],
 )
+# Open reports with no first response yet: the dashboards read each of them (their ages enter
+# the medians "so far"), and there are far fewer of them than open reports.
+Index(
+    "ix_reports_waiting_submitted",
+    Report.submitted_at,
+    sqlite_where=text(f"{OPEN_STATUS_SQL} AND first_response_at IS NULL"),
+    postgresql_where=text(f"{OPEN_STATUS_SQL} AND first_response_at IS NULL"),
+    postgresql_include=["region_id", "unit_id", "category", "priority"],
+)
 # A cluster (reports sharing a URL) newest first, read from the index a page at a time.
 Index("ix_report_urls_url_index_report", ReportURL.url_index, ReportURL.report_id)
 

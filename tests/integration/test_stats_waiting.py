@@ -5,9 +5,13 @@ NOW is Wednesday 10 June 2026, 12:00 UTC; targets: urgent 4 h, high 24 h, normal
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
-from portal.services.stats import Period, compute_dashboard
+import pytest
+
+from portal.services.stats import Period, compute_dashboard, waiting_reports
+from tests.support.statements import captured
 from tests.support.stats import NOW, SLA_TEST, add_report, hours
 
 
@@ -61,3 +65,19 @@ def test_a_regional_view_counts_only_its_region(db):
     add_report(db, submitted=NOW - hours(10), region="MA-07", unit="MARRAKECH")
     total = dashboard(db, region="MA-07").total
     assert (total.waiting.count, total.waiting.overdue) == (2, 1)
+
+
+def test_the_waiting_reports_are_read_from_their_own_index(db):
+    """Only the waiting reports are read, not every open report: their query's conditions are
+    those of the partial index that holds them (a change to either would silently read the
+    whole backlog again)."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    with captured(db.get_bind()) as statements:
+        waiting_reports(db, None)
+    statement, parameters = statements[-1]
+    cursor = db.connection().connection.dbapi_connection.cursor()
+    cursor.execute("SET LOCAL enable_seqscan = off")
+    cursor.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+    plan = json.dumps(cursor.fetchone()[0])
+    assert "ix_reports_waiting_submitted" in plan, plan
