@@ -29,6 +29,29 @@ def notice_sender(config: Mapping[str, Any]) -> str:
     return str(config.get("NOTICE_SENDER") or staff_sender(config))
 
 
+def sender_warnings(config: Mapping[str, Any]) -> list[str]:
+    """What to warn an operator of at start: a relay is configured but mail would go out from
+    a placeholder address (a ``.invalid`` domain cannot exist: relays refuse such mail or file
+    it as junk, so officers' alerts and reporters' notices would be lost quietly)."""
+    if not config.get("SMTP_HOST"):
+        return []
+    warnings = []
+    staff, notice = staff_sender(config), notice_sender(config)
+    for names, address in (
+        ("SMTP_FROM" if staff == notice else "SMTP_FROM (staff alerts)", staff),
+        ("NOTICE_SENDER (reporters' notices)", notice if notice != staff else None),
+    ):
+        if address is None:
+            continue
+        domain = address.rpartition("@")[2].rstrip(".").lower()
+        if domain == "invalid" or domain.endswith(".invalid"):
+            warnings.append(
+                f"SMTP_HOST is set but {names} is {address!r}, an address that cannot exist:"
+                " relays refuse or junk its mail. Set PORTAL_SMTP_FROM to the portal's address."
+            )
+    return warnings
+
+
 class MailNotConfigured(RuntimeError):
     """No SMTP relay is configured."""
 

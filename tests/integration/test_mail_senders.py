@@ -82,3 +82,27 @@ def test_staff_alerts_and_reporters_notices_carry_the_configured_senders(
     [notice] = mailbox.to("victime@example.org")
     assert alert["From"] == SMTP_FROM
     assert notice["From"] == (notice_sender or SMTP_FROM)
+
+
+@pytest.mark.parametrize(
+    ("sender", "warned"),
+    [(None, True), ("no-reply@portal.invalid", True), ("cybercrime@police.example", False)],
+    ids=["default", "placeholder", "real"],
+)
+def test_a_relay_with_a_placeholder_sender_is_warned_of_at_start(
+    app_config, caplog, sender, warned
+):
+    """The operator set a relay but no sender: every alert and notice would leave from an
+    address that cannot exist. The app says so when it starts (and still starts)."""
+    from portal import create_app
+
+    config = {key: value for key, value in app_config.items() if key != "SMTP_FROM"}
+    if sender is not None:
+        config["SMTP_FROM"] = sender
+    config.pop("NOTICE_SENDER", None)
+    with caplog.at_level("WARNING"):
+        create_app(config)
+    messages = [r.getMessage() for r in caplog.records if "cannot exist" in r.getMessage()]
+    assert bool(messages) is warned, messages
+    if warned:
+        assert "PORTAL_SMTP_FROM" in messages[0] and ".invalid" in messages[0]
