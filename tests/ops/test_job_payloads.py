@@ -19,7 +19,7 @@ from portal.jobs import registry
 from portal.jobs.queue import UNREADABLE, jobs_of
 from portal.jobs.serializer import NotPlainData
 from portal.models import utcnow
-from tests.support.jobs import app_on_queue, consume, wait_for
+from tests.support.jobs import app_on_queue, consume, stop_consumer, wait_for
 
 received: list[tuple[tuple[Any, ...], dict[str, Any], datetime]] = []
 finished = threading.Event()
@@ -57,7 +57,7 @@ def test_a_job_is_stored_as_json_and_reaches_its_task_intact(queue_app: Flask) -
         # The first attempt fails: the retry waits in the schedule, its time (eta) in JSON.
         wait_for(finished.is_set)
     finally:
-        consumer.stop()
+        stop_consumer(consumer)
     first, retry = received
     assert first[:2] == retry[:2] == (ARGS, {"fail_first": True})
     assert (retry[2] - first[2]).total_seconds() >= 1
@@ -103,7 +103,7 @@ def test_a_pickle_written_into_the_queue_is_refused_and_the_worker_goes_on(
         try:
             wait_for(lambda: finished.is_set() and refusals() == 2 and queue.depth() == 0)
         finally:
-            consumer.stop()
+            stop_consumer(consumer)
         assert [args for args, _, _ in received] == [("after",)]
         (failure,) = queue.failures()
     assert failure == {

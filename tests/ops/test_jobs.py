@@ -18,7 +18,7 @@ from portal.jobs import registry
 from portal.jobs.queue import jobs_of
 from portal.models import Report, utcnow
 from portal.services import audit
-from tests.support.jobs import app_on_queue, consume, wait_for
+from tests.support.jobs import app_on_queue, consume, stop_consumer, wait_for
 from tests.support.ops import PORTAL, ROOT, portal_env, run_portal, stop, wait_until_up
 from tests.support.web import free_port, submit_and_get_receipt
 
@@ -57,7 +57,7 @@ def test_a_job_runs_in_an_app_context_with_a_database_session(queue_app: Flask) 
     try:
         wait_for(done.is_set)
     finally:
-        consumer.stop()
+        stop_consumer(consumer)
     assert attempts == ["seen:1"]
     assert queue.depth() == 0 and queue.failures() == []
 
@@ -69,7 +69,7 @@ def test_a_failing_job_is_retried_then_recorded_as_failed(queue_app: Flask) -> N
     try:
         wait_for(lambda: len(queue.failures()) == 1)
     finally:
-        consumer.stop()
+        stop_consumer(consumer)
     assert attempts == ["partner-7"] * 3  # the first attempt and two retries
     (failure,) = queue.failures()
     assert failure["job"] == "tests.always_fails"

@@ -56,3 +56,9 @@ def consume(queue: JobQueue, workers: int = 2) -> Consumer:
     for sig, handler in saved.items():
         signal.signal(sig, handler)
     return consumer
+
+
+def stop_consumer(consumer: Consumer) -> None:
+    """Stop the consumer and wait for its threads to end. A thread still blocked in its wait on
+    the queue (Redis: up to a second) would otherwise take the next test's first job."""
+    consumer.stop(graceful=True)
