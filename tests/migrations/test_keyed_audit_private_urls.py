@@ -23,6 +23,7 @@ from portal.db import make_engine, make_session_factory
 from portal.models import AuditEvent, Report, ReportURL
 from portal.services import audit, schema
 from portal.services.reports import report_urls
+from tests.support.migration_engines import empty_database
 
 BEFORE = "0004_queue_category"
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -30,19 +31,8 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def engine(tmp_path) -> Iterator[Engine]:
-    url = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if url:
-        engine = make_engine(url, connect_args={"options": "-csearch_path=rekey_test"})
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS rekey_test CASCADE"))
-            connection.execute(text("CREATE SCHEMA rekey_test"))
+    with empty_database("rekey_test", tmp_path) as engine:
         yield engine
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS rekey_test CASCADE"))
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'rekey.sqlite3'}")
-        yield engine
-    engine.dispose()
 
 
 @pytest.fixture

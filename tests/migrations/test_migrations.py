@@ -3,7 +3,6 @@ revision must upgrade and downgrade cleanly, with data in the tables."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,27 +11,15 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, inspect, text
 
-from portal.db import make_engine
 from portal.models import Base, Report, ReportURL, Unit
 from portal.services import schema
+from tests.support.migration_engines import empty_database
 
 
 @pytest.fixture
 def empty_engine(tmp_path) -> Iterator[Engine]:
-    url = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if url:
-        # A separate schema, so the shared test database is left alone.
-        engine = make_engine(url, connect_args={"options": "-csearch_path=migrations_test"})
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS migrations_test CASCADE"))
-            connection.execute(text("CREATE SCHEMA migrations_test"))
+    with empty_database("migrations_test", tmp_path) as engine:
         yield engine
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS migrations_test CASCADE"))
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
-        yield engine
-    engine.dispose()
 
 
 def revisions() -> list[str]:

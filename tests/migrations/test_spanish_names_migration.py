@@ -4,33 +4,21 @@ French does stay empty (the French name is shown)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 
-from portal.db import make_engine
 from portal.services import schema
+from tests.support.migration_engines import empty_database
 
 BEFORE = "0015_trace_counts"
 
 
 @pytest.fixture
 def engine(tmp_path) -> Iterator[Engine]:
-    url = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if url:
-        engine = make_engine(url, connect_args={"options": "-csearch_path=spanish_names_test"})
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS spanish_names_test CASCADE"))
-            connection.execute(text("CREATE SCHEMA spanish_names_test"))
+    with empty_database("spanish_names_test", tmp_path) as engine:
         yield engine
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS spanish_names_test CASCADE"))
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'spanish.sqlite3'}")
-        yield engine
-    engine.dispose()
 
 
 def test_upgrade_names_the_existing_places_in_spanish(engine: Engine) -> None:
