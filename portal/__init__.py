@@ -45,8 +45,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _load_secrets(app, instance_path)
     _init_extensions(app)
     from portal.services.mailer import sender_warnings
+    from portal.services.stats import target_warnings
 
-    for warning in sender_warnings(app.config):
+    for warning in [*sender_warnings(app.config), *target_warnings(app.config)]:
         app.logger.warning(warning)
     _register_blueprints(app)
     _register_error_handlers(app)

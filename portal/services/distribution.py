@@ -17,10 +17,16 @@ than **1 %** away from the exact percentile of the same whole-second durations (
 most 1 s above the true durations). Durations over :data:`MAX_SECONDS` (ten years) are counted as
 ten years.
 
-Targets. Below 100 days every bucket width divides an hour and every edge is a whole number of
-widths, so every whole hour is a bucket edge (beyond, edges are whole days). A target of whole
-hours up to 100 days therefore splits the buckets exactly: the share of durations within it is
-exact, not estimated.
+Targets. Every whole hour up to 50 hours and every whole day up to 100 days is a bucket edge
+(:func:`is_edge`): below 50 hours every bucket width divides an hour, from there to 100 days it
+divides a day, and every edge is a whole number of widths. A target that is an edge splits the
+buckets exactly, so the share of durations within it is exact, not estimated; any other target
+is counted to the end of the bucket it falls in.
+
+Sizes. 997 buckets in all: 306 below an hour, 236 from an hour to 50 hours, 259 from there to
+100 days. Widths grow with the durations wherever the targets allow, so that a stored piece of
+durations spread over weeks holds a few hundred entries, not one per hour (the stored pieces'
+entries are what a dashboard's cost follows).
 """
 
 from __future__ import annotations
@@ -37,9 +43,12 @@ import numpy.typing as npt
 EXACT_LIMIT = 64
 MAX_SECONDS = 10 * 365 * 86400
 RELATIVE_ERROR = 0.01
-_HOUR_WIDTHS = tuple(w for w in range(1, 3601) if 3600 % w == 0)
 _DAY = 86400
-_HOURLY_UNTIL = 100 * _DAY
+_HOURLY_UNTIL = 50 * 3600
+_DAILY_UNTIL = 100 * _DAY
+# Widths that keep every whole hour an edge, then every whole day.
+_HOUR_WIDTHS = tuple(w for w in range(1, 3601) if 3600 % w == 0)
+_DAY_WIDTHS = _HOUR_WIDTHS + tuple(h * 3600 for h in (2, 3, 4, 6, 8, 12, 24))
 
 
 def _edges() -> npt.NDArray[np.int64]:
@@ -47,8 +56,9 @@ def _edges() -> npt.NDArray[np.int64]:
     x = 0
     while x < MAX_SECONDS:
         allowed = 2 * RELATIVE_ERROR * x
-        if x < _HOURLY_UNTIL:
-            width = max(w for w in _HOUR_WIDTHS if w <= max(allowed, 1) and x % w == 0)
+        if x < _DAILY_UNTIL:
+            widths = _HOUR_WIDTHS if x < _HOURLY_UNTIL else _DAY_WIDTHS
+            width = max(w for w in widths if w <= max(allowed, 1) and x % w == 0)
         else:
             width = max(_DAY, int(allowed // _DAY) * _DAY)
         x += width
@@ -60,6 +70,11 @@ EDGES = _edges()
 BUCKETS = len(EDGES)
 # The whole seconds of bucket i are EDGES[i-1]+1 .. EDGES[i]; their middle stands for them.
 _MIDDLES = np.concatenate(([0.0], (EDGES[:-1] + 1 + EDGES[1:]) / 2.0))
+
+
+def is_edge(value: int) -> bool:
+    """Whether ``value`` seconds is a bucket edge: a target there is counted exactly."""
+    return bool(0 <= value <= MAX_SECONDS and EDGES[np.searchsorted(EDGES, value)] == value)
 
 
 def seconds(duration: timedelta) -> int:
@@ -89,7 +104,6 @@ def percentile_cont(sorted_values: Sequence[float], fraction: float) -> float | 
 # --- stored form: one compact blob per piece ---------------------------------------------------
 
 _EXACT = b"E"
-_SPARSE = b"B"  # (bucket u2, count u4) per entry: written before the compact form, still read
 _COMPACT = b"C"
 # Compact form: b"C", entries u4, first bucket u2, step width u1, count width u1, then the step
 # from the previous bucket (0 for the first) and the count of every entry, each as narrow as the
@@ -97,14 +111,8 @@ _COMPACT = b"C"
 _COMPACT_HEADER = struct.Struct("<IHBB")
 
 
-def _sparse_arrays(blob: bytes) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """(buckets, counts) of a stored piece in either bucket form."""
-    if blob[:1] == _SPARSE:
-        (n,) = struct.unpack_from("<I", blob, 1)
-        return (
-            np.frombuffer(blob, dtype="<u2", count=n, offset=5),
-            np.frombuffer(blob, dtype="<u4", count=n, offset=5 + 2 * n),
-        )
+def _compact_arrays(blob: bytes) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """(buckets, counts) of a stored piece in bucket form."""
     n, first, step_width, count_width = _COMPACT_HEADER.unpack_from(blob, 1)
     at = 1 + _COMPACT_HEADER.size
     steps = np.frombuffer(blob, dtype=f"<u{step_width}", count=n, offset=at)
@@ -123,7 +131,7 @@ class Piece:
             if kind == _EXACT:
                 self.values = list(np.frombuffer(body, dtype="<u4").tolist())
             else:
-                idx, cnt = _sparse_arrays(blob)
+                idx, cnt = _compact_arrays(blob)
                 self.values = None
                 self.counts = dict(zip(idx.tolist(), cnt.tolist(), strict=True))
 
@@ -206,7 +214,7 @@ class Distribution:
         if kind == _EXACT:
             self._exact.append(np.frombuffer(blob, dtype="<u4", offset=1))
         else:
-            idx, counts = _sparse_arrays(blob)
+            idx, counts = _compact_arrays(blob)
             self._idx.append(idx)
             self._counts.append(counts)
 
@@ -413,27 +421,13 @@ def summarize_blobs(
     offsets = np.cumsum(lengths) - lengths
     owner = np.asarray(owners, dtype=np.int64)[kept]
     target = np.asarray(targets, dtype=np.int64)[kept]
-    kind = buffer[offsets]
-    is_exact = kind == _EXACT[0]
-    is_sparse = kind == _SPARSE[0]
-    is_compact = ~is_exact & ~is_sparse
+    is_exact = buffer[offsets] == _EXACT[0]
+    is_compact = ~is_exact
     e_count = (lengths[is_exact] - 1) // 4
     exact = _little(buffer, _runs(offsets[is_exact] + 1, e_count, 4), 4)
-    sparse = offsets[is_sparse]
-    s_count = _little(buffer, sparse + 1, 4)
-    c_count, c_idx, c_cnt = _compact_entries(buffer, offsets[is_compact])
-    b_idx = np.concatenate((_little(buffer, _runs(sparse + 5, s_count, 2), 2), c_idx))
-    b_cnt = np.concatenate((_little(buffer, _runs(sparse + 5 + 2 * s_count, s_count, 4), 4), c_cnt))
-    b_owner = np.concatenate(
-        (np.repeat(owner[is_sparse], s_count), np.repeat(owner[is_compact], c_count))
-    )
-    target_bucket = _target_buckets(target)
-    b_target = np.concatenate(
-        (
-            np.repeat(target_bucket[is_sparse], s_count),
-            np.repeat(target_bucket[is_compact], c_count),
-        )
-    )
+    c_count, b_idx, b_cnt = _compact_entries(buffer, offsets[is_compact])
+    b_owner = np.repeat(owner[is_compact], c_count)
+    b_target = np.repeat(_target_buckets(target)[is_compact], c_count)
     return _summarize_entries(
         groups,
         fractions,

@@ -49,6 +49,7 @@ from portal.services.distribution import (
     Distribution,
     Summary,
     exact_blob,
+    is_edge,
     percentile_cont,
     summarize_blobs,
 )
@@ -136,6 +137,36 @@ class SLA:
     def resolution_seconds(self, priority: str) -> float:
         return float(self.resolution_days[priority]) * 86400
 
+    def estimated_targets(self) -> list[str]:
+        """The targets whose shares are estimated rather than exact: those that are not a
+        duration bucket edge (whole hours up to 50, whole days up to 100 are edges)."""
+        found = []
+        for name, unit, targets, seconds_of in (
+            (
+                "SLA_FIRST_RESPONSE_HOURS",
+                "h",
+                self.first_response_hours,
+                self.first_response_seconds,
+            ),
+            ("SLA_RESOLUTION_DAYS", "d", self.resolution_days, self.resolution_seconds),
+        ):
+            for priority, value in sorted(targets.items()):
+                if not is_edge(int(seconds_of(priority))) or seconds_of(priority) % 1:
+                    found.append(f"{name}[{priority}] = {value} {unit}")
+        return found
+
+
+def target_warnings(config: Mapping[str, Any]) -> list[str]:
+    """What to warn an operator of at start: targets whose shares within target the dashboards
+    can only estimate (counted to the end of the duration bucket holding the target)."""
+    estimated = SLA.from_config(config).estimated_targets()
+    if not estimated:
+        return []
+    return [
+        "Shares within these targets are estimated, not exact (choose whole hours up to 50 or"
+        " whole days up to 100): " + ", ".join(estimated)
+    ]
+
 
 # --- results ---------------------------------------------------------------------------------
 
@@ -213,6 +244,8 @@ class Dashboard:
     weeks: list[date]  # local Mondays
     # Median time to first response per week: region code (or TOTAL) -> one value per week.
     trend: dict[str, list[float | None]]
+    # Whether every target is a bucket edge, so that shares within target are exact.
+    targets_exact: bool = True
 
     def age(self, now: datetime) -> timedelta:
         return now - self.computed_at
@@ -644,4 +677,5 @@ def compute_dashboard(
         backlog_buckets=backlog_buckets,
         weeks=weeks,
         trend=trend,
+        targets_exact=not sla.estimated_targets(),
     )

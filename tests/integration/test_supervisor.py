@@ -187,3 +187,53 @@ def test_durations_are_written_like_every_other_number_on_the_site(app, language
         # The Moroccan variant of the reader's language, as the rest of the site writes it.
         assert hours_text in duration(36 * 3600)
         assert format_number(1234) in duration(1234 * 86400)
+
+
+def test_page_says_shares_are_exact_only_while_every_target_is_a_bucket_edge(
+    app, client, db, figures
+):
+    """Shares within target are exact for whole hours up to 50 and whole days up to 100 (the
+    buckets' edges); a target between two edges makes the page say the shares are estimated."""
+    secret = make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief", secret)
+    page = client.get("/supervisor/?lang=en").get_data(as_text=True)
+    assert "Shares within target are exact." in page
+    assert "Shares within target are estimated" not in page
+
+    app.config["SLA_RESOLUTION_DAYS"] = {"urgent": 7, "high": 30, "normal": 60.5}
+    page = client.get("/supervisor/?lang=en").get_data(as_text=True)
+    assert "Shares within target are exact." not in page
+    assert "Shares within target are estimated" in page
+
+
+@pytest.mark.parametrize(
+    ("first_hours", "resolution_days", "estimated"),
+    [
+        ({"urgent": 4, "high": 24, "normal": 72}, {"urgent": 7, "high": 30, "normal": 60}, []),
+        (
+            {"urgent": 4, "high": 24, "normal": 101},
+            {"urgent": 7, "high": 30, "normal": 60.5},
+            ["SLA_FIRST_RESPONSE_HOURS[normal] = 101 h", "SLA_RESOLUTION_DAYS[normal] = 60.5 d"],
+        ),
+    ],
+    ids=["edges", "between-edges"],
+)
+def test_targets_between_bucket_edges_are_warned_of_at_start(
+    app_config, caplog, first_hours, resolution_days, estimated
+):
+    from portal import create_app
+
+    config = {
+        **app_config,
+        "SLA_FIRST_RESPONSE_HOURS": first_hours,
+        "SLA_RESOLUTION_DAYS": resolution_days,
+    }
+    with caplog.at_level("WARNING"):
+        create_app(config)
+    messages = [r.getMessage() for r in caplog.records if "estimated" in r.getMessage()]
+    if not estimated:
+        assert messages == []
+    else:
+        assert len(messages) == 1
+        assert all(item in messages[0] for item in estimated), messages
+        assert "SLA_FIRST_RESPONSE_HOURS[high]" not in messages[0]

@@ -3,7 +3,6 @@ computation on random data."""
 
 from __future__ import annotations
 
-import struct
 from datetime import timedelta
 
 import numpy as np
@@ -20,6 +19,7 @@ from portal.services.distribution import (
     Distribution,
     Piece,
     exact_blob,
+    is_edge,
     percentile_cont,
     seconds,
     sparse_blob,
@@ -28,6 +28,10 @@ from portal.services.distribution import (
 )
 
 durations = st.integers(min_value=0, max_value=400 * 86400)
+# Targets the shares within are exact for: whole hours up to 50, whole days up to 100 (seconds).
+edge_targets = st.integers(1, 50).map(lambda hours: hours * 3600) | st.integers(1, 100).map(
+    lambda days: days * 86400
+)
 fractions = st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.99, 1.0]) | st.floats(0, 1)
 
 
@@ -64,10 +68,9 @@ def test_percentiles_are_within_one_percent_of_the_exact_value(pieces, fraction)
 @settings(max_examples=200, deadline=None)
 @given(
     values=st.lists(durations, min_size=1, max_size=300),
-    target_hours=st.integers(min_value=1, max_value=2400),
+    target=edge_targets,
 )
-def test_counts_within_a_whole_hour_target_are_exact(values, target_hours):
-    target = target_hours * 3600
+def test_counts_within_a_whole_hour_or_whole_day_target_are_exact(values, target):
     summary = merged([values]).summary([], [target])
     assert summary.within == [sum(1 for v in values if v <= target)]
 
@@ -97,13 +100,18 @@ def test_removing_a_value_undoes_adding_it(kept, removed):
             assert abs(got - exact) <= RELATIVE_ERROR * exact
 
 
-def test_bucket_widths_keep_the_bound_and_whole_hours_are_edges():
+def test_bucket_widths_keep_the_bound_and_whole_hours_then_days_are_edges():
     widths = np.diff(EDGES)
     starts = EDGES[:-1]
     assert np.all((widths == 1) | (widths <= 2 * RELATIVE_ERROR * starts))
-    edges = set(EDGES.tolist())
-    assert all(hours * 3600 in edges for hours in range(1, 2400))
+    assert all(is_edge(hours * 3600) for hours in range(1, 51))
+    assert all(is_edge(days * 86400) for days in range(1, 101))
+    assert not is_edge(30 * 86400 + 3600) and not is_edge(-1) and not is_edge(MAX_SECONDS + 1)
     assert EDGES[-1] >= MAX_SECONDS
+    # Widths grow with the durations past two days: a piece of durations spread over weeks
+    # holds a few hundred entries, not one per hour (1,392 from two to sixty days).
+    assert BUCKETS < 1000
+    assert np.count_nonzero((EDGES > 2 * 86400) & (EDGES <= 60 * 86400)) < 250
 
 
 def test_durations_round_up_to_whole_seconds_and_are_never_negative():
@@ -130,15 +138,14 @@ def test_exact_form_is_kept_only_up_to_the_limit():
         min_size=1,
         max_size=12,
     ),
-    hours=st.dictionaries(
-        st.sampled_from(["urgent", "high", "normal"]), st.integers(1, 2400), min_size=3
+    targets=st.dictionaries(
+        st.sampled_from(["urgent", "high", "normal"]), edge_targets, min_size=3
     ),
 )
-def test_many_groups_at_once_match_the_exact_computation_of_each(groups, hours):
+def test_many_groups_at_once_match_the_exact_computation_of_each(groups, targets):
     """A dashboard summarizes all its rows in one pass: each row's count, percentiles (within
     the bound, exact for few values) and share within its per-priority targets are those of
     the exact computation over that row's durations alone."""
-    targets = {name: value * 3600 for name, value in hours.items()}
     items = [
         ({name: merged(pieces) for name, pieces in group.items()}, targets) for group in groups
     ]
@@ -163,17 +170,6 @@ def test_many_groups_at_once_match_the_exact_computation_of_each(groups, hours):
                 assert estimate == pytest.approx(exact)
 
 
-def legacy_blob(counts: dict[int, int]) -> bytes:
-    """A bucket piece as rollups stored them before the compact form: (u2 bucket, u4 count)."""
-    buckets = sorted(counts)
-    return (
-        b"B"
-        + struct.pack("<I", len(buckets))
-        + np.asarray(buckets, dtype="<u2").tobytes()
-        + np.asarray([counts[b] for b in buckets], dtype="<u4").tobytes()
-    )
-
-
 bucket_counts = st.dictionaries(
     st.integers(0, BUCKETS - 1), st.integers(1, 100_000) | st.integers(1, 300), max_size=40
 )
@@ -182,38 +178,30 @@ bucket_counts = st.dictionaries(
 @settings(max_examples=150, deadline=None)
 @given(
     pieces=st.lists(
-        st.tuples(st.integers(0, 5), st.integers(-1, 2399), bucket_counts | st.just({})),
+        st.tuples(st.integers(0, 5), edge_targets | st.just(-1), bucket_counts | st.just({})),
         min_size=1,
         max_size=20,
     ),
 )
-def test_compact_and_earlier_stored_pieces_read_alike(pieces):
-    """Pieces are stored compactly (narrow steps between buckets and narrow counts); pieces
-    stored before in the wider form still read the same, alone or mixed with compact ones."""
+def test_stored_pieces_read_back_their_counts(pieces):
+    """Pieces are stored compactly (narrow steps between buckets and narrow counts); read back
+    together, each group has the counts it was given, and the counts within its targets."""
     groups = 6
     owners = [owner for owner, _, _ in pieces]
-    targets = [hours * 3600 if hours >= 0 else -1 for _, hours, _ in pieces]
+    targets = [target for _, target, _ in pieces]
     compact = [sparse_blob(counts.keys(), counts.values()) for _, _, counts in pieces]
-    legacy = [legacy_blob(counts) if counts else None for _, _, counts in pieces]
-    mixed = [c if i % 2 else lg for i, (c, lg) in enumerate(zip(compact, legacy, strict=True))]
     for blob, (_, _, counts) in zip(compact, pieces, strict=True):
         assert (blob is None) == (not counts)
         if blob is not None:
-            assert len(blob) <= len(legacy_blob(counts)) + 4  # a longer header, narrower entries
+            assert len(blob) <= 9 + 6 * len(counts)  # at most 2 + 4 bytes an entry
             assert Piece(blob).counts == counts
-            assert Piece(legacy_blob(counts)).counts == counts  # and rewritten compact
-            assert Piece(legacy_blob(counts)).to_blob() == blob
-    results = [
-        summarize_blobs(blobs, owners, targets, groups, [0.5, 0.9])
-        for blobs in (compact, legacy, mixed)
-    ]
+            assert Piece(blob).to_blob() == blob
+    result = summarize_blobs(compact, owners, targets, groups, [0.5, 0.9])
     expected_n = [0] * groups
     expected_within = [0] * groups
     for owner, target, (_, _, counts) in zip(owners, targets, pieces, strict=True):
         expected_n[owner] += sum(counts.values())
         if target >= 0:
             expected_within[owner] += sum(c for b, c in counts.items() if EDGES[b] <= target)
-    for result in results:
-        assert [summary.n for summary, _ in result] == expected_n
-        assert [within for _, within in result] == expected_within
-        assert [s.percentiles for s, _ in result] == [s.percentiles for s, _ in results[0]]
+    assert [summary.n for summary, _ in result] == expected_n
+    assert [within for _, within in result] == expected_within
