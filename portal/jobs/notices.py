@@ -30,7 +30,7 @@ def connect(app: Flask) -> None:
 def send_news(ctx: JobContext, report_id: int) -> bool:
     """Sent when an officer writes to the reporter or changes what the reporter sees; a relay
     failure raises, so the queue tries again later."""
-    relay = notices.SmtpRelay.from_config(ctx.config)
+    relay = notices.relay(ctx.config)
     if relay is None:
         return False
     return notices.send_news_notice(ctx.session, report_id, keyring=ctx.keyring, relay=relay)

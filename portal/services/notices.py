@@ -15,7 +15,7 @@ drops it; a failure to queue is logged and never fails the change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -24,7 +24,6 @@ from typing import Any
 from babel.support import Translations
 from sqlalchemy.orm import Session
 
-from portal.config import DefaultConfig
 from portal.crypto.keyring import Keyring
 from portal.models import Report
 from portal.services import after_commit, mailer
@@ -51,40 +50,14 @@ BODY = _(
 )
 
 
-@dataclass(frozen=True)
-class SmtpRelay:
-    host: str
-    port: int = 25
-    sender: str = DefaultConfig.SMTP_FROM
-    starttls: bool = False
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 10.0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SmtpRelay | None:
-        """The relay the configuration names (``SMTP_HOST`` ...), or None when there is none."""
-        if not config.get("SMTP_HOST"):
-            return None
-        return cls(
-            host=str(config["SMTP_HOST"]),
-            port=int(config.get("SMTP_PORT") or 25),
-            sender=mailer.notice_sender(config),
-            starttls=bool(config.get("SMTP_STARTTLS")),
-            username=config.get("SMTP_USERNAME"),
-            password=config.get("SMTP_PASSWORD"),
-        )
-
-    def settings(self) -> mailer.SmtpSettings:
-        return mailer.SmtpSettings(
-            host=self.host,
-            port=self.port,
-            starttls=self.starttls,
-            username=self.username,
-            password=self.password,
-            sender=self.sender,
-            timeout=self.timeout,
-        )
+def relay(config: Mapping[str, Any]) -> mailer.SmtpSettings | None:
+    """The relay notices go through: the one all mail uses (``SMTP_HOST``, port, STARTTLS,
+    credentials, ``SMTP_TIMEOUT_SECONDS``), sending from ``NOTICE_SENDER``; None without a
+    relay."""
+    settings = mailer.SmtpSettings.from_config(config)
+    if not settings.configured:
+        return None
+    return replace(settings, sender=mailer.notice_sender(config))
 
 
 def news(session: Session, report: Report) -> None:
@@ -118,7 +91,7 @@ def notify_address(report: Report, keyring: Keyring) -> str | None:
 
 
 def send_news_notice(
-    session: Session, report_id: int, *, keyring: Keyring, relay: SmtpRelay
+    session: Session, report_id: int, *, keyring: Keyring, relay: mailer.SmtpSettings
 ) -> bool:
     """Send the content-free notice for ``report_id`` if its reporter opted in.
 
@@ -134,5 +107,5 @@ def send_news_notice(
         return False
     message = notice_message(address, report.language, relay.sender)
     # One recipient: refused, it raises; nobody else could have had it.
-    mailer.send(relay.settings(), message, to_addrs=[address])
+    mailer.send(relay, message, to_addrs=[address])
     return True

@@ -11,16 +11,28 @@ from sqlalchemy import select
 
 from portal.jobs.queue import jobs_of
 from portal.models import Report
-from portal.services.notices import SmtpRelay, send_news_notice
+from portal.services.mailer import SmtpSettings
+from portal.services.notices import relay, send_news_notice
 from tests.support.evidence import english_client
 from tests.support.mail import Mailbox, body_of, smtp_server
 from tests.support.web import submit_and_get_receipt, submit_report
 
 
 @pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, SmtpRelay]]:
+def mailbox() -> Iterator[tuple[Mailbox, SmtpSettings]]:
     with smtp_server() as box:
-        yield box, SmtpRelay(host="127.0.0.1", port=box.port, sender="no-reply@portal.test")
+        yield (
+            box,
+            SmtpSettings(
+                host="127.0.0.1",
+                port=box.port,
+                starttls=False,
+                username=None,
+                password=None,
+                sender="no-reply@portal.test",
+                timeout=10,
+            ),
+        )
 
 
 def test_the_notice_says_only_that_there_is_news_in_the_reporters_language(
@@ -67,17 +79,30 @@ def test_opting_in_needs_an_address_and_the_form_warns_about_the_mailbox(app, db
     assert db.scalars(select(Report)).all() == []
 
 
-def test_relay_from_configuration(app):
-    assert SmtpRelay.from_config({"SMTP_HOST": None}) is None
-    relay = SmtpRelay.from_config(
-        {
-            "SMTP_HOST": "relay.internal",
-            "SMTP_PORT": 587,
-            "SMTP_STARTTLS": True,
-            "NOTICE_SENDER": "avis@portal.test",
-        }
+def test_notices_go_through_the_relay_all_mail_uses_from_their_own_sender(app):
+    assert relay({**app.config, "SMTP_HOST": None}) is None
+    config = {
+        **app.config,
+        "SMTP_HOST": "relay.internal",
+        "SMTP_PORT": 2525,
+        "SMTP_STARTTLS": True,
+        "SMTP_USERNAME": "portal",
+        "SMTP_PASSWORD": "s3cret",
+        "SMTP_TIMEOUT_SECONDS": 45,
+        "SMTP_FROM": "cybercrime@police.example",
+        "NOTICE_SENDER": "avis@portal.test",
+    }
+    assert relay(config) == SmtpSettings(
+        host="relay.internal",
+        port=2525,
+        starttls=True,
+        username="portal",
+        password="s3cret",
+        sender="avis@portal.test",
+        timeout=45,
     )
-    assert relay == SmtpRelay("relay.internal", 587, "avis@portal.test", starttls=True)
+    # No sender of their own: the one the other mail leaves from.
+    assert relay({**config, "NOTICE_SENDER": None}).sender == "cybercrime@police.example"
 
 
 @pytest.fixture
