@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from portal.jobs.queue import jobs_of
 from portal.models import Report
+from portal.services import notices
 from portal.services.mailer import SmtpSettings
-from portal.services.notices import relay, send_news_notice
+from portal.services.notices import send_news_notice
 from tests.support.evidence import english_client
 from tests.support.mail import Mailbox, body_of, smtp_server
 from tests.support.web import submit_and_get_receipt, submit_report
@@ -80,7 +81,7 @@ def test_opting_in_needs_an_address_and_the_form_warns_about_the_mailbox(app, db
 
 
 def test_notices_go_through_the_relay_all_mail_uses_from_their_own_sender(app):
-    assert relay({**app.config, "SMTP_HOST": None}) is None
+    assert notices.relay({**app.config, "SMTP_HOST": None}) is None
     config = {
         **app.config,
         "SMTP_HOST": "relay.internal",
@@ -92,7 +93,7 @@ def test_notices_go_through_the_relay_all_mail_uses_from_their_own_sender(app):
         "SMTP_FROM": "cybercrime@police.example",
         "NOTICE_SENDER": "avis@portal.test",
     }
-    assert relay(config) == SmtpSettings(
+    assert notices.relay(config) == SmtpSettings(
         host="relay.internal",
         port=2525,
         starttls=True,
@@ -102,7 +103,7 @@ def test_notices_go_through_the_relay_all_mail_uses_from_their_own_sender(app):
         timeout=45,
     )
     # No sender of their own: the one the other mail leaves from.
-    assert relay({**config, "NOTICE_SENDER": None}).sender == "cybercrime@police.example"
+    assert notices.relay({**config, "NOTICE_SENDER": None}).sender == "cybercrime@police.example"
 
 
 @pytest.fixture
