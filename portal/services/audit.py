@@ -15,7 +15,8 @@ migration that introduced the key: each old entry got a MAC under a distinct tag
 unkeyed head. ``verify`` accepts the distinct tag only for entries that entry covers.
 
 The unique constraint on ``prev_mac`` means two concurrent writers can never both extend the
-same tail (and on PostgreSQL an advisory lock serialises appends).
+same tail; appends wait for each other (an advisory lock on PostgreSQL, the database's write
+lock on SQLite), so that a concurrent append never fails either.
 """
 
 from __future__ import annotations
@@ -116,6 +117,11 @@ def record(
     audit_key = session_key(session, key)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+    else:
+        # SQLite has one write lock for the whole database, taken by a transaction's first write
+        # and kept to its commit. A write that changes nothing takes it now (waiting for another
+        # writer's commit), so that no one can append between our reading the tail and ours.
+        session.execute(text("UPDATE audit_events SET id = id WHERE 0"))
     session.flush()
     tail = session.execute(
         select(AuditEvent.mac).order_by(AuditEvent.id.desc()).limit(1)

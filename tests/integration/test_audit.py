@@ -273,3 +273,39 @@ def test_officer_views_extend_the_same_chain(app, client, db):
         )
     )
     assert viewed is not None and viewed.actor.startswith("officer:")
+
+
+def test_concurrent_appends_all_land_in_one_chain(app, db):
+    """Officers act at the same moment (threads of one server, as `portal run` serves, or
+    gunicorn's workers): every audited action is recorded, none fails for want of the tail it
+    read, and the chain still verifies. On SQLite, before appends took the write lock, about one
+    in fifteen failed on the unique previous link."""
+    import threading
+
+    factory = app.extensions["db_sessionmaker"]
+    threads, rounds = 4, 25
+    start = threading.Barrier(threads)
+    failures: list[str] = []
+
+    def officer(number: int) -> None:
+        for round_ in range(rounds):
+            start.wait(timeout=10)
+            try:
+                with factory() as session:
+                    # A page reads before it writes; the append must not rely on what it read.
+                    session.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+                    audit.record(session, actor=f"officer:{number}", action="report.view",
+                                 subject=f"EB-{number}-{round_}")  # fmt: skip
+                    session.commit()
+            except Exception as error:  # every failure is the finding
+                failures.append(f"{type(error).__name__}: {error}")
+
+    workers = [threading.Thread(target=officer, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert failures == []
+    assert len(_rows(db)) == threads * rounds
+    assert audit.verify(db).ok
