@@ -151,7 +151,8 @@ class SLA:
             ("SLA_RESOLUTION_DAYS", "d", self.resolution_days, self.resolution_seconds),
         ):
             for priority, value in sorted(targets.items()):
-                if not is_edge(int(seconds_of(priority))) or seconds_of(priority) % 1:
+                target = seconds_of(priority)
+                if target % 1 or not is_edge(int(target)):
                     found.append(f"{name}[{priority}] = {value} {unit}")
         return found
 
