@@ -35,7 +35,7 @@ import math
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -311,6 +311,30 @@ def summarize(
     return summarize_many([(parts, targets)], fractions)[0]
 
 
+class _Exact(NamedTuple):
+    """Values kept exactly, each with its group and its target in seconds (-1: none)."""
+
+    values: npt.NDArray[np.int64]
+    group: npt.NDArray[np.int64]
+    target: npt.NDArray[np.int64]
+
+
+class _Pieces(NamedTuple):
+    """Bucket pieces, their entries one piece after the other (buckets ascending within a
+    piece), with each piece's size, group and target bucket (-1: none). Sums per piece are
+    sequential reductions; only what must be spread over groups is spread."""
+
+    buckets: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    group: npt.NDArray[np.int64]
+    target: npt.NDArray[np.int64]
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_NO_PIECES = _Pieces(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
+
+
 def summarize_many(
     items: Sequence[tuple[Mapping[str, Distribution], Mapping[str, int]]],
     fractions: Sequence[float],
@@ -320,85 +344,65 @@ def summarize_many(
     costs). A group is read exactly when it holds only exact pieces and at most
     :data:`EXACT_LIMIT` values in all, otherwise from the buckets; a part without a target
     counts nothing as within."""
-    exact_arrays: list[npt.NDArray[Any]] = []
-    exact_owner: list[int] = []
-    exact_target: list[int] = []
-    idx_arrays: list[npt.NDArray[Any]] = []
-    count_arrays: list[npt.NDArray[Any]] = []
-    bucket_owner: list[int] = []
-    bucket_target: list[int] = []
+    exact: list[tuple[npt.NDArray[Any], int, int]] = []
+    pieces: list[tuple[npt.NDArray[Any], npt.NDArray[Any], int, int]] = []
     for group, (parts, targets) in enumerate(items):
         for name, part in parts.items():
             target = int(targets[name]) if name in targets else -1
-            for array in part._exact:
-                exact_arrays.append(array)
-                exact_owner.append(group)
-                exact_target.append(target)
-            for idx, counts in zip(part._idx, part._counts, strict=True):
-                idx_arrays.append(idx)
-                count_arrays.append(counts)
-                bucket_owner.append(group)
-                bucket_target.append(target)
-    groups = len(items)
-
-    def spread(owners: list[int], arrays: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
-        return np.repeat(np.asarray(owners, dtype=np.int64), [a.size for a in arrays])
-
-    empty = np.zeros(0, dtype=np.int64)
-    exact = np.concatenate(exact_arrays).astype(np.int64) if exact_arrays else empty
-    exact_group = spread(exact_owner, exact_arrays) if exact_arrays else empty
-    exact_tgt = spread(exact_target, exact_arrays) if exact_arrays else empty
-    b_idx = np.concatenate(idx_arrays).astype(np.int64) if idx_arrays else empty
-    b_cnt = np.concatenate(count_arrays).astype(np.int64) if count_arrays else empty
-    b_group = spread(bucket_owner, idx_arrays) if idx_arrays else empty
-    b_tgt = spread(_target_buckets(bucket_target).tolist(), idx_arrays) if idx_arrays else empty
-    return _summarize_entries(
-        groups, fractions, (exact, exact_group, exact_tgt), (b_idx, b_cnt, b_group, b_tgt)
+            exact += [(array, group, target) for array in part._exact if array.size]
+            pieces += [
+                (idx, counts, group, target)
+                for idx, counts in zip(part._idx, part._counts, strict=True)
+                if idx.size
+            ]
+    return _summarize(
+        len(items),
+        fractions,
+        _Exact(
+            _joined([a for a, _, _ in exact]),
+            _spread([g for _, g, _ in exact], [a.size for a, _, _ in exact]),
+            _spread([t for _, _, t in exact], [a.size for a, _, _ in exact]),
+        ),
+        _Pieces(
+            _joined([idx for idx, _, _, _ in pieces]),
+            _joined([counts for _, counts, _, _ in pieces]),
+            np.asarray([idx.size for idx, _, _, _ in pieces], dtype=np.int64),
+            np.asarray([g for _, _, g, _ in pieces], dtype=np.int64),
+            _target_buckets([t for _, _, _, t in pieces]),
+        ),
     )
 
 
-def _little(buffer: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], width: Any) -> Any:
-    """Little-endian unsigned integers of ``width`` bytes (one width, or one per position)
-    starting at each of ``at``."""
+def _joined(arrays: Sequence[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
+    if len(arrays) == 1:
+        return arrays[0].astype(np.int64, copy=False)
+    return np.concatenate(arrays).astype(np.int64) if arrays else _EMPTY
+
+
+def _spread(values: Sequence[int], sizes: Sequence[int]) -> npt.NDArray[np.int64]:
+    return np.repeat(np.asarray(values, dtype=np.int64), np.asarray(sizes, dtype=np.int64))
+
+
+def _little(buffer: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], width: int) -> Any:
+    """Little-endian unsigned integers of ``width`` bytes starting at each of ``at``."""
     value = buffer[at].astype(np.int64)
-    if np.ndim(width) == 0:
-        for byte in range(1, int(width)):
-            value |= buffer[at + byte].astype(np.int64) << (8 * byte)
-        return value
-    for byte in range(1, int(width.max()) if width.size else 1):
-        wide = np.nonzero(width > byte)[0]
-        value[wide] |= buffer[at[wide] + byte].astype(np.int64) << (8 * byte)
+    for byte in range(1, width):
+        value |= buffer[at + byte].astype(np.int64) << (8 * byte)
     return value
 
 
-def _runs(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], step: Any) -> Any:
-    """Positions ``start + step * j`` for ``j < count``, for every (start, count) (one step, or
-    one per run)."""
-    total = int(counts.sum())
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    if np.ndim(step):
-        step = np.repeat(step, counts)
-    return np.repeat(starts, counts) + step * (np.arange(total, dtype=np.int64) - first)
-
-
-def _compact_entries(
-    buffer: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]
-) -> tuple[Any, Any, Any]:
-    """(entries per piece, buckets, counts) of the compact pieces starting at ``offsets``."""
-    n = _little(buffer, offsets + 1, 4)
-    first = _little(buffer, offsets + 5, 2)
-    step_width = buffer[offsets + 7].astype(np.int64)
-    count_width = buffer[offsets + 8].astype(np.int64)
-    steps_at = offsets + 1 + _COMPACT_HEADER.size
-    steps = _little(buffer, _runs(steps_at, n, step_width), np.repeat(step_width, n))
-    counts = _little(
-        buffer, _runs(steps_at + step_width * n, n, count_width), np.repeat(count_width, n)
-    )
-    # Buckets: the running sum of the steps, from each piece's first bucket (its first step is 0).
-    running = np.cumsum(steps)
-    piece_start = np.cumsum(n) - n
-    before = running[piece_start] if running.size else np.zeros(0, dtype=np.int64)
-    return n, np.repeat(first - before, n) + running, counts
+def _fields(
+    buffer: npt.NDArray[np.uint8], byte_lengths: npt.NDArray[np.int64], widths: Sequence[int]
+) -> list[npt.NDArray[Any]]:
+    """The fields of consecutive records in ``buffer``: field ``j`` of record ``i`` takes
+    ``byte_lengths[i, j]`` bytes and holds integers of ``widths[j]`` bytes (0: skipped, as a
+    header is). Each field of every record comes out as one array, read through one mask over
+    the bytes rather than through positions computed for every value."""
+    roles = np.tile(np.arange(len(widths), dtype=np.uint8), byte_lengths.shape[0])
+    byte_roles = np.repeat(roles, byte_lengths.ravel())
+    return [
+        buffer[byte_roles == role].view(f"<u{width}") for role, width in enumerate(widths) if width
+    ]
 
 
 def summarize_blobs(
@@ -409,30 +413,80 @@ def summarize_blobs(
     fractions: Sequence[float],
 ) -> list[tuple[Summary, int]]:
     """:func:`summarize_many` straight from stored pieces: piece ``i`` belongs to group
-    ``owners[i]`` with target ``targets[i]`` (-1: none). Every piece is decoded at once from
-    one buffer, so the cost per stored row is a few list appends."""
+    ``owners[i]`` with target ``targets[i]`` (-1: none).
+
+    Every piece is decoded at once from one buffer: the pieces are put in order of their form
+    (exact, then each pair of widths), so that each form is one run of bytes whose fields are
+    read by masks, and within a form in order of their group, so that a group's entries are
+    near each other when they are summed."""
     kept = [i for i, blob in enumerate(blobs) if blob]
-    empty = np.zeros(0, dtype=np.int64)
     if not kept:
-        return _summarize_entries(groups, fractions, (empty,) * 3, (empty,) * 4)
-    pieces = [blobs[i] for i in kept]
-    buffer = np.frombuffer(b"".join(pieces), dtype=np.uint8)  # type: ignore[arg-type]
-    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))  # type: ignore[arg-type]
-    offsets = np.cumsum(lengths) - lengths
+        return _summarize(groups, fractions, _Exact(_EMPTY, _EMPTY, _EMPTY), _NO_PIECES)
     owner = np.asarray(owners, dtype=np.int64)[kept]
     target = np.asarray(targets, dtype=np.int64)[kept]
+    pieces = [blobs[i] for i in kept]
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))  # type: ignore[arg-type]
+    buffer = np.frombuffer(b"".join(pieces), dtype=np.uint8)  # type: ignore[arg-type]
+    offsets = np.cumsum(lengths) - lengths
     is_exact = buffer[offsets] == _EXACT[0]
-    is_compact = ~is_exact
-    e_count = (lengths[is_exact] - 1) // 4
-    exact = _little(buffer, _runs(offsets[is_exact] + 1, e_count, 4), 4)
-    c_count, b_idx, b_cnt = _compact_entries(buffer, offsets[is_compact])
-    b_owner = np.repeat(owner[is_compact], c_count)
-    b_target = np.repeat(_target_buckets(target)[is_compact], c_count)
-    return _summarize_entries(
+    # The form of each piece: 0 exact, else its step width * 8 + its count width.
+    head = np.minimum(offsets[:, None] + np.array([7, 8]), buffer.size - 1)
+    widths = buffer[head].astype(np.int64)
+    form = np.where(is_exact, 0, widths[:, 0] * 8 + widths[:, 1])
+    order = np.lexsort((owner, form))
+    if np.any(order != np.arange(order.size)):
+        buffer = np.frombuffer(b"".join([pieces[i] for i in order]), dtype=np.uint8)  # type: ignore[misc]
+        owner, target, lengths, form = owner[order], target[order], lengths[order], form[order]
+    ends = np.cumsum(lengths)
+    runs = np.flatnonzero(np.diff(form, append=-1)) + 1  # where each form's pieces end
+    exact = _Exact(_EMPTY, _EMPTY, _EMPTY)
+    buckets: list[npt.NDArray[np.int64]] = []
+    counts: list[npt.NDArray[np.int64]] = []
+    sizes: list[npt.NDArray[np.int64]] = []
+    start = 0
+    for end in runs.tolist():
+        first_byte = int(ends[start - 1]) if start else 0
+        run = buffer[first_byte : int(ends[end - 1])]
+        run_lengths = lengths[start:end]
+        if form[start] == 0:
+            n = (run_lengths - 1) // 4
+            (values,) = _fields(run, np.stack((np.ones_like(n), 4 * n), axis=1), (0, 4))
+            exact = _Exact(
+                values.astype(np.int64),
+                np.repeat(owner[start:end], n),
+                np.repeat(target[start:end], n),
+            )
+        else:
+            local = np.cumsum(run_lengths) - run_lengths
+            n = _little(run, local + 1, 4)
+            first = _little(run, local + 5, 2)
+            step_width, count_width = divmod(int(form[start]), 8)
+            header = np.full_like(n, 1 + _COMPACT_HEADER.size)
+            steps, piece_counts = _fields(
+                run,
+                np.stack((header, step_width * n, count_width * n), axis=1),
+                (0, step_width, count_width),
+            )
+            # Buckets: each piece's first bucket plus the running sum of its steps (the
+            # first step is 0).
+            running = np.cumsum(steps, dtype=np.int64)
+            before = running[np.cumsum(n) - n]
+            buckets.append(np.repeat(first - before, n) + running)
+            counts.append(piece_counts)
+            sizes.append(n)
+        start = end
+    compact = slice(int(np.count_nonzero(form == 0)), None)
+    return _summarize(
         groups,
         fractions,
-        (exact, np.repeat(owner[is_exact], e_count), np.repeat(target[is_exact], e_count)),
-        (b_idx, b_cnt, b_owner, b_target),
+        exact,
+        _Pieces(
+            _joined(buckets),
+            _joined(counts),
+            _joined(sizes),
+            owner[compact],
+            _target_buckets(target[compact]),
+        ),
     )
 
 
@@ -444,38 +498,43 @@ def _target_buckets(targets: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return np.where(array < 0, -1, found)
 
 
-def _summarize_entries(
-    groups: int,
-    fractions: Sequence[float],
-    exact_entries: tuple[Any, Any, Any],
-    bucket_entries: tuple[Any, Any, Any, Any],
+def _summarize(
+    groups: int, fractions: Sequence[float], exact: _Exact, pieces: _Pieces
 ) -> list[tuple[Summary, int]]:
-    """The common part: (value, group, target) of exact entries and (bucket, count, group,
-    bucket of the target, -1: none) of bucket entries, to a summary and a count within target
+    """The common part: exact values and bucket pieces to a summary and a count within target
     per group."""
-    exact, exact_group, exact_tgt = exact_entries
-    b_idx, b_cnt, b_group, b_tgt = bucket_entries
-    n = np.bincount(exact_group, minlength=groups) + np.bincount(
-        b_group, weights=b_cnt, minlength=groups
+    starts = np.cumsum(pieces.sizes) - pieces.sizes
+
+    def per_piece(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return np.add.reduceat(values, starts) if starts.size else _EMPTY
+
+    n = np.bincount(exact.group, minlength=groups) + np.bincount(
+        pieces.group, weights=per_piece(pieces.counts), minlength=groups
     ).astype(np.int64)
-    has_buckets = np.bincount(b_group, minlength=groups) > 0
-    exact_mode = ~has_buckets & (n <= EXACT_LIMIT)
+    exact_mode = (np.bincount(pieces.group, minlength=groups) == 0) & (n <= EXACT_LIMIT)
 
     # Within the target: values in exact groups, buckets (as _within) in the others.
-    exact_bucket = bucket_of(exact)
-    exact_in = exact_mode[exact_group]
-    target_bucket = np.minimum(bucket_of(np.maximum(exact_tgt, 0)), BUCKETS - 1)
+    exact_bucket = bucket_of(exact.values)
+    exact_in = exact_mode[exact.group]
+    target_bucket = np.minimum(bucket_of(np.maximum(exact.target, 0)), BUCKETS - 1)
     within_exact = np.where(
-        exact_tgt < 0, False, np.where(exact_in, exact <= exact_tgt, exact_bucket <= target_bucket)
+        exact.target < 0,
+        False,
+        np.where(exact_in, exact.values <= exact.target, exact_bucket <= target_bucket),
     )
-    within_b = np.where(b_idx <= b_tgt, b_cnt, 0)  # b_idx >= 0, so no target counts nothing
-    within = np.bincount(exact_group, weights=within_exact, minlength=groups) + np.bincount(
-        b_group, weights=within_b, minlength=groups
+    # A piece's target is -1 when it has none, and buckets are >= 0: nothing counts then.
+    entry_target = np.repeat(pieces.target, pieces.sizes)
+    piece_within = per_piece(np.where(pieces.buckets <= entry_target, pieces.counts, 0))
+    within = np.bincount(exact.group, weights=within_exact, minlength=groups) + np.bincount(
+        pieces.group, weights=piece_within, minlength=groups
     )
 
-    exact_value = np.where(exact_in, exact.astype(np.float64), _MIDDLES[exact_bucket])
-    entries = exact.size + b_idx.size
-    used = np.concatenate((exact_bucket[~exact_in], b_idx))
+    # Exact values of groups read from the buckets count as one entry in their bucket.
+    loose = (exact.group[~exact_in], exact_bucket[~exact_in])
+    entries = exact.values.size + pieces.buckets.size
+    lowest = pieces.buckets[starts]
+    highest = pieces.buckets[starts + pieces.sizes - 1] if starts.size else _EMPTY
+    used = np.concatenate((lowest, highest, loose[1]))
     bucket_groups = int(np.count_nonzero(~exact_mode))
     span = int(used.max() - used.min() + 1) if used.size else 1
     if entries > 64 and bucket_groups * span < 3 * entries * max(math.log2(entries), 1):
@@ -483,17 +542,19 @@ def _summarize_entries(
             fractions,
             n,
             exact_mode,
-            (exact_group[exact_in], exact[exact_in]),
-            (np.concatenate((exact_group[~exact_in], b_group)), used),
-            np.concatenate((np.ones(int(np.count_nonzero(~exact_in)), dtype=np.int64), b_cnt)),
+            (exact.group[exact_in], exact.values[exact_in]),
+            pieces,
+            (lowest, highest),
+            loose,
         )
     else:
+        exact_value = np.where(exact_in, exact.values.astype(np.float64), _MIDDLES[exact_bucket])
         percentiles = _sorted_percentiles(
             fractions,
             n,
-            np.concatenate((exact_value, _MIDDLES[b_idx])),
-            np.concatenate((exact_group, b_group)),
-            np.concatenate((np.ones(exact.size, dtype=np.int64), b_cnt)),
+            np.concatenate((exact_value, _MIDDLES[pieces.buckets])),
+            np.concatenate((exact.group, np.repeat(pieces.group, pieces.sizes))),
+            np.concatenate((np.ones(exact.values.size, dtype=np.int64), pieces.counts)),
         )
     # Plain Python numbers read once per array: a dashboard has over a thousand groups, and
     # indexing a numpy array one element at a time costs more than the whole computation.
@@ -553,12 +614,14 @@ def _dense_percentiles(
     n: npt.NDArray[np.int64],
     exact_mode: npt.NDArray[np.bool_],
     exact: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    bucketed: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    weight: npt.NDArray[np.int64],
+    pieces: _Pieces,
+    ends: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    loose: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
 ) -> list[npt.NDArray[np.float64]]:
     """Percentiles from one count per (group, bucket) over the buckets in use, summed without
     sorting: the cheaper way when groups hold many entries (large histories). Groups read
-    exactly (few values) are sorted on their own."""
+    exactly (few values) are sorted on their own; ``ends`` are each piece's lowest and highest
+    bucket, ``loose`` the (group, bucket) of exact values counted in buckets."""
     exact_group, exact_values = exact
     small = _sorted_percentiles(
         fractions,
@@ -567,22 +630,32 @@ def _dense_percentiles(
         exact_group,
         np.ones(exact_values.size, dtype=np.int64),
     )
-    owner, bucket = bucketed
-    big = ~exact_mode
-    if not bucket.size:
+    loose_group, loose_bucket = loose
+    if not pieces.buckets.size and not loose_bucket.size:
         return small
     # Each group's cells run from its lowest to its highest bucket in use, one group after the
     # other: the cells follow the buckets each group uses, not groups times every bucket in use.
     low = np.full(n.size, BUCKETS, dtype=np.int64)
     high = np.full(n.size, -1, dtype=np.int64)
-    np.minimum.at(low, owner, bucket)
-    np.maximum.at(high, owner, bucket)
-    where = np.nonzero(big)[0]
+    for group, bucket_low, bucket_high in (
+        (pieces.group, *ends),
+        (loose_group, loose_bucket, loose_bucket),
+    ):
+        np.minimum.at(low, group, bucket_low)
+        np.maximum.at(high, group, bucket_high)
+    where = np.nonzero(~exact_mode)[0]
     spans = np.maximum(high[where] - low[where] + 1, 1)
     starts = np.cumsum(spans) - spans
     offset = np.zeros(n.size, dtype=np.int64)
     offset[where] = starts - low[where]
-    cells = np.bincount(offset[owner] + bucket, weights=weight, minlength=int(spans.sum()))
+    total = int(spans.sum())
+    cells = np.bincount(
+        np.repeat(offset[pieces.group], pieces.sizes) + pieces.buckets,
+        weights=pieces.counts,
+        minlength=total,
+    )
+    if loose_bucket.size:
+        cells += np.bincount(offset[loose_group] + loose_bucket, minlength=total)
     cumulative = np.cumsum(cells)
     base = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
     sizes = n[where]

@@ -205,3 +205,44 @@ def test_stored_pieces_read_back_their_counts(pieces):
             expected_within[owner] += sum(c for b, c in counts.items() if EDGES[b] <= target)
     assert [summary.n for summary, _ in result] == expected_n
     assert [within for _, within in result] == expected_within
+
+
+stored_pieces = st.one_of(
+    st.lists(durations, min_size=1, max_size=EXACT_LIMIT).map(exact_blob),
+    bucket_counts.filter(bool).map(lambda counts: sparse_blob(counts.keys(), counts.values())),
+    st.none(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.integers(0, 7), edge_targets | st.just(-1), stored_pieces), max_size=30
+    ),
+    fraction=fractions,
+)
+def test_pieces_read_from_one_buffer_summarize_as_each_read_alone(pieces, fraction):
+    """A dashboard decodes all its stored pieces at once, whatever their forms (exact values,
+    narrow or wide steps and counts) and in whatever order their groups come; each group's
+    count, percentile and count within target are those of its pieces read one by one."""
+    groups = 8
+    owners = [owner for owner, _, _ in pieces]
+    targets = [target for _, target, _ in pieces]
+    blobs = [blob for _, _, blob in pieces]
+    together = summarize_blobs(blobs, owners, targets, groups, [fraction])
+    one_by_one = []
+    for group in range(groups):
+        parts: dict[str, Distribution] = {}
+        part_targets: dict[str, int] = {}
+        for index, (owner, target, blob) in enumerate(pieces):
+            if owner == group:
+                parts[str(index)] = Distribution()
+                parts[str(index)].add_blob(blob)
+                if target >= 0:
+                    part_targets[str(index)] = target
+        one_by_one.append((parts, part_targets))
+    expected = summarize_many(one_by_one, [fraction])
+    for (summary, within), (want, want_within) in zip(together, expected, strict=True):
+        assert summary.n == want.n
+        assert within == want_within
+        assert summary.percentiles == pytest.approx(want.percentiles)
