@@ -335,6 +335,64 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 _NO_PIECES = _Pieces(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
 
 
+class _Derived(NamedTuple):
+    """Groups that also hold every value of another group (their base), one base each."""
+
+    group: npt.NDArray[np.int64]
+    base: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, bases: Mapping[int, int]) -> _Derived:
+        if set(bases) & set(bases.values()):
+            raise ValueError("a base group cannot itself be derived")
+        return cls(
+            np.fromiter(bases.keys(), dtype=np.int64, count=len(bases)),
+            np.fromiter(bases.values(), dtype=np.int64, count=len(bases)),
+        )
+
+    def exact_values(self, exact: _Exact) -> _Exact:
+        """``exact`` and, again, every exact value of a base for each group derived from it
+        (with no target)."""
+        if not self.group.size or not exact.values.size:
+            return exact
+        order = np.argsort(exact.group, kind="stable")
+        ordered = exact.group[order]
+        first = np.searchsorted(ordered, self.base, side="left")
+        sizes = np.searchsorted(ordered, self.base, side="right") - first
+        taken = order[_ranges(first, sizes)]
+        return _Exact(
+            np.concatenate((exact.values, exact.values[taken])),
+            np.concatenate((exact.group, np.repeat(self.group, sizes))),
+            np.concatenate((exact.target, np.full(taken.size, -1, dtype=np.int64))),
+        )
+
+    def pieces(self, pieces: _Pieces) -> _Pieces:
+        """``pieces`` and, again, every piece of a base for each group derived from it (with no
+        target): what the groups hold, spelt out entry by entry."""
+        if not self.group.size or not pieces.sizes.size:
+            return pieces
+        starts = np.cumsum(pieces.sizes) - pieces.sizes
+        order = np.argsort(pieces.group, kind="stable")
+        ordered = pieces.group[order]
+        first = np.searchsorted(ordered, self.base, side="left")
+        counts = np.searchsorted(ordered, self.base, side="right") - first
+        taken = order[_ranges(first, counts)]
+        entries = _ranges(starts[taken], pieces.sizes[taken])
+        return _Pieces(
+            np.concatenate((pieces.buckets, pieces.buckets[entries])),
+            np.concatenate((pieces.counts, pieces.counts[entries])),
+            np.concatenate((pieces.sizes, pieces.sizes[taken])),
+            np.concatenate((pieces.group, np.repeat(self.group, counts))),
+            np.concatenate((pieces.target, np.full(taken.size, -1, dtype=np.int64))),
+        )
+
+
+def _ranges(starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``start, start + 1, ..., start + size - 1`` for every (start, size), one after another."""
+    offsets = np.cumsum(sizes) - sizes
+    return np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+
+
 def summarize_many(
     items: Sequence[tuple[Mapping[str, Distribution], Mapping[str, int]]],
     fractions: Sequence[float],
@@ -370,6 +428,7 @@ def summarize_many(
             np.asarray([g for _, _, g, _ in pieces], dtype=np.int64),
             _target_buckets([t for _, _, _, t in pieces]),
         ),
+        _Derived.of({}),
     )
 
 
@@ -411,17 +470,22 @@ def summarize_blobs(
     targets: Sequence[int],
     groups: int,
     fractions: Sequence[float],
+    bases: Mapping[int, int] | None = None,
 ) -> list[tuple[Summary, int]]:
     """:func:`summarize_many` straight from stored pieces: piece ``i`` belongs to group
-    ``owners[i]`` with target ``targets[i]`` (-1: none).
+    ``owners[i]`` with target ``targets[i]`` (-1: none). ``bases[d] = b``: group ``d`` also
+    holds every value of group ``b`` (none of them counted as within a target), summed from
+    ``b``'s counts rather than decoded twice (a row's first responses "so far" are its first
+    responses and its waiting reports' ages).
 
     Every piece is decoded at once from one buffer: the pieces are put in order of their form
     (exact, then each pair of widths), so that each form is one run of bytes whose fields are
     read by masks, and within a form in order of their group, so that a group's entries are
     near each other when they are summed."""
     kept = [i for i, blob in enumerate(blobs) if blob]
+    derived = _Derived.of(bases or {})
     if not kept:
-        return _summarize(groups, fractions, _Exact(_EMPTY, _EMPTY, _EMPTY), _NO_PIECES)
+        return _summarize(groups, fractions, _Exact(_EMPTY, _EMPTY, _EMPTY), _NO_PIECES, derived)
     owner = np.asarray(owners, dtype=np.int64)[kept]
     target = np.asarray(targets, dtype=np.int64)[kept]
     pieces = [blobs[i] for i in kept]
@@ -487,6 +551,7 @@ def summarize_blobs(
             owner[compact],
             _target_buckets(target[compact]),
         ),
+        derived,
     )
 
 
@@ -499,19 +564,24 @@ def _target_buckets(targets: npt.ArrayLike) -> npt.NDArray[np.int64]:
 
 
 def _summarize(
-    groups: int, fractions: Sequence[float], exact: _Exact, pieces: _Pieces
+    groups: int, fractions: Sequence[float], exact: _Exact, pieces: _Pieces, derived: _Derived
 ) -> list[tuple[Summary, int]]:
     """The common part: exact values and bucket pieces to a summary and a count within target
     per group."""
+    exact = derived.exact_values(exact)
     starts = np.cumsum(pieces.sizes) - pieces.sizes
 
     def per_piece(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return np.add.reduceat(values, starts) if starts.size else _EMPTY
 
-    n = np.bincount(exact.group, minlength=groups) + np.bincount(
+    in_pieces = np.bincount(
         pieces.group, weights=per_piece(pieces.counts), minlength=groups
     ).astype(np.int64)
-    exact_mode = (np.bincount(pieces.group, minlength=groups) == 0) & (n <= EXACT_LIMIT)
+    piece_count = np.bincount(pieces.group, minlength=groups)
+    in_pieces[derived.group] += in_pieces[derived.base]
+    piece_count[derived.group] += piece_count[derived.base]
+    n = np.bincount(exact.group, minlength=groups) + in_pieces
+    exact_mode = (piece_count == 0) & (n <= EXACT_LIMIT)
 
     # Within the target: values in exact groups, buckets (as _within) in the others.
     exact_bucket = bucket_of(exact.values)
@@ -531,7 +601,8 @@ def _summarize(
 
     # Exact values of groups read from the buckets count as one entry in their bucket.
     loose = (exact.group[~exact_in], exact_bucket[~exact_in])
-    entries = exact.values.size + pieces.buckets.size
+    entries_of = np.bincount(pieces.group, weights=pieces.sizes, minlength=groups)
+    entries = exact.values.size + pieces.buckets.size + int(entries_of[derived.base].sum())
     lowest = pieces.buckets[starts]
     highest = pieces.buckets[starts + pieces.sizes - 1] if starts.size else _EMPTY
     used = np.concatenate((lowest, highest, loose[1]))
@@ -546,8 +617,10 @@ def _summarize(
             pieces,
             (lowest, highest),
             loose,
+            derived,
         )
     else:
+        pieces = derived.pieces(pieces)
         exact_value = np.where(exact_in, exact.values.astype(np.float64), _MIDDLES[exact_bucket])
         percentiles = _sorted_percentiles(
             fractions,
@@ -617,11 +690,13 @@ def _dense_percentiles(
     pieces: _Pieces,
     ends: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     loose: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    derived: _Derived,
 ) -> list[npt.NDArray[np.float64]]:
     """Percentiles from one count per (group, bucket) over the buckets in use, summed without
     sorting: the cheaper way when groups hold many entries (large histories). Groups read
     exactly (few values) are sorted on their own; ``ends`` are each piece's lowest and highest
-    bucket, ``loose`` the (group, bucket) of exact values counted in buckets."""
+    bucket, ``loose`` the (group, bucket) of exact values counted in buckets. A derived
+    group's cells add its base's cells from pieces, copied rather than summed again."""
     exact_group, exact_values = exact
     small = _sorted_percentiles(
         fractions,
@@ -635,14 +710,15 @@ def _dense_percentiles(
         return small
     # Each group's cells run from its lowest to its highest bucket in use, one group after the
     # other: the cells follow the buckets each group uses, not groups times every bucket in use.
-    low = np.full(n.size, BUCKETS, dtype=np.int64)
-    high = np.full(n.size, -1, dtype=np.int64)
-    for group, bucket_low, bucket_high in (
-        (pieces.group, *ends),
-        (loose_group, loose_bucket, loose_bucket),
-    ):
-        np.minimum.at(low, group, bucket_low)
-        np.maximum.at(high, group, bucket_high)
+    piece_low = np.full(n.size, BUCKETS, dtype=np.int64)
+    piece_high = np.full(n.size, -1, dtype=np.int64)
+    np.minimum.at(piece_low, pieces.group, ends[0])
+    np.maximum.at(piece_high, pieces.group, ends[1])
+    low, high = piece_low.copy(), piece_high.copy()
+    low[derived.group] = np.minimum(low[derived.group], piece_low[derived.base])
+    high[derived.group] = np.maximum(high[derived.group], piece_high[derived.base])
+    np.minimum.at(low, loose_group, loose_bucket)
+    np.maximum.at(high, loose_group, loose_bucket)
     where = np.nonzero(~exact_mode)[0]
     spans = np.maximum(high[where] - low[where] + 1, 1)
     starts = np.cumsum(spans) - spans
@@ -654,6 +730,12 @@ def _dense_percentiles(
         weights=pieces.counts,
         minlength=total,
     )
+    with_pieces = piece_high[derived.base] >= 0
+    group, base = derived.group[with_pieces], derived.base[with_pieces]
+    if base.size:
+        width = piece_high[base] - piece_low[base] + 1
+        from_base = cells[_ranges(offset[base] + piece_low[base], width)]
+        cells[_ranges(offset[group] + piece_low[base], width)] += from_base
     if loose_bucket.size:
         cells += np.bincount(offset[loose_group] + loose_bucket, minlength=total)
     cumulative = np.cumsum(cells)

@@ -587,16 +587,8 @@ def compute_dashboard(
     so_far_index: dict[tuple[str, str], int] = {}
     for key in (*groups, *waiting.ages):
         so_far_index.setdefault(key, len(so_far_index))
-    key_of_group = {group.index: key for key, group in groups.items()}
-    so_far_blobs: list[bytes | None] = []
-    so_far_owners: list[int] = []
-    for blob, owner in zip(blobs, owners, strict=True):
-        if owner % 2 == 0:
-            so_far_blobs.append(blob)
-            so_far_owners.append(so_far_index[key_of_group[owner // 2]])
-    for key, ages in waiting.ages.items():
-        so_far_blobs.append(exact_blob(ages))
-        so_far_owners.append(so_far_index[key])
+    so_far_blobs = [exact_blob(ages) for ages in waiting.ages.values()]
+    so_far_owners = [so_far_index[key] for key in waiting.ages]
 
     # Every row's percentiles and shares, the trend's weekly medians and the rows' "so far",
     # in one pass.
@@ -610,6 +602,8 @@ def compute_dashboard(
         targets + [-1] * (len(trend_blobs) + len(so_far_blobs)),
         first_so_far + len(so_far_index),
         FRACTIONS,
+        # A row's "so far" holds its first responses without decoding them a second time.
+        bases={first_so_far + so_far_index[key]: 2 * group.index for key, group in groups.items()},
     )
     so_far_of = {key: computed[first_so_far + index][0] for key, index in so_far_index.items()}
     summaries_of = {

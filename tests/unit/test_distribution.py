@@ -246,3 +246,48 @@ def test_pieces_read_from_one_buffer_summarize_as_each_read_alone(pieces, fracti
         assert summary.n == want.n
         assert within == want_within
         assert summary.percentiles == pytest.approx(want.percentiles)
+
+
+# Pieces whose buckets lie close together, as a busy row's do: summed per (group, bucket).
+close_pieces = st.dictionaries(st.integers(300, 360), st.integers(1, 300), min_size=20).map(
+    lambda counts: sparse_blob(counts.keys(), counts.values())
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.integers(0, 7), edge_targets | st.just(-1), stored_pieces | close_pieces),
+        max_size=30,
+    ),
+    bases=st.dictionaries(st.integers(4, 7), st.integers(0, 3), max_size=4),
+    fraction=fractions,
+)
+def test_a_group_derived_from_another_holds_its_values_too(pieces, bases, fraction):
+    """A row's first responses "so far" hold its first responses without decoding them again:
+    a derived group summarizes as if its base's pieces were its own (counted within no
+    target), in the exact form and from buckets alike."""
+    groups = 8
+    owners = [owner for owner, _, _ in pieces]
+    targets = [target for _, target, _ in pieces]
+    blobs = [blob for _, _, blob in pieces]
+    derived = summarize_blobs(blobs, owners, targets, groups, [fraction], bases=bases)
+    spelt_out = list(pieces)
+    for group, base in bases.items():
+        spelt_out += [(group, -1, blob) for owner, _, blob in pieces if owner == base]
+    expected = summarize_blobs(
+        [blob for _, _, blob in spelt_out],
+        [owner for owner, _, _ in spelt_out],
+        [target for _, target, _ in spelt_out],
+        groups,
+        [fraction],
+    )
+    for (summary, within), (want, want_within) in zip(derived, expected, strict=True):
+        assert summary.n == want.n
+        assert within == want_within
+        assert summary.percentiles == pytest.approx(want.percentiles)
+
+
+def test_a_base_group_cannot_itself_be_derived():
+    with pytest.raises(ValueError):
+        summarize_blobs([exact_blob([1])], [0], [-1], 3, [0.5], bases={1: 0, 2: 1})
