@@ -21,16 +21,19 @@ def connect(app: Flask) -> None:
 
     def dispatch(report_id: int) -> None:
         if app.config.get("SMTP_HOST"):
-            enqueue(app, NEWS, report_id)
+            # One id per notice: every attempt sends the same message (same Message-ID).
+            enqueue(app, NEWS, report_id, notices.notice_id())
 
     install_dispatch(app, notices.DISPATCH_INFO, dispatch)
 
 
 @job(NEWS, retries=5, retry_delay=300)
-def send_news(ctx: JobContext, report_id: int) -> bool:
+def send_news(ctx: JobContext, report_id: int, notice: str | None = None) -> bool:
     """Sent when an officer writes to the reporter or changes what the reporter sees; a relay
     failure raises, so the queue tries again later."""
     relay = notices.relay(ctx.config)
     if relay is None:
         return False
-    return notices.send_news_notice(ctx.session, report_id, keyring=ctx.keyring, relay=relay)
+    return notices.send_news_notice(
+        ctx.session, report_id, keyring=ctx.keyring, relay=relay, notice=notice
+    )

@@ -14,6 +14,7 @@ drops it; a failure to queue is logged and never fails the change.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from email.message import EmailMessage
@@ -69,15 +70,30 @@ def news(session: Session, report: Report) -> None:
     after_commit.announce(session, DISPATCH_INFO, report.id)
 
 
-def notice_message(address: str, language: str | None, sender: str) -> EmailMessage:
-    """The whole notice: the same words for every report, in the reporter's language."""
+def notice_id() -> str:
+    """A new notice's id: random, so that it says nothing of the report, and the same for every
+    attempt at sending that notice."""
+    return uuid.uuid4().hex
+
+
+def notice_message(
+    address: str, language: str | None, sender: str, notice: str | None = None
+) -> EmailMessage:
+    """The whole notice: the same words for every report, in the reporter's language.
+
+    With a ``notice`` id, its Message-ID is the same at every attempt: when the relay took the
+    message but the connection dropped before it said so, the attempt after it sends a copy the
+    reporter's mail service can recognise as the same message rather than a second notice."""
     translations = Translations.load(str(TRANSLATIONS), [language or "ar"], domain="messages")
     message = EmailMessage()
     message["From"] = sender
     message["To"] = address
     message["Subject"] = translations.gettext(SUBJECT)
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    domain = sender.rpartition("@")[2] or None
+    message["Message-ID"] = (
+        f"<notice-{notice}@{domain}>" if notice and domain else make_msgid(domain=domain)
+    )
     message.set_content(translations.gettext(BODY))
     return message
 
@@ -91,7 +107,12 @@ def notify_address(report: Report, keyring: Keyring) -> str | None:
 
 
 def send_news_notice(
-    session: Session, report_id: int, *, keyring: Keyring, relay: mailer.SmtpSettings
+    session: Session,
+    report_id: int,
+    *,
+    keyring: Keyring,
+    relay: mailer.SmtpSettings,
+    notice: str | None = None,
 ) -> bool:
     """Send the content-free notice for ``report_id`` if its reporter opted in.
 
@@ -105,7 +126,7 @@ def send_news_notice(
     address = notify_address(report, keyring)
     if not address:
         return False
-    message = notice_message(address, report.language, relay.sender)
+    message = notice_message(address, report.language, relay.sender, notice)
     # One recipient: refused, it raises; nobody else could have had it.
     mailer.send(relay, message, to_addrs=[address])
     return True

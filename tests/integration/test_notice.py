@@ -272,3 +272,37 @@ def test_an_address_the_relay_refuses_is_retried_then_recorded_without_the_addre
     )
     assert "Job notices.news failed after its last attempt" in logged
     assert "victime" not in logged
+
+
+def test_a_notice_sent_again_after_a_dropped_connection_is_the_same_message(app, db, mailbox):
+    """The relay takes the notice but the connection drops before it says so: the job cannot
+    know and sends it again, as the same message (same Message-ID), which the reporter's mail
+    service can fold into one. The next news is a new message."""
+    from portal.jobs.queue import jobs_of
+    from tests.support.web import csrf_token
+
+    box, _relay = mailbox
+    reference, staff = _opted_in_report_with_an_officer(app, db)
+    queue = jobs_of(app)
+
+    def officer_writes(text: str) -> None:
+        response = staff.post(
+            f"/officer/reports/{reference}/message",
+            data={"csrf_token": csrf_token(staff, "/officer/"), "message-body": text},
+        )
+        assert response.status_code == 303
+
+    officer_writes("Any news?")
+    box.drop_after_accepting_once()
+    queue.huey.execute(queue.huey.dequeue())  # taken by the relay, reported as a failure
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
+    [retry] = queue.huey.read_schedule(later)
+    queue.huey.execute(retry, timestamp=later)
+    first, again = box.to("victime@example.org")
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Message-ID"].startswith("<notice-") and reference not in first["Message-ID"]
+
+    officer_writes("One more question.")
+    assert _run_queued(app) == 1
+    *_, newer = box.to("victime@example.org")
+    assert newer["Message-ID"] != first["Message-ID"]

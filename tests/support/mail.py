@@ -22,11 +22,17 @@ class Mailbox:
         self.bounced: list[str] = []
         self._refuse_once: set[str] = set()
         self._bounce: set[str] = set()
+        self._drop_once = False
 
     def refuse_once(self, address: str) -> None:
         """The next message to ``address`` (and whoever shares its envelope) is refused with a
         temporary error, as a relay does under load; the ones after it are accepted."""
         self._refuse_once.add(address)
+
+    def drop_after_accepting_once(self) -> None:
+        """The next message is taken, then the connection drops before the server says so: the
+        sender cannot tell it was delivered."""
+        self._drop_once = True
 
     def bounce(self, address: str) -> None:
         """``RCPT TO:<address>`` is answered 550 (no such mailbox), as long as ``stop_bouncing``
@@ -51,6 +57,9 @@ class Mailbox:
             self.refused.append(recipients)
             return "451 4.3.0 Try again later"
         self.received.append((recipients, email.message_from_bytes(envelope.content)))
+        if self._drop_once:
+            self._drop_once = False
+            server.transport.abort()
         return "250 OK"
 
     def to(self, address: str) -> list[Message]:
