@@ -44,17 +44,25 @@ def format_decimal(value: float, format: str) -> str:
 class Durations:
     """Minutes under an hour, hours under two days, then days; in the reader's language.
 
-    The locale and the three phrases are looked up once: a dashboard writes thousands."""
+    The locale and the three phrases are looked up once, and each value is written once: a
+    dashboard writes thousands, many of them the same (percentiles are read from buckets)."""
 
     def __init__(self) -> None:
         self.locale = formatting_locale()
         self.minutes = _("%(value)s min", value="\x00")
         self.hours = _("%(value)s h", value="\x00")
         self.days = _("%(value)s days", value="\x00")
+        self.written: dict[float, str] = {}
 
     def __call__(self, seconds: float | None) -> str:
         if seconds is None:
             return "—"
+        found = self.written.get(seconds)
+        if found is None:
+            found = self.written[seconds] = self._write(seconds)
+        return found
+
+    def _write(self, seconds: float) -> str:
         if seconds < 3600:
             phrase, number = self.minutes, _WHOLE.apply(round(seconds / 60), self.locale)
         elif seconds < 48 * 3600:
