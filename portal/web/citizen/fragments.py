@@ -9,7 +9,10 @@ a form coming back with data or errors is always rendered afresh.
 The parts depend only on reference data that ships with the code (categories and questions in
 ``portal.domain``, territories in ``portal/data``), on the catalogues and on the app's settings
 (evidence limits), all loaded once per process: the store belongs to the app
-(``app.extensions["portal.form_fragments"]``), and :func:`clear` empties it.
+(``app.extensions["portal.form_fragments"]``), and :func:`clear` empties it. The report page
+keeps its header and footer the same way: on ``/report`` their links (the language switcher
+returns to ``/report``) are the same for every reader of a language. Only what must differ per
+request stays outside a fragment: the CSRF token and the proof-of-work challenge.
 """
 
 from __future__ import annotations
