@@ -118,6 +118,15 @@ class Attachment:
     subtype: str
 
 
+def message_id(sender: str, stable: str | None = None) -> str:
+    """A Message-ID in the sender's domain: ``stable`` (an id of the caller's that says nothing
+    of its subject) makes it the same at every attempt at one message; without it, a new one."""
+    domain = sender.rpartition("@")[2] or None
+    if stable and domain:
+        return f"<{stable}@{domain}>"
+    return make_msgid(domain=domain)
+
+
 def build_message(
     settings: SmtpSettings,
     *,
@@ -131,7 +140,7 @@ def build_message(
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    message["Message-ID"] = message_id(settings.sender)
     message.set_content(body)
     for item in attachments:
         message.add_attachment(

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +90,7 @@ def notice_message(
     message["To"] = address
     message["Subject"] = translations.gettext(SUBJECT)
     message["Date"] = formatdate(localtime=False)
-    domain = sender.rpartition("@")[2] or None
-    message["Message-ID"] = (
-        f"<notice-{notice}@{domain}>" if notice and domain else make_msgid(domain=domain)
-    )
+    message["Message-ID"] = mailer.message_id(sender, f"notice-{notice}" if notice else None)
     message.set_content(translations.gettext(BODY))
     return message
 
