@@ -350,16 +350,21 @@ class _Derived(NamedTuple):
             np.fromiter(bases.values(), dtype=np.int64, count=len(bases)),
         )
 
+    def _of_bases(self, groups: npt.NDArray[np.int64]) -> tuple[Any, Any]:
+        """Which of items in ``groups`` belong to a base, one derived group after another, and
+        how many each derived group takes."""
+        order = np.argsort(groups, kind="stable")
+        ordered = groups[order]
+        first = np.searchsorted(ordered, self.base, side="left")
+        sizes = np.searchsorted(ordered, self.base, side="right") - first
+        return order[_ranges(first, sizes)], sizes
+
     def exact_values(self, exact: _Exact) -> _Exact:
         """``exact`` and, again, every exact value of a base for each group derived from it
         (with no target)."""
         if not self.group.size or not exact.values.size:
             return exact
-        order = np.argsort(exact.group, kind="stable")
-        ordered = exact.group[order]
-        first = np.searchsorted(ordered, self.base, side="left")
-        sizes = np.searchsorted(ordered, self.base, side="right") - first
-        taken = order[_ranges(first, sizes)]
+        taken, sizes = self._of_bases(exact.group)
         return _Exact(
             np.concatenate((exact.values, exact.values[taken])),
             np.concatenate((exact.group, np.repeat(self.group, sizes))),
@@ -368,21 +373,18 @@ class _Derived(NamedTuple):
 
     def pieces(self, pieces: _Pieces) -> _Pieces:
         """``pieces`` and, again, every piece of a base for each group derived from it (with no
-        target): what the groups hold, spelt out entry by entry."""
+        target): what the groups hold, spelt out entry by entry (for the sorted way, where the
+        entries are few)."""
         if not self.group.size or not pieces.sizes.size:
             return pieces
+        taken, sizes = self._of_bases(pieces.group)
         starts = np.cumsum(pieces.sizes) - pieces.sizes
-        order = np.argsort(pieces.group, kind="stable")
-        ordered = pieces.group[order]
-        first = np.searchsorted(ordered, self.base, side="left")
-        counts = np.searchsorted(ordered, self.base, side="right") - first
-        taken = order[_ranges(first, counts)]
         entries = _ranges(starts[taken], pieces.sizes[taken])
         return _Pieces(
             np.concatenate((pieces.buckets, pieces.buckets[entries])),
             np.concatenate((pieces.counts, pieces.counts[entries])),
             np.concatenate((pieces.sizes, pieces.sizes[taken])),
-            np.concatenate((pieces.group, np.repeat(self.group, counts))),
+            np.concatenate((pieces.group, np.repeat(self.group, sizes))),
             np.concatenate((pieces.target, np.full(taken.size, -1, dtype=np.int64))),
         )
 
@@ -731,11 +733,11 @@ def _dense_percentiles(
         minlength=total,
     )
     with_pieces = piece_high[derived.base] >= 0
-    group, base = derived.group[with_pieces], derived.base[with_pieces]
-    if base.size:
-        width = piece_high[base] - piece_low[base] + 1
-        from_base = cells[_ranges(offset[base] + piece_low[base], width)]
-        cells[_ranges(offset[group] + piece_low[base], width)] += from_base
+    into, source = derived.group[with_pieces], derived.base[with_pieces]
+    if source.size:
+        width = piece_high[source] - piece_low[source] + 1
+        from_source = cells[_ranges(offset[source] + piece_low[source], width)]
+        cells[_ranges(offset[into] + piece_low[source], width)] += from_source
     if loose_bucket.size:
         cells += np.bincount(offset[loose_group] + loose_bucket, minlength=total)
     cumulative = np.cumsum(cells)
