@@ -34,3 +34,16 @@ def test_a_validator_s_default_message_follows_each_request_s_language(app: Flas
         "\u0600" <= letter <= "\u06ff" for letter in messages[1]
     )
     assert messages[4] not in (messages[0], messages[2])
+
+
+def test_flask_wtf_reads_the_catalogue_kept_for_the_language(app: Flask) -> None:
+    """What makes the catalogue parsed once: Flask-WTF takes the one the request already
+    holds. Should a later Flask-WTF stop looking there, this says so."""
+    from flask_wtf.i18n import _get_translations
+
+    from portal.web.i18n import wtforms_catalogue
+
+    for language in ("fr", "ar"):
+        with app.test_request_context("/", headers={"Cookie": f"lang={language}"}):
+            app.preprocess_request()
+            assert _get_translations() is wtforms_catalogue(language)

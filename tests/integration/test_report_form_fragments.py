@@ -69,3 +69,24 @@ def test_a_form_with_errors_is_rendered_afresh(app, client):
     assert response.status_code in (400, 422)
     assert 'aria-invalid="true"' in body
     assert "not a url" in body  # what the reporter typed is kept
+
+
+def test_the_kept_frame_holds_nothing_of_the_reporter_who_filled_it(app, client):
+    """The page's header and footer are kept from the first reporter who opened the form: one
+    with a follow-up session open fills them, and another reporter, with no session, gets
+    exactly what a fresh rendering gives them (and the other way round)."""
+    from tests.support.web import open_follow_up, submit_and_get_receipt
+
+    _, receipt = submit_and_get_receipt(client)
+    assert open_follow_up(client, receipt).status_code in (200, 303)
+    with app.app_context():
+        fragments.clear()
+    page(client, "fr")  # the reporter with a session fills the kept parts
+    kept_for_other = page(app.test_client(), "fr")
+    with app.app_context():
+        fragments.clear()
+    assert page(app.test_client(), "fr") == kept_for_other
+    kept_for_first = page(client, "fr")
+    with app.app_context():
+        fragments.clear()
+    assert page(client, "fr") == kept_for_first
