@@ -11,8 +11,9 @@ The parts depend only on reference data that ships with the code (categories and
 (evidence limits), all loaded once per process: the store belongs to the app
 (``app.extensions["portal.form_fragments"]``), and :func:`clear` empties it. The report page
 keeps its header and footer the same way: on ``/report`` their links (the language switcher
-returns to ``/report``) are the same for every reader of a language. Only what must differ per
-request stays outside a fragment: the CSRF token and the proof-of-work challenge.
+returns to ``/report``) are the same for every reader of a language. Outside the fragments: what
+must differ per request (the CSRF token, the proof-of-work challenge) and a few headings and
+hints between the parts.
 """
 
 from __future__ import annotations
