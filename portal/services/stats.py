@@ -38,7 +38,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session
@@ -188,12 +188,6 @@ class Waiting:
     oldest: datetime | None = None  # submission of the oldest
     oldest_seconds: float | None = None
 
-    def add(self, submitted: datetime, overdue: bool) -> None:
-        self.count += 1
-        self.overdue += int(overdue)
-        if self.oldest is None or submitted < self.oldest:
-            self.oldest = submitted
-
 
 @dataclass
 class GroupStats:
@@ -265,20 +259,71 @@ class _Group:
         self.received = 0
 
 
+def _earliest(values: Iterable[datetime | None]) -> datetime | None:
+    return min((value for value in values if value is not None), default=None)
+
+
 @dataclass
 class _Open:
-    """Open reports of a group: how many, the oldest, and those past a target in the period."""
+    """Open reports of a group: how many, the oldest, those in the period past a target, and
+    those still waiting for a first response (now, and among the period's)."""
 
     count: int = 0
     oldest: datetime | None = None
     first_overdue: int = 0
     resolution_overdue: int = 0
+    waiting: Waiting = field(default_factory=Waiting)
+    waiting_in_period: Waiting = field(default_factory=Waiting)
 
-    def add(self, count: int, oldest: datetime, first_overdue: int, res_overdue: int) -> None:
-        self.count += count
-        self.oldest = oldest if self.oldest is None else min(self.oldest, oldest)
-        self.first_overdue += first_overdue
-        self.resolution_overdue += res_overdue
+    @classmethod
+    def of(cls, rows: list[_OpenRow]) -> _Open:
+        """The sum of the database's rows that count in one dashboard row."""
+        (
+            _r,
+            _u,
+            _c,
+            _p,
+            count,
+            oldest,
+            first_overdue,
+            resolution_overdue,
+            waiting,
+            waiting_overdue,
+            waiting_oldest,
+            in_period,
+            in_period_oldest,
+            _y,
+        ) = zip(*rows, strict=True)
+        return cls(
+            count=sum(count),
+            oldest=_earliest(oldest),
+            first_overdue=sum(first_overdue),
+            resolution_overdue=sum(resolution_overdue),
+            waiting=Waiting(sum(waiting), sum(waiting_overdue), _earliest(waiting_oldest)),
+            waiting_in_period=Waiting(
+                sum(in_period), sum(first_overdue), _earliest(in_period_oldest)
+            ),
+        )
+
+
+class _OpenRow(NamedTuple):
+    """The open reports of one region, unit, category and priority, as the database counts
+    them; ``younger`` counts those younger than each bounded backlog bucket."""
+
+    region_id: int | None
+    unit_id: int | None
+    category: str
+    priority: str | None
+    count: int
+    oldest: datetime
+    first_overdue: int  # waiting, in the period and past the first-response target
+    resolution_overdue: int
+    waiting: int
+    waiting_overdue: int
+    waiting_oldest: datetime | None
+    waiting_in_period: int
+    waiting_in_period_oldest: datetime | None
+    younger: tuple[int, ...]
 
 
 _Summaries = tuple[tuple[Summary, int], tuple[Summary, int]]
@@ -344,10 +389,11 @@ def deadline_cutoff(
 
 def _open_reports(
     session: Session, region_id: int | None, period: Period, sla: SLA, now: datetime
-) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]]]:
-    """One grouped pass over the open reports: per (region, unit, category, priority) the count,
-    the oldest, those in the period past their first-response and resolution targets, and the
-    age buckets. Open reports are few and a partial index holds only them."""
+) -> tuple[dict[tuple[str, str], _Open], list[tuple[str, int]]]:
+    """One grouped pass over the open reports: per dashboard row (the total, each region, unit,
+    category and priority) the count, the oldest and those in the period past their
+    first-response and resolution targets; and the backlog's age buckets. Open reports are few
+    and a partial index holds only them."""
 
     def cutoff(seconds_of: Any, priorities: Iterable[str]) -> ColumnElement[Any]:
         return deadline_cutoff(
@@ -357,118 +403,122 @@ def _open_reports(
         )
 
     in_period = (Report.submitted_at >= period.start) & (Report.submitted_at < period.end)
-    first_overdue = (
-        in_period
-        & Report.first_response_at.is_(None)
-        & (Report.submitted_at < cutoff(sla.first_response_seconds, sla.first_response_hours))
+    waiting = Report.first_response_at.is_(None)
+    past_first_target = Report.submitted_at < cutoff(
+        sla.first_response_seconds, sla.first_response_hours
     )
     res_overdue = in_period & (
         Report.submitted_at < cutoff(sla.resolution_seconds, sla.resolution_days)
     )
-    whens = []
-    for index, (_name, days) in enumerate(BACKLOG_BUCKETS):
-        if days is not None:
-            whens.append((Report.submitted_at > _utc(now - timedelta(days=days)), index))
-    # Grouped by the age bucket too: one CASE per report, where a sum per bucket would evaluate
-    # one per report and bucket (a national backlog holds thousands of open reports).
-    bucket = case(*whens, else_=len(BACKLOG_BUCKETS) - 1)
+    # The reports younger than each bucket's bound, counted per row (a CASE grouped by bucket
+    # would multiply the rows read back by the number of buckets).
+    younger = [
+        func.count().filter(Report.submitted_at > _utc(now - timedelta(days=days)))
+        for _name, days in BACKLOG_BUCKETS
+        if days is not None
+    ]
     columns = (Report.region_id, Report.unit_id, Report.category, Report.priority)
     stmt = select(
         *columns,
-        bucket,
         func.count(),
         func.min(Report.submitted_at),
-        func.count().filter(first_overdue),
+        func.count().filter(in_period & waiting & past_first_target),
         func.count().filter(res_overdue),
+        func.count().filter(waiting),
+        func.count().filter(waiting & past_first_target),
+        func.min(Report.submitted_at).filter(waiting),
+        func.count().filter(waiting & in_period),
+        func.min(Report.submitted_at).filter(waiting & in_period),
+        *younger,
     ).where(Report.status.in_(OPEN_STATUSES))
     if region_id is not None:
         stmt = stmt.where(Report.region_id == region_id)
-    stmt = stmt.group_by(*columns, bucket)
-    merged: dict[tuple[Any, ...], list[Any]] = {}
-    totals = [0] * len(BACKLOG_BUCKETS)
-    for *key, index, count, oldest, fr_over, res_over in session.execute(stmt):
-        totals[index] += count
-        found = merged.get(tuple(key))
-        if found is None:
-            merged[tuple(key)] = [count, oldest, fr_over, res_over]
-        else:
-            found[0] += count
-            found[1] = min(found[1], oldest)
-            found[2] += fr_over
-            found[3] += res_over
-    buckets = [(name, totals[i]) for i, (name, _days) in enumerate(BACKLOG_BUCKETS)]
-    return [(*key, *values) for key, values in merged.items()], buckets
+    stmt = stmt.group_by(*columns)
+    # Each row read counts in five dashboard rows: gather them, then sum each gathering.
+    gathered: dict[tuple[str, str], list[_OpenRow]] = defaultdict(list)
+    total = 0
+    younger_than = [0] * len(younger)
+    for values in session.execute(stmt):
+        row = _OpenRow(*values[:13], younger=tuple(values[13:]))
+        total += row.count
+        for index, number in enumerate(row.younger):
+            younger_than[index] += number
+        for key in _row_keys(row.region_id, row.unit_id, row.category, row.priority):
+            gathered[key].append(row)
+    groups = {key: _Open.of(rows) for key, rows in gathered.items()}
+    bounds = [*younger_than, total]
+    buckets = [
+        (name, bounds[i] - (bounds[i - 1] if i else 0))
+        for i, (name, _days) in enumerate(BACKLOG_BUCKETS)
+    ]
+    return groups, buckets
+
+
+def _row_keys(
+    region_id: int | None, unit_id: int | None, category: str, priority: str | None
+) -> tuple[tuple[str, str], ...]:
+    """The dashboard rows a report counts in: the total, its region, unit, category, priority."""
+    region_key = rollups.ABROAD_KEY if region_id is None else str(region_id)
+    return (
+        ("t", ""),
+        ("r", region_key),
+        ("u", str(unit_id)),
+        ("c", category),
+        ("p", priority or "normal"),
+    )
 
 
 def waiting_reports(
-    session: Session, region_id: int | None
+    session: Session, region_id: int | None, period: Period
 ) -> list[tuple[int | None, int | None, str, str, datetime]]:
-    """(region id, unit id, category, priority, submitted at) of every open report with no first
-    response yet, in a region or nationally. Read through the partial index of open reports:
-    the cost follows the open reports, never every report ever made."""
+    """(region id, unit id, category, priority, submitted at) of every open report submitted in
+    the period with no first response yet, in a region or nationally. Read through the partial
+    index of waiting reports: the cost follows them, never every report ever made."""
     stmt = select(
         Report.region_id, Report.unit_id, Report.category, Report.priority, Report.submitted_at
-    ).where(Report.status.in_(OPEN_STATUSES), Report.first_response_at.is_(None))
+    ).where(
+        Report.status.in_(OPEN_STATUSES),
+        Report.first_response_at.is_(None),
+        Report.submitted_at >= period.start,
+        Report.submitted_at < period.end,
+    )
     if region_id is not None:
         stmt = stmt.where(Report.region_id == region_id)
     return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
 
 
-@dataclass
-class _WaitingGroups:
-    """Waiting reports per dashboard row: now, in the period, and the period's ages (seconds)."""
+def _waiting_ages(
+    rows: Iterable[tuple[int | None, int | None, str, str, datetime]], now: datetime
+) -> dict[tuple[str, str], list[int]]:
+    """The ages (whole seconds) of waiting reports, per dashboard row they count in."""
+    # Each report counts in five rows: gather the reports of the same region, unit, category
+    # and priority first, then add each gathering to its five rows.
+    gathered: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for region_id, unit_id, category, priority, submitted in rows:
+        if submitted.tzinfo is None:
+            submitted = submitted.replace(tzinfo=UTC)
+        age = max(0, int((now - submitted).total_seconds()))
+        gathered[(region_id, unit_id, category, priority)].append(age)
+    ages: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row, row_ages in gathered.items():
+        for key in _row_keys(*row):
+            ages[key] += row_ages
+    return ages
 
-    now: dict[tuple[str, str], Waiting] = field(default_factory=lambda: defaultdict(Waiting))
-    period: dict[tuple[str, str], Waiting] = field(default_factory=lambda: defaultdict(Waiting))
-    ages: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    @classmethod
-    def of(
-        cls,
-        rows: Iterable[tuple[int | None, int | None, str, str, datetime]],
-        period: Period,
-        sla: SLA,
-        now: datetime,
-    ) -> _WaitingGroups:
-        groups = cls()
-        for region_id, unit_id, category, priority, submitted in rows:
-            if submitted.tzinfo is None:
-                submitted = submitted.replace(tzinfo=UTC)
-            priority = priority or "normal"
-            age = max(0, int((now - submitted).total_seconds()))
-            target = sla.first_response_seconds(
-                priority if priority in sla.first_response_hours else "normal"
-            )
-            region_key = rollups.ABROAD_KEY if region_id is None else str(region_id)
-            in_period = period.start <= submitted < period.end
-            for key in (
-                ("t", ""),
-                ("r", region_key),
-                ("u", str(unit_id)),
-                ("c", category),
-                ("p", priority),
-            ):
-                groups.now[key].add(submitted, age > target)
-                if in_period:
-                    groups.period[key].add(submitted, age > target)
-                    groups.ages[key].append(age)
-        return groups
-
-    def attach(
-        self, stats: GroupStats, key: tuple[str, str], so_far: Summary | None, now: datetime
-    ) -> None:
-        for waiting, source in ((stats.waiting, self.now), (stats.waiting_in_period, self.period)):
-            found = source.get(key)
-            if found is not None:
-                waiting.count, waiting.overdue, waiting.oldest = (
-                    found.count,
-                    found.overdue,
-                    found.oldest,
-                )
-                if found.oldest is not None:
-                    waiting.oldest_seconds = (now - found.oldest).total_seconds()
-        summary = so_far if so_far is not None else Distribution().summary(FRACTIONS)
-        stats.first_response_so_far = Percentiles(summary.n, *summary.percentiles)
+def _attach_waiting(
+    stats: GroupStats, open_: _Open | None, so_far: Summary | None, now: datetime
+) -> None:
+    if open_ is not None:
+        for target, found in (
+            (stats.waiting, open_.waiting),
+            (stats.waiting_in_period, open_.waiting_in_period),
+        ):
+            target.count, target.overdue, target.oldest = found.count, found.overdue, found.oldest
+            if found.oldest is not None:
+                target.oldest_seconds = (now - found.oldest).total_seconds()
+    summary = so_far if so_far is not None else Distribution().summary(FRACTIONS)
+    stats.first_response_so_far = Percentiles(summary.n, *summary.percentiles)
 
 
 def week_starts(period: Period) -> list[date]:
@@ -483,9 +533,10 @@ def week_starts(period: Period) -> list[date]:
     return weeks
 
 
-def _worst_first(row: GroupStats) -> tuple[int, int, float, float, int]:
+def _worst_first(row: GroupStats) -> tuple[int, int, float, float, int, str]:
     """What needs action first: most reports overdue now, then most waiting, then the lowest
-    share within target, then the slowest median so far, then the biggest backlog."""
+    share within target, then the slowest median so far, then the biggest backlog; ties by
+    name, so that the order does not depend on how the figures were read."""
     share = row.first_sla_share
     return (
         -row.waiting.overdue,
@@ -493,6 +544,7 @@ def _worst_first(row: GroupStats) -> tuple[int, int, float, float, int]:
         share if share is not None else 2.0,
         -(row.first_response_so_far.p50 or 0.0),
         -row.open_backlog,
+        row.key,
     )
 
 
@@ -574,21 +626,15 @@ def compute_dashboard(
             trend_blobs.append(row.first_response)
             trend_owners.append(weekly.setdefault((row.dim + row.key, week), len(weekly)))
 
-    open_rows, backlog_buckets = _open_reports(session, region_id, period, sla, now)
-    open_groups: dict[tuple[str, str], _Open] = defaultdict(_Open)
-    for r_id, u_id, category, priority, count, oldest, fr_over, res_over in open_rows:
-        region_key = rollups.ABROAD_KEY if r_id is None else str(r_id)
-        for key in (("t", ""), ("r", region_key), ("u", str(u_id)), ("c", category)):
-            open_groups[key].add(count, oldest, int(fr_over), int(res_over))
-        open_groups[("p", priority or "normal")].add(count, oldest, int(fr_over), int(res_over))
-    waiting = _WaitingGroups.of(waiting_reports(session, region_id), period, sla, now)
+    open_groups, backlog_buckets = _open_reports(session, region_id, period, sla, now)
+    waiting_ages = _waiting_ages(waiting_reports(session, region_id, period), now)
 
     # "So far": each row's first responses with its waiting reports counted at their age.
     so_far_index: dict[tuple[str, str], int] = {}
-    for key in (*groups, *waiting.ages):
+    for key in (*groups, *waiting_ages):
         so_far_index.setdefault(key, len(so_far_index))
-    so_far_blobs = [exact_blob(ages) for ages in waiting.ages.values()]
-    so_far_owners = [so_far_index[key] for key in waiting.ages]
+    so_far_blobs = [exact_blob(ages) for ages in waiting_ages.values()]
+    so_far_owners = [so_far_index[key] for key in waiting_ages]
 
     # Every row's percentiles and shares, the trend's weekly medians and the rows' "so far",
     # in one pass.
@@ -625,20 +671,20 @@ def compute_dashboard(
         result = []
         for key in dict.fromkeys(keys):
             row = stats_of((dim, key), source)
-            waiting.attach(row, (dim, key), so_far_of.get((dim, key)), now)
+            _attach_waiting(row, open_groups.get((dim, key)), so_far_of.get((dim, key)), now)
             row.key = name_of(key)
             result.append(row)
         return result
 
     total = stats_of(("t", ""), groups)
-    waiting.attach(total, ("t", ""), so_far_of.get(("t", "")), now)
+    _attach_waiting(total, open_groups.get(("t", "")), so_far_of.get(("t", "")), now)
     total.key = TOTAL
     if region_id is None:
         known = [str(rid) for rid in sorted(regions, key=lambda rid: regions[rid])]
         region_rows = rows("r", region_name, known)
     else:
         region_row = stats_of(("t", ""), groups)
-        waiting.attach(region_row, ("t", ""), so_far_of.get(("t", "")), now)
+        _attach_waiting(region_row, open_groups.get(("t", "")), so_far_of.get(("t", "")), now)
         region_row.key = regions[region_id]
         region_rows = [region_row]
     region_rows.sort(key=lambda r: (r.key == ABROAD, r.key))

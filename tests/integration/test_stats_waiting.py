@@ -74,7 +74,7 @@ def test_the_waiting_reports_are_read_from_their_own_index(db):
     if db.get_bind().dialect.name != "postgresql":
         pytest.skip("the plan is PostgreSQL's")
     with captured(db.get_bind()) as statements:
-        waiting_reports(db, None)
+        waiting_reports(db, None, Period.between(NOW.date(), NOW.date()))
     statement, parameters = statements[-1]
     cursor = db.connection().connection.dbapi_connection.cursor()
     cursor.execute("SET LOCAL enable_seqscan = off")
