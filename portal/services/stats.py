@@ -62,6 +62,8 @@ FRACTIONS = (0.5, 0.9)
 # Standard rolling periods: this many local days, today included.
 PERIODS: dict[str, int] = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
 DEFAULT_PERIOD = "90d"
+# The trend goes week by week up to this many weeks, then four weeks at a time.
+TREND_WEEKS_UP_TO = 26
 PRIORITY_ORDER = ("urgent", "high", "normal")
 # Backlog age buckets: upper bounds in days (the last bucket is open-ended).
 BACKLOG_BUCKETS: tuple[tuple[str, float | None], ...] = (
@@ -236,8 +238,9 @@ class Dashboard:
     categories: list[GroupStats]
     priorities: list[GroupStats]
     backlog_buckets: list[tuple[str, int]]
-    weeks: list[date]  # local Mondays
-    # Median time to first response per week: region code (or TOTAL) -> one value per week.
+    steps: list[date]  # the local Monday starting each step of the trend
+    step_days: int  # 7 (weeks) or 28 (four weeks: periods over TREND_WEEKS_UP_TO weeks)
+    # Median time to first response per step: region code (or TOTAL) -> one value per step.
     trend: dict[str, list[float | None]]
     # Whether every target is a bucket edge, so that shares within target are exact.
     targets_exact: bool = True
@@ -521,16 +524,18 @@ def _attach_waiting(
     stats.first_response_so_far = Percentiles(summary.n, *summary.percentiles)
 
 
-def week_starts(period: Period) -> list[date]:
-    """Local Mondays of the weeks the period touches (the first may be partial)."""
-    first = period.start.astimezone(LOCAL_TZ).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(LOCAL_TZ).date()
-    monday = first - timedelta(days=first.weekday())
-    weeks = []
-    while monday <= last:
-        weeks.append(monday)
-        monday += timedelta(days=7)
-    return weeks
+def trend_steps(period: Period) -> tuple[list[date], int]:
+    """The steps of the trend: the local Monday starting each, and their length in
+    days. A period of up to :data:`TREND_WEEKS_UP_TO` weeks goes week by week; a longer one
+    four weeks at a time, each step one stored block (the blocks of 28 days counted from
+    :data:`rollups.EPOCH`), so that a two-year trend has 27 points, not 105, and reads a
+    quarter of the pieces. The first step and the last may be partial."""
+    first_day, end_day = period.days()
+    size = 7 if end_day - first_day <= TREND_WEEKS_UP_TO * 7 else 28
+    return [
+        rollups.EPOCH + timedelta(days=day)
+        for day in range(first_day - first_day % size, end_day, size)
+    ], size
 
 
 def _worst_first(row: GroupStats) -> tuple[int, int, float, float, int, str]:
@@ -557,8 +562,8 @@ def compute_dashboard(
     now: datetime | None = None,
     with_trend: bool = True,
 ) -> Dashboard:
-    """Every figure of the supervisor dashboard for a scope (a region or national); the weekly
-    trend only ``with_trend`` (the CSV has none)."""
+    """Every figure of the supervisor dashboard for a scope (a region or national); the trend
+    only ``with_trend`` (the CSV has none)."""
     now = now or utcnow()
     period = period.whole_days()
     regions = {r.id: r.code for r in session.scalars(select(Region))}
@@ -574,21 +579,21 @@ def compute_dashboard(
     def region_name(key: str) -> str:
         return ABROAD if key == rollups.ABROAD_KEY else regions.get(int(key), key)
 
-    # Which stored blocks make the period, and each week of the trend.
+    # Which stored blocks make the period, and each step of the trend.
     first_day, end_day = period.days()
     period_pairs = set(rollups.blocks(first_day, end_day))
-    weeks = week_starts(period)
-    week_of: dict[tuple[int, int], int] = {}
-    for index, monday in enumerate(weeks if with_trend else ()):
+    steps, step_days = trend_steps(period)
+    step_of: dict[tuple[int, int], int] = {}
+    for index, monday in enumerate(steps if with_trend else ()):
         start = max((monday - rollups.EPOCH).days, first_day)
-        end = min((monday - rollups.EPOCH).days + 7, end_day)
+        end = min((monday - rollups.EPOCH).days + step_days, end_day)
         for pair in rollups.blocks(start, end):
-            week_of[pair] = index
+            step_of[pair] = index
     trend_dims = ("t", "r") if region_id is None else ("t",)
     dims = ("t", "r", "u", "c") if region_id is None else ("t", "u", "c")
 
     groups: dict[tuple[str, str], _Group] = {}
-    weekly: dict[tuple[str, int], int] = {}
+    per_step: dict[tuple[str, int], int] = {}
     # Every stored piece read, with the row it counts in (two per group: first response and
     # resolution, each with the target of the piece's priority), then the trend's pieces.
     blobs: list[bytes | None] = []
@@ -598,10 +603,10 @@ def compute_dashboard(
     trend_owners: list[int] = []
     first_target: dict[str, int] = {}
     resolution_target: dict[str, int] = {}
-    # The period's blocks for every grouping; the weeks' blocks only for the trend's.
+    # The period's blocks for every grouping; the steps' blocks only for the trend's.
     rows = [
         *rollups.read(session, scope, dims, period_pairs),
-        *rollups.read(session, scope, trend_dims, set(week_of) - period_pairs, resolution=False),
+        *rollups.read(session, scope, trend_dims, set(step_of) - period_pairs, resolution=False),
     ]
     for row in rows:
         pair = (row.level, row.block)
@@ -621,10 +626,10 @@ def compute_dashboard(
                 blobs += (row.first_response, row.resolution)
                 owners += (2 * group.index, 2 * group.index + 1)
                 targets += (first_target[priority], resolution_target[priority])
-        week = week_of.get(pair)
-        if week is not None and row.dim in trend_dims:
+        step = step_of.get(pair)
+        if step is not None and row.dim in trend_dims:
             trend_blobs.append(row.first_response)
-            trend_owners.append(weekly.setdefault((row.dim + row.key, week), len(weekly)))
+            trend_owners.append(per_step.setdefault((row.dim + row.key, step), len(per_step)))
 
     open_groups, backlog_buckets = _open_reports(session, region_id, period, sla, now)
     waiting_ages = _waiting_ages(waiting_reports(session, region_id, period), now)
@@ -636,10 +641,10 @@ def compute_dashboard(
     so_far_blobs = [exact_blob(ages) for ages in waiting_ages.values()]
     so_far_owners = [so_far_index[key] for key in waiting_ages]
 
-    # Every row's percentiles and shares, the trend's weekly medians and the rows' "so far",
+    # Every row's percentiles and shares, the trend's medians and the rows' "so far",
     # in one pass.
     first_trend = 2 * len(groups)
-    first_so_far = first_trend + len(weekly)
+    first_so_far = first_trend + len(per_step)
     computed = summarize_blobs(
         blobs + trend_blobs + so_far_blobs,
         owners
@@ -656,7 +661,7 @@ def compute_dashboard(
         key: (computed[2 * group.index], computed[2 * group.index + 1])
         for key, group in groups.items()
     }
-    weekly_summary = {key: computed[first_trend + index][0] for key, index in weekly.items()}
+    step_summary = {key: computed[first_trend + index][0] for key, index in per_step.items()}
 
     def stats_of(key: tuple[str, str], source: Mapping[tuple[str, str], _Group]) -> GroupStats:
         return _stats(source.get(key), open_groups.get(key), sla, now, summaries_of.get(key))
@@ -694,16 +699,16 @@ def compute_dashboard(
     priority_rows.sort(key=lambda r: PRIORITY_ORDER.index(r.key) if r.key in PRIORITY_ORDER else 99)
 
     trend: dict[str, list[float | None]] = {}
-    for dim_key, week in weekly:
+    for dim_key, step in per_step:
         dim, key = dim_key[0], dim_key[1:]
-        summary = weekly_summary[(dim_key, week)]
+        summary = step_summary[(dim_key, step)]
         if not summary.n:
             continue
         names = [TOTAL] if dim == "t" else [region_name(key)]
         if region_id is not None:
             names = [regions[region_id], TOTAL]
         for name in names:
-            trend.setdefault(name, [None] * len(weeks))[week] = summary.percentiles[0]
+            trend.setdefault(name, [None] * len(steps))[step] = summary.percentiles[0]
     return Dashboard(
         scope=region_code or NATIONAL,
         period_start=period.start,
@@ -716,7 +721,8 @@ def compute_dashboard(
         categories=sorted(rows("c", str), key=lambda r: -r.received),
         priorities=priority_rows,
         backlog_buckets=backlog_buckets,
-        weeks=weeks,
+        steps=steps,
+        step_days=step_days,
         trend=trend,
         targets_exact=not sla.estimated_targets(),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -104,3 +105,25 @@ def test_regional_supervisor_reads_their_region_and_a_french_csv(
     numbers = [cell for row in rows[1:] for cell in row[5:] if cell]
     assert any("," in cell for cell in numbers), "no decimal at all"
     assert not any("." in cell for cell in numbers), "decimals must use a comma in French"
+
+
+@pytest.mark.parametrize("language", ["ar", "fr"])
+def test_a_two_year_trend_reads_four_weeks_at_a_time_on_a_phone(
+    new_context: NewContext, live_server: LiveServer, language: str
+) -> None:
+    """A two-year range: the trend and its table go four weeks at a time (about 27 rows, not
+    105), and still fit a 360 px screen in both directions."""
+    seed_dashboard(live_server)
+    page = new_context(viewport=PHONE, locale_cookie=language).new_page()
+    sign_in_demo_staff(page, live_server, "supervisor")
+    today = datetime.now(UTC).date()
+    page.goto(f"/supervisor/?from={today - timedelta(days=729)}&to={today}")
+    open_every_section(page)
+    rows = page.locator("#trend-table tbody tr").count()
+    assert rows in (26, 27, 28), rows
+    title = page.inner_text("#trend-title")
+    assert ("أربعة أسابيع" if language == "ar" else "quatre semaines") in title, title
+    assert page_overflow(page) <= 0
+    assert cut_off_tables(page) == []
+    page.locator("#trend").scroll_into_view_if_needed()
+    save_screenshot(page, f"supervisor-two-years-{language}-360")

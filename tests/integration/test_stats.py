@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from portal.services.stats import (
     Period,
     compute_dashboard,
     percentile_cont,
-    week_starts,
+    trend_steps,
 )
 from tests.support.stats import NOW, SLA_TEST, add_report, hours
 
@@ -214,9 +214,35 @@ def test_weekly_trend_uses_casablanca_weeks(db):
     add_report(db, region="MA-06", submitted=monday_early, first_response=hours(6))
     period = Period.between(date(2026, 6, 1), date(2026, 6, 9))
     result = dashboard(db, period=period)
-    assert result.weeks == [date(2026, 6, 1), date(2026, 6, 8)]
+    assert (result.steps, result.step_days) == ([date(2026, 6, 1), date(2026, 6, 8)], 7)
     assert result.trend["MA-06"] == [pytest.approx(2 * 3600), pytest.approx(6 * 3600)]
     assert result.trend[TOTAL] == [pytest.approx(2 * 3600), pytest.approx(6 * 3600)]
+
+
+def test_a_trend_over_26_weeks_goes_four_weeks_at_a_time(db):
+    """Up to 26 weeks the trend is weekly; beyond, each point is the median of four weeks (a
+    stored block of 28 days counted from Monday 5 January 1970), first and last partial."""
+    assert trend_steps(Period.between(date(2025, 12, 10), date(2026, 6, 9)))[1] == 7  # 182 d
+    noon = time(12, 0, tzinfo=UTC)
+    # Before the period: in the first step's block, but not in the period.
+    add_report(db, submitted=datetime.combine(date(2025, 12, 1), noon), first_response=hours(100))
+    add_report(db, submitted=datetime.combine(date(2025, 12, 10), noon), first_response=hours(1))
+    # Three different weeks of the block starting Monday 22 December: one point, median 4 h.
+    for day, h in ((date(2025, 12, 23), 2), (date(2026, 1, 5), 4), (date(2026, 1, 15), 9)):
+        add_report(db, submitted=datetime.combine(day, noon), first_response=hours(h))
+    add_report(
+        db,
+        region="MA-07",
+        unit="MARRAKECH",
+        submitted=datetime.combine(date(2026, 2, 20), noon),
+        first_response=hours(30),
+    )
+    result = dashboard(db, period=Period.between(date(2025, 12, 9), date(2026, 6, 9)))  # 183 d
+    assert result.step_days == 28
+    assert result.steps == [date(2025, 11, 24) + timedelta(days=28 * i) for i in range(8)]
+    assert result.trend["MA-06"] == [3600, 4 * 3600] + [None] * 6
+    assert result.trend["MA-07"] == [None, None, None, 30 * 3600] + [None] * 4
+    assert result.trend[TOTAL] == [3600, 4 * 3600, None, 30 * 3600] + [None] * 4
 
 
 def test_custom_period_is_whole_local_days():
@@ -225,7 +251,16 @@ def test_custom_period_is_whole_local_days():
     assert period.end == datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         Period.between(date(2026, 6, 2), date(2026, 6, 1))
-    assert week_starts(period)[0] == date(2026, 6, 1)
+    assert trend_steps(period) == (
+        [
+            date(2026, 6, 1),
+            date(2026, 6, 8),
+            date(2026, 6, 15),
+            date(2026, 6, 22),
+            date(2026, 6, 29),
+        ],
+        7,
+    )
 
 
 def test_figures_follow_new_reports_at_once_without_any_refresh(db):

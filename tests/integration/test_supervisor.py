@@ -159,6 +159,26 @@ def test_custom_period_and_bad_dates(app, client, db, figures, recent):
     assert "the first one before the second" in page
 
 
+def test_a_long_range_trend_reads_four_weeks_at_a_time(app, client, db, figures, recent):
+    """A two-year range draws 27 or 28 points of four weeks (not 105 weeks), and says so."""
+    secret = make_staff(app, db, "chief", "supervisor")
+    sign_in(client, "chief", secret)
+    client.set_cookie("lang", "en")
+    short = client.get("/supervisor/?period=90d").get_data(as_text=True)
+    assert "Weekly median time to first response" in short
+    assert ">Week of<" in short and "last week: 2.5 h" in short
+    assert short.split('id="trend-table"')[1].split("</tbody>")[0].count("<tr>") in (13, 14)
+    start = (recent - timedelta(days=700)).date().isoformat()
+    page = client.get(f"/supervisor/?from={start}&to={recent.date().isoformat()}")
+    text = page.get_data(as_text=True)
+    assert "Median time to first response, four weeks at a time" in text
+    assert "Weekly median" not in text and ">Week of<" not in text
+    assert ">Four weeks from<" in text and "last four weeks: 2.5 h" in text
+    rows = text.split('id="trend-table"')[1].split("</tbody>")[0].count("<tr>")
+    assert rows in (26, 27)
+    assert "four weeks at a time, Casablanca" in text  # the chart's spoken label
+
+
 def test_regional_supervisor_asking_for_another_region_still_sees_only_their_region(
     app, client, db, figures
 ):

@@ -43,7 +43,7 @@ bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 
 # Map shading: median time to first response, upper bounds in hours.
 MAP_THRESHOLDS_HOURS = (12, 24, 48, 72)
-# A custom period longer than this is refused (it would be slow and unreadable as weeks).
+# A custom period longer than this is refused (two years: a trend of 27 four-week steps).
 MAX_CUSTOM_DAYS = 731
 # Seconds a supervisor is asked to wait when every dashboard slot is taken.
 RETRY_AFTER_SECONDS = 5
@@ -142,8 +142,8 @@ def _pictures(
     legend.append((charts.legend_swatch(None), _("No report in the period")))
 
     national_line = dashboard.trend.get(TOTAL)
-    first_week = format_date(dashboard.weeks[0], "d MMM") if dashboard.weeks else ""
-    last_week = format_date(dashboard.weeks[-1], "d MMM") if dashboard.weeks else ""
+    first_step = format_date(dashboard.steps[0], "d MMM") if dashboard.steps else ""
+    last_step = format_date(dashboard.steps[-1], "d MMM") if dashboard.steps else ""
     trend = []
     for row in dashboard.regions:
         series = dashboard.trend.get(row.key)
@@ -163,16 +163,15 @@ def _pictures(
                     series,
                     top=top,
                     top_label=duration(top) if top else "",
-                    first_label=first_week,
-                    last_label=last_week,
+                    first_label=first_step,
+                    last_label=last_step,
                     reference=reference,
-                    label=_(
-                        "Weekly median time to first response, %(region)s, "
-                        "from 0 to %(top)s, weeks of %(first)s to %(last)s",
+                    label=_trend_label(
+                        dashboard.step_days,
                         region=names.region(row.key),
                         top=duration(top) if top else "—",
-                        first=first_week,
-                        last=last_week,
+                        first=first_step,
+                        last=last_step,
                     ),
                 ),
             }
@@ -187,6 +186,21 @@ def _pictures(
         "backlog_svg": charts.horizontal_bars(buckets, label=_("Open reports by age")),
         "backlog_rows": buckets,
     }
+
+
+def _trend_label(step_days: int, **values: str) -> str:
+    """What a screen reader says of a region's trend line."""
+    if step_days == 7:
+        return _(
+            "Weekly median time to first response, %(region)s, "
+            "from 0 to %(top)s, weeks of %(first)s to %(last)s",
+            **values,
+        )
+    return _(
+        "Median time to first response four weeks at a time, %(region)s, "
+        "from 0 to %(top)s, from the four weeks of %(first)s to those of %(last)s",
+        **values,
+    )
 
 
 def _region_href(parsed: Request) -> Any:
