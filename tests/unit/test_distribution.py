@@ -18,6 +18,7 @@ from portal.services.distribution import (
     RELATIVE_ERROR,
     Distribution,
     Piece,
+    bucket_of,
     exact_blob,
     is_edge,
     percentile_cont,
@@ -112,6 +113,22 @@ def test_bucket_widths_keep_the_bound_and_whole_hours_then_days_are_edges():
     # holds a few hundred entries, not one per hour (1,392 from two to sixty days).
     assert BUCKETS < 1000
     assert np.count_nonzero((EDGES > 2 * 86400) & (EDGES <= 60 * 86400)) < 250
+
+
+def test_the_bucket_of_a_duration_is_the_first_edge_at_or_above_it():
+    """The look-up table gives what a binary search over the edges gives: for every second up
+    to 100 days, on both sides of every edge, and beyond ten years."""
+
+    def searched(values):
+        return np.searchsorted(EDGES, np.clip(np.asarray(values, dtype=np.int64), 0, MAX_SECONDS))
+
+    every_second = np.arange(100 * 86400 + 1)
+    assert np.array_equal(bucket_of(every_second), searched(every_second))
+    around = np.concatenate((EDGES - 1, EDGES, EDGES + 1, [-5, MAX_SECONDS + 1, 10**12]))
+    assert np.array_equal(bucket_of(around), searched(around))
+    wide = np.random.default_rng(7).integers(0, MAX_SECONDS, 200_000)
+    assert np.array_equal(bucket_of(wide), searched(wide))
+    assert int(bucket_of(3600)) == int(np.searchsorted(EDGES, 3600))
 
 
 def test_durations_round_up_to_whole_seconds_and_are_never_negative():
