@@ -14,6 +14,7 @@ sends nothing for ``CLIENT_IO_TIMEOUT`` seconds, in the request head or the body
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from typing import Any
@@ -48,6 +49,15 @@ limit_request_field_size = 8190
 # Longest silence tolerated from a client while its request is read (head or body) or its
 # answer is written; a steady slow upload is never cut, a stalled one frees its thread.
 CLIENT_IO_TIMEOUT = float(os.environ.get("PORTAL_CLIENT_IO_TIMEOUT", 30))
+
+
+def post_worker_init(worker: Any) -> None:
+    """Freeze what the worker loaded (the app, its catalogues, templates and table metadata:
+    about 200,000 objects that live as long as the worker): the garbage collector's full passes
+    then skip them. Each such pass walked them all, about a hundred milliseconds that fell on
+    whichever request triggered it."""
+    gc.freeze()
+    worker.log.info("%d objects loaded at start frozen out of collections", gc.get_freeze_count())
 
 
 def pre_request(worker: Any, req: Any) -> None:

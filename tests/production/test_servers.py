@@ -111,6 +111,21 @@ def test_gunicorn_refuses_a_terabyte_before_reading_it(
     assert b"Content-Security-Policy" in answer  # the portal's own page, not a bare error
 
 
+def test_gunicorn_workers_freeze_what_they_loaded_out_of_collections(
+    instance_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A full garbage collection would walk the app's own objects (some 200,000) on whichever
+    request triggered it; each worker freezes them once the app is loaded."""
+    log = tmp_path / "g.log"
+    with gunicorn(dict(instance_env, PORTAL_WORKERS="2"), log):
+        deadline = time.monotonic() + 20
+        while log.read_text().count("loaded at start frozen") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    frozen = [int(n) for n in re.findall(r"(\d+) objects loaded at start frozen", log.read_text())]
+    assert len(frozen) == 2, log.read_text()[-2000:]
+    assert min(frozen) > 50_000, frozen
+
+
 def test_gunicorn_keeps_answering_while_slow_uploads_hold_connections(
     instance_env: dict[str, str], tmp_path: Path
 ) -> None:
