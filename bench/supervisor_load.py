@@ -1,6 +1,6 @@
 """Dashboards under load must not starve the officer queue.
 
-Serves the portal with gunicorn (the production worker model: ``gunicorn.conf.py``'s sync
+Serves the portal with gunicorn (the production worker model: ``gunicorn.conf.py``'s
 workers) on 127.0.0.1 over a schema that ``bench/scale.py`` loaded, then:
 
 1. an officer loads the first page of their queue, one request after another, alone (after
@@ -148,7 +148,7 @@ def main() -> None:
         officer, chief = Client(base), Client(base)
         officer.sign_in("bench-officer")
         chief.sign_in("bench-chief")
-        # Every worker answers a few pages first: a sync worker's first requests pay for its
+        # Every worker answers a few pages first: a worker's first requests pay for its
         # imports and connections, which would inflate the officer's p95 "alone".
         for _ in range(WARM_UP_PER_WORKER * args.workers):
             officer.get("/officer/")
@@ -187,7 +187,7 @@ def main() -> None:
         server.wait(timeout=30)
         shutil.rmtree(instance, ignore_errors=True)
     print(
-        f"gunicorn, {args.workers} sync workers, {args.size} reports; officer queue p95 of "
+        f"gunicorn, {args.workers} workers, {args.size} reports; officer queue p95 of "
         f"{OFFICER_REQUESTS} requests"
     )
     print(f"alone: {alone * 1000:.1f} ms (and {alone_after * 1000:.1f} ms once they stopped)")
