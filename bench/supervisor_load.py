@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from scale import PASSWORD, TOTP_SECRET, instance_for  # noqa: E402
 
-OFFICER_REQUESTS = 60
+OFFICER_REQUESTS = 200
 SUPERVISORS = 4
 WARM_UP_PER_WORKER = 4
 DEADLINE_SECONDS = 300
