@@ -21,7 +21,9 @@ too). ``--reuse`` keeps a schema already loaded at that size (migrated to the cu
 open (recent ones still waiting), so the backlog grows with the rate of reports (94 at 10k,
 about 10,000 at 1M), as a real backlog grows with the traffic. The officer's unit holds at
 least two queue pages of open reports at every size (recent ones reopened at 10k), so that the
-queue measures compare full pages. Usage::
+queue measures compare full pages. The process keeps the memory it frees, as a gunicorn worker
+does (``portal.web.allocator``), so that the pages are timed as the workers serve them
+(``--default-allocator`` leaves the allocator as a process starts, to compare). Usage::
 
     .venv/bin/python bench/scale.py --database portal_bench_stats --sizes 10000,1000000
 """
@@ -63,6 +65,7 @@ from portal.services.demo import CATEGORY_WEIGHTS
 from portal.services.queue import PAGE_SIZE
 from portal.services.reference_data import load_routing_table, sync_reference_data
 from portal.services.reports import ReportSubmission, submit_report
+from portal.web import allocator
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXPBENCHAAA"
 PASSWORD = "bench-password-2026"  # a throwaway account in a throwaway schema
@@ -436,13 +439,22 @@ def main() -> None:
         "--rebuild", action="store_true", help="with --reuse: rebuild the rollups of kept schemas"
     )
     parser.add_argument("--load-only", action="store_true", help="load and rebuild, no timing")
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave the C allocator as a process starts (to compare with a worker's settings)",
+    )
     args = parser.parse_args()
+    # The pages run in a process whose allocator keeps freed memory, as a gunicorn worker's
+    # does (portal.web.allocator): else the 1M dashboards fault their arrays' pages in anew.
+    kept = not args.default_allocator and allocator.keep_freed_memory()
     sizes = sorted({int(size) for size in args.sizes.split(",")})
     base = f"postgresql+psycopg://postgres@{args.host}/{args.database}"
 
     print(
         f"Database {args.database!r}; pages through the Flask client, {REPEATS} runs each, the"
-        " sizes in turns; seconds, the median, then the fastest run (the ratios use the fastest)."
+        " sizes in turns; seconds, the median, then the fastest run (the ratios use the fastest)"
+        f"; freed memory {'kept, as in a worker' if kept else 'handed back (default allocator)'}."
     )
     print(
         f"{'reports':>9} {'load s':>7} {'rebuild s':>9} "
