@@ -102,12 +102,32 @@ def officer_p95(officer: Client) -> float:
     return samples[int(0.95 * (len(samples) - 1))]
 
 
+def resident_mib(parent: int) -> int:
+    """The resident memory of ``parent``'s children (the workers), in MiB (Linux's /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                total += int((stat.parent / "statm").read_text().split()[1]) * os.sysconf(
+                    "SC_PAGE_SIZE"
+                )
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    return total >> 20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--database", required=True)
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--host", default="127.0.0.1:5432")
     parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="workers leave the C allocator as a process starts (PORTAL_KEEP_FREED_MEMORY=0)",
+    )
     args = parser.parse_args()
     source = instance_for(args.database, args.size)
     if not source.exists():
@@ -128,6 +148,7 @@ def main() -> None:
         "PORTAL_INSTANCE_PATH": str(instance),
         "PORTAL_BIND": f"127.0.0.1:{port}",
         "PORTAL_WORKERS": str(args.workers),
+        "PORTAL_KEEP_FREED_MEMORY": "0" if args.default_allocator else "1",
     }
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -182,6 +203,7 @@ def main() -> None:
         for thread in threads:
             thread.join()
         alone_after = officer_p95(officer)
+        resident = resident_mib(server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -196,6 +218,8 @@ def main() -> None:
         f"(dashboards served {served[0]}, told to retry {busy[0]})"
     )
     print(f"officer p95 ratio: {loaded / alone:.2f} (goal <= 1.5)")
+    memory = "handed back (default allocator)" if args.default_allocator else "kept"
+    print(f"workers' resident memory at the end: {resident} MiB in all (freed memory {memory})")
 
 
 if __name__ == "__main__":

@@ -125,8 +125,16 @@ def test_gunicorn_workers_freeze_what_they_loaded_and_keep_what_they_free(
     frozen = [int(n) for n in re.findall(r"(\d+) objects loaded at start frozen", log.read_text())]
     assert len(frozen) == 2, log.read_text()[-2000:]
     assert min(frozen) > 50_000, frozen
-    # And each keeps the memory it frees for its next request (glibc, as here).
+    # And each keeps the memory it frees for its next request (glibc, as here), unless told not
+    # to on a host short of memory.
     assert log.read_text().count("freed memory kept for reuse up to 64 MiB") == 2
+    quiet = tmp_path / "default.log"
+    with gunicorn(dict(instance_env, PORTAL_WORKERS="1", PORTAL_KEEP_FREED_MEMORY="0"), quiet):
+        deadline = time.monotonic() + 20
+        while "loaded at start frozen" not in quiet.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert "loaded at start frozen" in quiet.read_text()
+    assert "freed memory kept" not in quiet.read_text()
 
 
 def test_gunicorn_keeps_answering_while_slow_uploads_hold_connections(
