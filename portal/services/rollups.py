@@ -325,7 +325,7 @@ def read(
     resolution: bool = True,
 ) -> Iterator[Row]:
     """The rows of ``scope`` for the given dims and (level, block) pairs (without their
-    resolution times unless ``resolution``: the weekly trend reads only first responses)."""
+    resolution times unless ``resolution``: the trend reads only first responses)."""
     by_level: dict[int, list[int]] = defaultdict(list)
     for level, block in pairs:
         by_level[level].append(block)

@@ -64,6 +64,8 @@ PERIODS: dict[str, int] = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
 DEFAULT_PERIOD = "90d"
 # The trend goes week by week up to this many weeks, then four weeks at a time.
 TREND_WEEKS_UP_TO = 26
+WEEK_DAYS = 7
+FOUR_WEEKS_DAYS = 28  # a stored block of rollups.LEVELS
 PRIORITY_ORDER = ("urgent", "high", "normal")
 # Backlog age buckets: upper bounds in days (the last bucket is open-ended).
 BACKLOG_BUCKETS: tuple[tuple[str, float | None], ...] = (
@@ -239,11 +241,16 @@ class Dashboard:
     priorities: list[GroupStats]
     backlog_buckets: list[tuple[str, int]]
     steps: list[date]  # the local Monday starting each step of the trend
-    step_days: int  # 7 (weeks) or 28 (four weeks: periods over TREND_WEEKS_UP_TO weeks)
+    step_days: int  # WEEK_DAYS, or FOUR_WEEKS_DAYS for periods over TREND_WEEKS_UP_TO weeks
     # Median time to first response per step: region code (or TOTAL) -> one value per step.
     trend: dict[str, list[float | None]]
     # Whether every target is a bucket edge, so that shares within target are exact.
     targets_exact: bool = True
+
+    @property
+    def weekly_trend(self) -> bool:
+        """Whether the trend goes week by week (else four weeks at a time)."""
+        return self.step_days == WEEK_DAYS
 
     def age(self, now: datetime) -> timedelta:
         return now - self.computed_at
@@ -281,30 +288,23 @@ class _Open:
     @classmethod
     def of(cls, rows: list[_OpenRow]) -> _Open:
         """The sum of the database's rows that count in one dashboard row."""
-        (
-            _r,
-            _u,
-            _c,
-            _p,
-            count,
-            oldest,
-            first_overdue,
-            resolution_overdue,
-            waiting,
-            waiting_overdue,
-            waiting_oldest,
-            in_period,
-            in_period_oldest,
-            _y,
-        ) = zip(*rows, strict=True)
+        column = dict(zip(_OpenRow._fields, zip(*rows, strict=True), strict=True))
+        first_overdue = sum(column["first_overdue"])
         return cls(
-            count=sum(count),
-            oldest=_earliest(oldest),
-            first_overdue=sum(first_overdue),
-            resolution_overdue=sum(resolution_overdue),
-            waiting=Waiting(sum(waiting), sum(waiting_overdue), _earliest(waiting_oldest)),
+            count=sum(column["count"]),
+            oldest=_earliest(column["oldest"]),
+            first_overdue=first_overdue,
+            resolution_overdue=sum(column["resolution_overdue"]),
+            waiting=Waiting(
+                sum(column["waiting"]),
+                sum(column["waiting_overdue"]),
+                _earliest(column["waiting_oldest"]),
+            ),
+            # The period's waiting reports past their target are its first-response overdue.
             waiting_in_period=Waiting(
-                sum(in_period), sum(first_overdue), _earliest(in_period_oldest)
+                sum(column["waiting_in_period"]),
+                first_overdue,
+                _earliest(column["waiting_in_period_oldest"]),
             ),
         )
 
@@ -531,7 +531,7 @@ def trend_steps(period: Period) -> tuple[list[date], int]:
     :data:`rollups.EPOCH`), so that a two-year trend has 27 points, not 105, and reads a
     quarter of the pieces. The first step and the last may be partial."""
     first_day, end_day = period.days()
-    size = 7 if end_day - first_day <= TREND_WEEKS_UP_TO * 7 else 28
+    size = WEEK_DAYS if end_day - first_day <= TREND_WEEKS_UP_TO * WEEK_DAYS else FOUR_WEEKS_DAYS
     return [
         rollups.EPOCH + timedelta(days=day)
         for day in range(first_day - first_day % size, end_day, size)

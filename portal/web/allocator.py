@@ -20,7 +20,6 @@ worker keeps at most 128 MiB more than it uses (about 100 MiB at 1M reports: fiv
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 # mallopt(3) parameters (glibc's malloc.h).
@@ -40,7 +39,8 @@ def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        # glibc by its soname: find_library would run ldconfig in every worker to learn it.
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)

@@ -63,8 +63,22 @@ def test_a_regional_view_counts_only_its_region(db):
     add_report(db, submitted=NOW - hours(90))
     add_report(db, submitted=NOW - hours(90), region="MA-07", unit="MARRAKECH")
     add_report(db, submitted=NOW - hours(10), region="MA-07", unit="MARRAKECH")
-    total = dashboard(db, region="MA-07").total
+    result = dashboard(db, region="MA-07")
+    total = result.total
     assert (total.waiting.count, total.waiting.overdue) == (2, 1)
+    # Nothing of the other region's waiting report: not in the backlog, its ages, its oldest.
+    assert total.open_backlog == 2
+    assert dict(result.backlog_buckets) == {
+        "lt1d": 1,
+        "1to3d": 0,
+        "3to7d": 1,
+        "7to30d": 0,
+        "gt30d": 0,
+    }
+    assert total.first_response_so_far.n == 2
+    assert total.first_response_so_far.p90 == pytest.approx((10 + 0.9 * 80) * 3600)
+    assert total.waiting_in_period.count == 2
+    assert total.waiting.oldest_seconds == 90 * 3600
 
 
 def test_the_waiting_reports_are_read_from_their_own_index(db):

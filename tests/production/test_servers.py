@@ -83,6 +83,13 @@ def test_development_server_names_its_address_and_refuses_a_terabyte_at_once(
     assert request_lines and all("127.0.0.1" not in line for line in request_lines)
 
 
+def wait_for_lines(log: Path, text: str, count: int, seconds: float = 20) -> None:
+    """Until ``log`` holds ``text`` ``count`` times (workers start after the first answers)."""
+    deadline = time.monotonic() + seconds
+    while log.read_text().count(text) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 @contextmanager
 def gunicorn(env: dict[str, str], log: Path) -> Iterator[int]:
     port = free_port()
@@ -119,9 +126,7 @@ def test_gunicorn_workers_freeze_what_they_loaded_and_keep_what_they_free(
     dashboard frees is kept for the next request (portal.web.allocator)."""
     log = tmp_path / "g.log"
     with gunicorn(dict(instance_env, PORTAL_WORKERS="2"), log):
-        deadline = time.monotonic() + 20
-        while log.read_text().count("loaded at start frozen") < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for_lines(log, "loaded at start frozen", 2)
     frozen = [int(n) for n in re.findall(r"(\d+) objects loaded at start frozen", log.read_text())]
     assert len(frozen) == 2, log.read_text()[-2000:]
     assert min(frozen) > 50_000, frozen
@@ -130,9 +135,7 @@ def test_gunicorn_workers_freeze_what_they_loaded_and_keep_what_they_free(
     assert log.read_text().count("freed memory kept for reuse up to 64 MiB") == 2
     quiet = tmp_path / "default.log"
     with gunicorn(dict(instance_env, PORTAL_WORKERS="1", PORTAL_KEEP_FREED_MEMORY="0"), quiet):
-        deadline = time.monotonic() + 20
-        while "loaded at start frozen" not in quiet.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for_lines(quiet, "loaded at start frozen", 1)
     assert "loaded at start frozen" in quiet.read_text()
     assert "freed memory kept" not in quiet.read_text()
 

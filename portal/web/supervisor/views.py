@@ -167,7 +167,7 @@ def _pictures(
                     last_label=last_step,
                     reference=reference,
                     label=_trend_label(
-                        dashboard.step_days,
+                        dashboard.weekly_trend,
                         region=names.region(row.key),
                         top=duration(top) if top else "—",
                         first=first_step,
@@ -188,9 +188,9 @@ def _pictures(
     }
 
 
-def _trend_label(step_days: int, **values: str) -> str:
+def _trend_label(weekly: bool, **values: str) -> str:
     """What a screen reader says of a region's trend line."""
-    if step_days == 7:
+    if weekly:
         return _(
             "Weekly median time to first response, %(region)s, "
             "from 0 to %(top)s, weeks of %(first)s to %(last)s",
