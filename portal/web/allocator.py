@@ -4,17 +4,15 @@ The dashboards decode their stored distributions with numpy into arrays of hundr
 kilobytes to megabytes each, and free them at the end of the request. glibc gives an allocation
 above its mmap threshold fresh pages from the kernel and hands them back when it is freed; below
 it, memory at the top of the heap is handed back once more than the trim threshold is free.
-Either way the next request's arrays fault their pages in again: at a million reports a
-worker faulted in some 1,600 pages (6 MB) a dashboard, and the national 90 days took 0.060 s
-instead of 0.051 s, the CSV 0.040 s instead of 0.033 s (``bench/scale.py``, which sets its
-process up the same way, against ``--default-allocator``).
+Either way the next request's arrays fault their pages in again: at a million reports that
+made a dashboard a fifth slower (README, "Workers": ``bench/scale.py``, which sets its process
+up the same way, against ``--default-allocator``).
 
 A gunicorn worker (``portal/web/gunicorn_conf.py``) therefore raises the mmap threshold to its
 largest (32 MiB) and keeps up to 64 MiB free before returning any, in each of at most two
 arenas (glibc would give 32 threads up to 8 arenas a core, each keeping its own free memory): a
-worker keeps at most 128 MiB more than it uses (about 100 MiB at 1M reports: five workers held
-1,392 MiB after ``bench/supervisor_load.py``, 897 MiB with ``PORTAL_KEEP_FREED_MEMORY=0``), and
-``max_requests`` recycles workers now and then anyway.
+worker keeps at most 128 MiB more than it uses (about 100 MiB at 1M reports, measured by
+``bench/supervisor_load.py``), and ``max_requests`` recycles workers now and then anyway.
 """
 
 from __future__ import annotations
