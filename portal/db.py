@@ -6,8 +6,12 @@ teardown, rolling back anything left uncommitted by an error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -89,6 +93,54 @@ def limit_statements(session: Session, milliseconds: int) -> None:
     transaction). Nothing on SQLite, which has no such limit."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.set_config("statement_timeout", str(int(milliseconds)), True)))
+
+
+T = TypeVar("T")
+# Reads run beside a request (``alongside``) at most this many at once in a process.
+SIDE_READERS = 4
+_side_executors: dict[int, ThreadPoolExecutor] = {}
+_side_guard = threading.Lock()
+
+
+def _side_executor() -> ThreadPoolExecutor:
+    # One pool per process: a pool made before gunicorn forks has no threads in the workers.
+    with _side_guard:
+        pid = os.getpid()
+        if pid not in _side_executors:
+            _side_executors[pid] = ThreadPoolExecutor(SIDE_READERS, thread_name_prefix="side-read")
+        return _side_executors[pid]
+
+
+@contextmanager
+def alongside(session: Session, read: Callable[[Session], T]) -> Iterator[Callable[[], T]]:
+    """Start ``read`` on a connection of its own while the caller goes on with ``session``, and
+    yield a function that waits for its result (raising its error). On PostgreSQL the server
+    works on both at once: a dashboard's open reports are counted there while the stored
+    rollups are decoded here. ``read`` sees only what is committed, and runs under the
+    ``statement_timeout`` of the session's transaction. Elsewhere (SQLite, or a session bound
+    to one connection) ``read(session)`` simply runs first.
+
+    Leaving the block waits for the read, so that it never outlives the caller's request."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        result = read(session)
+        yield lambda: result
+        return
+    timeout = session.scalar(select(func.current_setting("statement_timeout")))
+    future = _side_executor().submit(_read_beside, bind, str(timeout), read)
+    try:
+        yield future.result
+    finally:
+        wait([future])
+
+
+def _read_beside(engine: Engine, timeout: str, read: Callable[[Session], T]) -> T:
+    with Session(bind=engine) as side:
+        side.execute(select(func.set_config("statement_timeout", timeout, True)))
+        try:
+            return read(side)
+        finally:
+            side.rollback()
 
 
 def fetch_all(connection: Connection, stmt: Executable) -> Sequence[Any]:

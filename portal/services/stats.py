@@ -40,10 +40,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy import ColumnElement, DateTime, Select, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
-from portal.models import OPEN_STATUSES, Region, Report, Unit, UTCDateTime, utcnow
+from portal.db import alongside, fetch_all
+from portal.models import OPEN_STATUSES, Region, Report, Unit, utcnow
 from portal.services import rollups
 from portal.services.distribution import (
     Distribution,
@@ -76,6 +77,8 @@ BACKLOG_BUCKETS: tuple[tuple[str, float | None], ...] = (
     ("gt30d", None),
 )
 
+
+_SECOND = timedelta(seconds=1)
 
 __all__ = ["percentile_cont"]
 
@@ -292,19 +295,19 @@ class _Open:
         first_overdue = sum(column["first_overdue"])
         return cls(
             count=sum(column["count"]),
-            oldest=_earliest(column["oldest"]),
+            oldest=_aware(_earliest(column["oldest"])),
             first_overdue=first_overdue,
             resolution_overdue=sum(column["resolution_overdue"]),
             waiting=Waiting(
                 sum(column["waiting"]),
                 sum(column["waiting_overdue"]),
-                _earliest(column["waiting_oldest"]),
+                _aware(_earliest(column["waiting_oldest"])),
             ),
             # The period's waiting reports past their target are its first-response overdue.
             waiting_in_period=Waiting(
                 sum(column["waiting_in_period"]),
                 first_overdue,
-                _earliest(column["waiting_in_period_oldest"]),
+                _aware(_earliest(column["waiting_in_period_oldest"])),
             ),
         )
 
@@ -365,8 +368,22 @@ def _stats(
     return stats
 
 
+# The statistics read open and waiting reports through the driver's binary cursor
+# (``portal.db.fetch_all``), which skips SQLAlchemy's types: instants go in and come out as they
+# are stored, naive UTC, on either database.
+def _as_stored(column: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    """A ``UTCDateTime`` column read as stored (naive UTC)."""
+    return type_coerce(column, DateTime())
+
+
 def _utc(value: datetime) -> ColumnElement[datetime]:
-    return literal(value, UTCDateTime())
+    """An instant as stored (naive UTC), to compare with a column ``_as_stored`` or a
+    ``UTCDateTime`` one."""
+    return literal(value.astimezone(UTC).replace(tzinfo=None), DateTime())
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
 
 
 def _by_priority(values: Mapping[str, Any], default: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -386,7 +403,7 @@ def deadline_cutoff(
     ``default`` target, or none when ``default`` is None (NULL: never past any deadline)."""
     return _by_priority(
         {priority: _utc(now - target) for priority, target in targets.items()},
-        literal(None, UTCDateTime()) if default is None else _utc(now - default),
+        literal(None, DateTime()) if default is None else _utc(now - default),
     )
 
 
@@ -405,18 +422,15 @@ def _open_reports(
             timedelta(seconds=seconds_of("normal")),
         )
 
-    in_period = (Report.submitted_at >= period.start) & (Report.submitted_at < period.end)
+    submitted = _as_stored(Report.submitted_at)
+    in_period = (submitted >= _utc(period.start)) & (submitted < _utc(period.end))
     waiting = Report.first_response_at.is_(None)
-    past_first_target = Report.submitted_at < cutoff(
-        sla.first_response_seconds, sla.first_response_hours
-    )
-    res_overdue = in_period & (
-        Report.submitted_at < cutoff(sla.resolution_seconds, sla.resolution_days)
-    )
+    past_first_target = submitted < cutoff(sla.first_response_seconds, sla.first_response_hours)
+    res_overdue = in_period & (submitted < cutoff(sla.resolution_seconds, sla.resolution_days))
     # The reports younger than each bucket's bound, counted per row (a CASE grouped by bucket
     # would multiply the rows read back by the number of buckets).
     younger = [
-        func.count().filter(Report.submitted_at > _utc(now - timedelta(days=days)))
+        func.count().filter(submitted > _utc(now - timedelta(days=days)))
         for _name, days in BACKLOG_BUCKETS
         if days is not None
     ]
@@ -424,14 +438,14 @@ def _open_reports(
     stmt = select(
         *columns,
         func.count(),
-        func.min(Report.submitted_at),
+        func.min(submitted),
         func.count().filter(in_period & waiting & past_first_target),
         func.count().filter(res_overdue),
         func.count().filter(waiting),
         func.count().filter(waiting & past_first_target),
-        func.min(Report.submitted_at).filter(waiting),
+        func.min(submitted).filter(waiting),
         func.count().filter(waiting & in_period),
-        func.min(Report.submitted_at).filter(waiting & in_period),
+        func.min(submitted).filter(waiting & in_period),
         *younger,
     ).where(Report.status.in_(OPEN_STATUSES))
     if region_id is not None:
@@ -441,7 +455,7 @@ def _open_reports(
     gathered: dict[tuple[str, str], list[_OpenRow]] = defaultdict(list)
     total = 0
     younger_than = [0] * len(younger)
-    for values in session.execute(stmt):
+    for values in fetch_all(session.connection(), stmt):
         row = _OpenRow(*values[:13], younger=tuple(values[13:]))
         total += row.count
         for index, number in enumerate(row.younger):
@@ -471,37 +485,38 @@ def _row_keys(
     )
 
 
-def waiting_reports(
-    session: Session, region_id: int | None, period: Period
-) -> list[tuple[int | None, int | None, str, str, datetime]]:
-    """(region id, unit id, category, priority, submitted at) of every open report submitted in
-    the period with no first response yet, in a region or nationally. Read through the partial
-    index of waiting reports: the cost follows them, never every report ever made."""
+def waiting_reports_query(region_id: int | None, period: Period) -> Select[Any]:
+    """(region id, unit id, category, priority, submitted at as stored) of every open report
+    submitted in the period with no first response yet, in a region or nationally. Read through
+    the partial index of waiting reports: the cost follows them, never every report ever made."""
+    submitted = _as_stored(Report.submitted_at)
     stmt = select(
-        Report.region_id, Report.unit_id, Report.category, Report.priority, Report.submitted_at
+        Report.region_id, Report.unit_id, Report.category, Report.priority, submitted
     ).where(
         Report.status.in_(OPEN_STATUSES),
         Report.first_response_at.is_(None),
-        Report.submitted_at >= period.start,
-        Report.submitted_at < period.end,
+        submitted >= _utc(period.start),
+        submitted < _utc(period.end),
     )
     if region_id is not None:
         stmt = stmt.where(Report.region_id == region_id)
-    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
+    return stmt
 
 
 def _waiting_ages(
-    rows: Iterable[tuple[int | None, int | None, str, str, datetime]], now: datetime
+    session: Session, region_id: int | None, period: Period, now: datetime
 ) -> dict[tuple[str, str], list[int]]:
-    """The ages (whole seconds) of waiting reports, per dashboard row they count in."""
+    """The ages (whole seconds) of the period's waiting reports, per dashboard row they count
+    in."""
     # Each report counts in five rows: gather the reports of the same region, unit, category
     # and priority first, then add each gathering to its five rows.
+    stored_now = now.astimezone(UTC).replace(tzinfo=None)
     gathered: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for region_id, unit_id, category, priority, submitted in rows:
-        if submitted.tzinfo is None:
-            submitted = submitted.replace(tzinfo=UTC)
-        age = max(0, int((now - submitted).total_seconds()))
-        gathered[(region_id, unit_id, category, priority)].append(age)
+    for region_id_, unit_id, category, priority, submitted in fetch_all(
+        session.connection(), waiting_reports_query(region_id, period)
+    ):
+        age = (stored_now - submitted) // _SECOND
+        gathered[(region_id_, unit_id, category, priority)].append(max(0, age))
     ages: dict[tuple[str, str], list[int]] = defaultdict(list)
     for row, row_ages in gathered.items():
         for key in _row_keys(*row):
@@ -553,32 +568,28 @@ def _worst_first(row: GroupStats) -> tuple[int, int, float, float, int, str]:
     )
 
 
-def compute_dashboard(
+@dataclass
+class _Merged:
+    """The period's stored rollups merged: each row's count and summaries, the rows' first
+    responses "so far" (with the period's waiting reports at their age), the trend's medians."""
+
+    groups: dict[tuple[str, str], _Group]
+    summaries: dict[tuple[str, str], _Summaries]
+    so_far: dict[tuple[str, str], Summary]
+    steps: list[date]
+    step_days: int
+    step_summary: dict[tuple[str, int], Summary]
+
+
+def _merge_period(
     session: Session,
-    *,
+    scope: int,
+    region_id: int | None,
     period: Period,
     sla: SLA,
-    region_code: str | None = None,
-    now: datetime | None = None,
-    with_trend: bool = True,
-) -> Dashboard:
-    """Every figure of the supervisor dashboard for a scope (a region or national); the trend
-    only ``with_trend`` (the CSV has none)."""
-    now = now or utcnow()
-    period = period.whole_days()
-    regions = {r.id: r.code for r in session.scalars(select(Region))}
-    units = {u.id: u.code for u in session.scalars(select(Unit))}
-    region_id = None
-    if region_code is not None:
-        matches = [rid for rid, code in regions.items() if code == region_code]
-        if not matches:
-            raise ValueError(f"unknown region {region_code!r}")
-        region_id = matches[0]
-    scope = rollups.NATIONAL_SCOPE if region_id is None else region_id
-
-    def region_name(key: str) -> str:
-        return ABROAD if key == rollups.ABROAD_KEY else regions.get(int(key), key)
-
+    now: datetime,
+    with_trend: bool,
+) -> _Merged:
     # Which stored blocks make the period, and each step of the trend.
     first_day, end_day = period.days()
     period_pairs = set(rollups.blocks(first_day, end_day))
@@ -601,38 +612,48 @@ def compute_dashboard(
     targets: list[int] = []
     trend_blobs: list[bytes | None] = []
     trend_owners: list[int] = []
-    first_target: dict[str, int] = {}
-    resolution_target: dict[str, int] = {}
-    # The period's blocks for every grouping; the steps' blocks only for the trend's.
-    rows = [
-        *rollups.read(session, scope, dims, period_pairs),
-        *rollups.read(session, scope, trend_dims, set(step_of) - period_pairs, resolution=False),
-    ]
-    for row in rows:
-        pair = (row.level, row.block)
-        if pair in period_pairs:
-            priority = row.priority
-            if priority not in first_target:
-                first_target[priority] = int(sla.first_response_seconds(priority))
-                resolution_target[priority] = int(sla.resolution_seconds(priority))
-            keys = [(row.dim, row.key)]
-            if row.dim == "t":
-                keys.append(("p", priority))
-            for key in keys:
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = _Group(len(groups))
-                group.received += row.received
-                blobs += (row.first_response, row.resolution)
-                owners += (2 * group.index, 2 * group.index + 1)
-                targets += (first_target[priority], resolution_target[priority])
-        step = step_of.get(pair)
-        if step is not None and row.dim in trend_dims:
-            trend_blobs.append(row.first_response)
-            trend_owners.append(per_step.setdefault((row.dim + row.key, step), len(per_step)))
+    target_pairs: dict[str, tuple[int, int]] = {}
 
-    open_groups, backlog_buckets = _open_reports(session, region_id, period, sla, now)
-    waiting_ages = _waiting_ages(waiting_reports(session, region_id, period), now)
+    def group_of(key: tuple[str, str]) -> _Group:
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(len(groups))
+        return group
+
+    def add_to_trend(dim: str, key: str, step: int, first_response: bytes | None) -> None:
+        trend_blobs.append(first_response)
+        trend_owners.append(per_step.setdefault((dim + key, step), len(per_step)))
+
+    # The period's blocks for every grouping (a dashboard at 1M reads some 1,600 rows: this
+    # loop is kept to plain tuples and appends).
+    for level, block, dim, key, priority, received, first, resolution in rollups.read(
+        session, scope, dims, period_pairs
+    ):
+        pair_targets = target_pairs.get(priority)
+        if pair_targets is None:
+            pair_targets = target_pairs[priority] = (
+                int(sla.first_response_seconds(priority)),
+                int(sla.resolution_seconds(priority)),
+            )
+        for group in (
+            (group_of((dim, key)), group_of(("p", priority)))
+            if dim == "t"
+            else (group_of((dim, key)),)
+        ):
+            group.received += received
+            blobs += (first, resolution)
+            owners += (2 * group.index, 2 * group.index + 1)
+            targets += pair_targets
+        step = step_of.get((level, block))
+        if step is not None and dim in trend_dims:
+            add_to_trend(dim, key, step, first)
+    # The steps' blocks outside the period, only for the trend's groupings.
+    for level, block, dim, key, _priority, _received, first, _resolution in rollups.read(
+        session, scope, trend_dims, set(step_of) - period_pairs, resolution=False
+    ):
+        add_to_trend(dim, key, step_of[(level, block)], first)
+
+    waiting_ages = _waiting_ages(session, region_id, period, now)
 
     # "So far": each row's first responses with its waiting reports counted at their age.
     so_far_index: dict[tuple[str, str], int] = {}
@@ -662,6 +683,44 @@ def compute_dashboard(
         for key, group in groups.items()
     }
     step_summary = {key: computed[first_trend + index][0] for key, index in per_step.items()}
+
+    return _Merged(groups, summaries_of, so_far_of, steps, step_days, step_summary)
+
+
+def compute_dashboard(
+    session: Session,
+    *,
+    period: Period,
+    sla: SLA,
+    region_code: str | None = None,
+    now: datetime | None = None,
+    with_trend: bool = True,
+) -> Dashboard:
+    """Every figure of the supervisor dashboard for a scope (a region or national); the trend
+    only ``with_trend`` (the CSV has none)."""
+    now = now or utcnow()
+    period = period.whole_days()
+    regions = {r.id: r.code for r in session.scalars(select(Region))}
+    units = {u.id: u.code for u in session.scalars(select(Unit))}
+    region_id = None
+    if region_code is not None:
+        matches = [rid for rid, code in regions.items() if code == region_code]
+        if not matches:
+            raise ValueError(f"unknown region {region_code!r}")
+        region_id = matches[0]
+    scope = rollups.NATIONAL_SCOPE if region_id is None else region_id
+
+    def region_name(key: str) -> str:
+        return ABROAD if key == rollups.ABROAD_KEY else regions.get(int(key), key)
+
+    # The open reports are counted on a connection of their own while the rollups are merged.
+    with alongside(
+        session, lambda side: _open_reports(side, region_id, period, sla, now)
+    ) as counted_open:
+        merged = _merge_period(session, scope, region_id, period, sla, now, with_trend)
+        open_groups, backlog_buckets = counted_open()
+    groups, summaries_of, so_far_of = merged.groups, merged.summaries, merged.so_far
+    steps = merged.steps
 
     def stats_of(key: tuple[str, str], source: Mapping[tuple[str, str], _Group]) -> GroupStats:
         return _stats(source.get(key), open_groups.get(key), sla, now, summaries_of.get(key))
@@ -699,9 +758,8 @@ def compute_dashboard(
     priority_rows.sort(key=lambda r: PRIORITY_ORDER.index(r.key) if r.key in PRIORITY_ORDER else 99)
 
     trend: dict[str, list[float | None]] = {}
-    for dim_key, step in per_step:
+    for (dim_key, step), summary in merged.step_summary.items():
         dim, key = dim_key[0], dim_key[1:]
-        summary = step_summary[(dim_key, step)]
         if not summary.n:
             continue
         names = [TOTAL] if dim == "t" else [region_name(key)]
@@ -722,7 +780,7 @@ def compute_dashboard(
         priorities=priority_rows,
         backlog_buckets=backlog_buckets,
         steps=steps,
-        step_days=step_days,
+        step_days=merged.step_days,
         trend=trend,
         targets_exact=not sla.estimated_targets(),
     )

@@ -10,8 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.services.stats import Period, compute_dashboard, waiting_reports
-from tests.support.statements import captured
+from portal.services.stats import Period, compute_dashboard, waiting_reports_query
 from tests.support.stats import NOW, SLA_TEST, add_report, hours
 
 
@@ -87,9 +86,11 @@ def test_the_waiting_reports_are_read_from_their_own_index(db):
     whole backlog again)."""
     if db.get_bind().dialect.name != "postgresql":
         pytest.skip("the plan is PostgreSQL's")
-    with captured(db.get_bind()) as statements:
-        waiting_reports(db, None, Period.between(NOW.date(), NOW.date()))
-    statement, parameters = statements[-1]
+    query = waiting_reports_query(None, Period.between(NOW.date(), NOW.date()))
+    compiled = query.compile(
+        dialect=db.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    statement, parameters = str(compiled), compiled.params
     cursor = db.connection().connection.dbapi_connection.cursor()
     cursor.execute("SET LOCAL enable_seqscan = off")
     cursor.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
