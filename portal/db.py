@@ -11,10 +11,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -95,8 +97,7 @@ def limit_statements(session: Session, milliseconds: int) -> None:
         session.execute(select(func.set_config("statement_timeout", str(int(milliseconds)), True)))
 
 
-T = TypeVar("T")
-# Reads run beside a request (``alongside``) at most this many at once in a process.
+# Statements read beside a request (``alongside``) at most this many at once in a process.
 SIDE_READERS = 4
 _side_executors: dict[int, ThreadPoolExecutor] = {}
 _side_guard = threading.Lock()
@@ -112,35 +113,59 @@ def _side_executor() -> ThreadPoolExecutor:
 
 
 @contextmanager
-def alongside(session: Session, read: Callable[[Session], T]) -> Iterator[Callable[[], T]]:
-    """Start ``read`` on a connection of its own while the caller goes on with ``session``, and
-    yield a function that waits for its result (raising its error). On PostgreSQL the server
-    works on both at once: a dashboard's open reports are counted there while the stored
-    rollups are decoded here. ``read`` sees only what is committed, and runs under the
-    ``statement_timeout`` of the session's transaction. Elsewhere (SQLite, or a session bound
-    to one connection) ``read(session)`` simply runs first.
+def alongside(session: Session, stmt: Executable) -> Iterator[Callable[[], Sequence[Any]]]:
+    """Send ``stmt`` on a connection of its own while the caller goes on with ``session``, and
+    yield a function that waits for its rows (:func:`fetch_all`'s, raising its error). On
+    PostgreSQL the server works on both at once: a dashboard's open reports are counted there
+    while the stored rollups are decoded here. The statement sees only what is committed, and
+    runs under the ``statement_timeout`` of the session's transaction. Elsewhere (SQLite, or a
+    session bound to one connection) it is simply read first.
 
-    Leaving the block waits for the read, so that it never outlives the caller's request."""
+    Only the wait for the server happens on another thread: everything that needs Python (the
+    checkout, the statement's compilation, the rows' use) stays with the caller, so that the
+    two never queue for the interpreter. Leaving the block waits for the read, which never
+    outlives the caller's request."""
     bind = session.get_bind()
     if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
-        result = read(session)
-        yield lambda: result
+        rows = fetch_all(session.connection(), stmt)
+        yield lambda: rows
         return
     timeout = session.scalar(select(func.current_setting("statement_timeout")))
-    future = _side_executor().submit(_read_beside, bind, str(timeout), read)
-    try:
-        yield future.result
-    finally:
-        wait([future])
-
-
-def _read_beside(engine: Engine, timeout: str, read: Callable[[Session], T]) -> T:
-    with Session(bind=engine) as side:
-        side.execute(select(func.set_config("statement_timeout", timeout, True)))
+    with bind.connect() as connection:
+        connection.execute(select(func.set_config("statement_timeout", str(timeout), True)))
+        query, parameters = _driver_query(connection, stmt)
+        driver = connection.connection.driver_connection
+        future = _side_executor().submit(_fetch_binary, driver, query, parameters, bind.dialect)
         try:
-            return read(side)
+            yield future.result
         finally:
-            side.rollback()
+            wait([future])
+            connection.rollback()
+
+
+def _driver_query(connection: Connection, stmt: Executable) -> tuple[str, Any]:
+    """The SQL and parameters of ``stmt`` for the driver's own cursor, which skips SQLAlchemy's
+    type processing: a column or parameter that needs it (an aware datetime, JSON, ...) would
+    read one way there and another on SQLite, so such a statement is refused."""
+    dialect = connection.dialect
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    columns = getattr(stmt, "selected_columns", ())
+    if any(column.type.result_processor(dialect, None) for column in columns) or any(
+        bind.type.bind_processor(dialect) for bind in compiled.binds.values()
+    ):
+        raise TypeError("fetch_all reads plain columns with plain parameters only")
+    return str(compiled), compiled.params
+
+
+def _fetch_binary(driver: Any, query: str, parameters: Any, dialect: Dialect) -> Sequence[Any]:
+    try:
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(query, parameters)
+            return cursor.fetchall()  # type: ignore[no-any-return]
+    except dialect.loaded_dbapi.Error as error:
+        # As SQLAlchemy's own statements raise it (a cancelled statement is an
+        # OperationalError with the driver's error inside), so that callers catch one kind.
+        raise DBAPIError.instance(query, parameters, error, dialect.loaded_dbapi.Error) from error
 
 
 def fetch_all(connection: Connection, stmt: Executable) -> Sequence[Any]:
@@ -149,16 +174,7 @@ def fetch_all(connection: Connection, stmt: Executable) -> Sequence[Any]:
     a two-year dashboard reads megabytes of stored distributions)."""
     if connection.dialect.name != "postgresql":
         return connection.execute(stmt).all()
-    dialect = connection.dialect
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    # The driver's cursor skips SQLAlchemy's type processing: a column or parameter that needs
-    # it (an aware datetime, JSON, ...) would read one way here and another on SQLite.
-    columns = getattr(stmt, "selected_columns", ())
-    if any(column.type.result_processor(dialect, None) for column in columns) or any(
-        bind.type.bind_processor(dialect) for bind in compiled.binds.values()
-    ):
-        raise TypeError("fetch_all reads plain columns with plain parameters only")
-    driver = connection.connection.driver_connection
-    with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-        cursor.execute(str(compiled), compiled.params)
-        return cursor.fetchall()
+    query, parameters = _driver_query(connection, stmt)
+    return _fetch_binary(
+        connection.connection.driver_connection, query, parameters, connection.dialect
+    )

@@ -79,15 +79,22 @@ def day_start(number: int) -> datetime:
     return datetime.combine(EPOCH + timedelta(days=number), time(0), LOCAL_TZ)
 
 
-def blocks(first_day: int, end_day: int) -> list[tuple[int, int]]:
+def blocks(first_day: int, end_day: int, *, empty_from: int | None = None) -> list[tuple[int, int]]:
     """(level, block) pairs that cover the days ``[first_day, end_day)`` exactly, largest
-    aligned block first at every step."""
+    aligned block first at every step.
+
+    ``empty_from``: the first day that holds no report yet (the day after today: no report is
+    submitted after the moment the figures are read). A period that reaches it may be covered
+    by blocks running past its end, since the days they add are empty: a period ending today
+    reads the block of the current week, four weeks or more as one piece, instead of its days
+    one by one."""
+    open_ended = empty_from is not None and end_day >= empty_from
     pairs = []
     day = first_day
     while day < end_day:
         for level in range(len(LEVELS) - 1, -1, -1):
             size = LEVELS[level]
-            if day % size == 0 and day + size <= end_day:
+            if day % size == 0 and (day + size <= end_day or open_ended):
                 pairs.append((level, day // size))
                 day += size
                 break

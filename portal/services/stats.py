@@ -35,7 +35,7 @@ whole-hour targets are exact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
@@ -407,13 +407,11 @@ def deadline_cutoff(
     )
 
 
-def _open_reports(
-    session: Session, region_id: int | None, period: Period, sla: SLA, now: datetime
-) -> tuple[dict[tuple[str, str], _Open], list[tuple[str, int]]]:
-    """One grouped pass over the open reports: per dashboard row (the total, each region, unit,
-    category and priority) the count, the oldest and those in the period past their
-    first-response and resolution targets; and the backlog's age buckets. Open reports are few
-    and a partial index holds only them."""
+def _open_query(region_id: int | None, period: Period, sla: SLA, now: datetime) -> Select[Any]:
+    """One grouped pass over the open reports: per region, unit, category and priority the
+    count, the oldest, those in the period past their first-response and resolution targets,
+    the waiting ones (now and the period's) and those younger than each backlog bucket's bound
+    (:class:`_OpenRow`). Open reports are few and a partial index holds only them."""
 
     def cutoff(seconds_of: Any, priorities: Iterable[str]) -> ColumnElement[Any]:
         return deadline_cutoff(
@@ -450,12 +448,19 @@ def _open_reports(
     ).where(Report.status.in_(OPEN_STATUSES))
     if region_id is not None:
         stmt = stmt.where(Report.region_id == region_id)
-    stmt = stmt.group_by(*columns)
+    return stmt.group_by(*columns)
+
+
+def _count_open(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[dict[tuple[str, str], _Open], list[tuple[str, int]]]:
+    """The open reports of each dashboard row (the total, each region, unit, category and
+    priority) and the backlog's age buckets, from the rows of :func:`_open_query`."""
     # Each row read counts in five dashboard rows: gather them, then sum each gathering.
     gathered: dict[tuple[str, str], list[_OpenRow]] = defaultdict(list)
     total = 0
-    younger_than = [0] * len(younger)
-    for values in fetch_all(session.connection(), stmt):
+    younger_than = [0] * sum(1 for _name, days in BACKLOG_BUCKETS if days is not None)
+    for values in rows:
         row = _OpenRow(*values[:13], younger=tuple(values[13:]))
         total += row.count
         for index, number in enumerate(row.younger):
@@ -592,13 +597,15 @@ def _merge_period(
 ) -> _Merged:
     # Which stored blocks make the period, and each step of the trend.
     first_day, end_day = period.days()
-    period_pairs = set(rollups.blocks(first_day, end_day))
+    # No report is submitted after ``now``: the days after today are empty.
+    empty_from = rollups.day_number(now) + 1
+    period_pairs = set(rollups.blocks(first_day, end_day, empty_from=empty_from))
     steps, step_days = trend_steps(period)
     step_of: dict[tuple[int, int], int] = {}
     for index, monday in enumerate(steps if with_trend else ()):
         start = max((monday - rollups.EPOCH).days, first_day)
         end = min((monday - rollups.EPOCH).days + step_days, end_day)
-        for pair in rollups.blocks(start, end):
+        for pair in rollups.blocks(start, end, empty_from=empty_from):
             step_of[pair] = index
     trend_dims = ("t", "r") if region_id is None else ("t",)
     dims = ("t", "r", "u", "c") if region_id is None else ("t", "u", "c")
@@ -714,11 +721,9 @@ def compute_dashboard(
         return ABROAD if key == rollups.ABROAD_KEY else regions.get(int(key), key)
 
     # The open reports are counted on a connection of their own while the rollups are merged.
-    with alongside(
-        session, lambda side: _open_reports(side, region_id, period, sla, now)
-    ) as counted_open:
+    with alongside(session, _open_query(region_id, period, sla, now)) as open_rows:
         merged = _merge_period(session, scope, region_id, period, sla, now, with_trend)
-        open_groups, backlog_buckets = counted_open()
+        open_groups, backlog_buckets = _count_open(open_rows())
     groups, summaries_of, so_far_of = merged.groups, merged.summaries, merged.so_far
     steps = merged.steps
 
@@ -776,7 +781,7 @@ def compute_dashboard(
         total=total,
         regions=region_rows,
         units=unit_rows,
-        categories=sorted(rows("c", str), key=lambda r: -r.received),
+        categories=sorted(rows("c", str), key=lambda r: (-r.received, r.key)),
         priorities=priority_rows,
         backlog_buckets=backlog_buckets,
         steps=steps,

@@ -121,3 +121,53 @@ def test_blocks_cover_a_run_of_days_exactly():
             ]
             assert covered == list(range(first, first + length))
             assert len(pairs) <= 40
+
+
+def _days(pairs):
+    return [
+        day
+        for level, block in pairs
+        for day in range(block * rollups.LEVELS[level], (block + 1) * rollups.LEVELS[level])
+    ]
+
+
+def test_a_period_ending_today_may_run_into_the_empty_days_after_it():
+    """Blocks may cover days after the period only when those days are still to come: every
+    day of the period exactly once, every day added after today."""
+    for first in range(0, 900, 37):
+        for length in (1, 6, 7, 30, 90, 365, 731):
+            end = first + length
+            for empty_from in (end, end - 1, end + 3):  # today's end; a range into the future
+                pairs = rollups.blocks(first, end, empty_from=empty_from)
+                covered = _days(pairs)
+                assert covered[:length] == list(range(first, end))
+                assert all(day >= empty_from for day in covered[length:])
+                assert len(pairs) <= len(rollups.blocks(first, end))
+            # A period that ends before today never reads past its end.
+            assert rollups.blocks(first, end, empty_from=end + 1) == rollups.blocks(first, end)
+
+
+def test_the_last_ninety_days_read_a_handful_of_blocks():
+    # 90 days to a Saturday (day 20788): three weeks, then the 112-day block that holds the
+    # rest and runs into the empty days; within the period alone it took twelve blocks, six of
+    # them single days.
+    assert len(rollups.blocks(20699, 20789)) == 12
+    assert rollups.blocks(20699, 20789, empty_from=20789) == [
+        (1, 2957),
+        (1, 2958),
+        (1, 2959),
+        (3, 185),
+    ]
+
+
+def test_a_dashboard_ending_today_counts_today_and_nothing_before_its_period(db):
+    """The period ending today reads the current week's and month's blocks whole: today's
+    reports count, and a report the day before the period does not, though it shares a
+    block with the period's first day."""
+    period = Period.rolling("7d", NOW)
+    add_report(db, submitted=NOW - timedelta(minutes=5), first_response=hours(1))
+    add_report(db, submitted=period.start - timedelta(hours=1), first_response=hours(2))
+    add_report(db, submitted=period.start + timedelta(hours=1), first_response=hours(3))
+    result = compute_dashboard(db, period=period, sla=SLA_TEST, now=NOW)
+    assert result.total.received == 2
+    assert result.total.first_response.p50 == 2 * 3600  # 1 h and 3 h

@@ -332,3 +332,12 @@ def test_command_line_prints_the_same_figures_and_rebuilds_rollups(app, db):
     db.expire_all()
     again = runner.invoke(args=["stats", "--period", "7d", "--region", "MA-06"])
     assert again.output == before
+
+
+def test_categories_with_as_many_reports_come_in_order_of_their_code(db):
+    """The most reported category first; between equals, the order never depends on how the
+    figures were read."""
+    for category in ("threats", "fraud", "sextortion", "threats"):
+        add_report(db, category=category)
+    result = compute_dashboard(db, period=Period.rolling("30d", NOW), sla=SLA_TEST, now=NOW)
+    assert [row.key for row in result.categories] == ["threats", "fraud", "sextortion"]
