@@ -77,6 +77,7 @@ REPEATS = 9
 CLUSTER_MAX = 20_000
 CLUSTER_URL = "https://phishing.example/login"
 OFFICER_UNIT = "CASABLANCA"
+FILTERED_CATEGORY = "fraud"  # the filtered queue page's
 PLATFORMS = ["facebook", "instagram", "whatsapp", "tiktok", "telegram", "website", "x"]
 BUSY = {"MA-CAS", "MA-RAB", "MA-MAR", "MA-FES", "MA-TNG", "MA-SAL", "MA-AGD", "MA-MOH", "MA-KEN"}
 COLUMNS = (
@@ -204,22 +205,26 @@ def _naive(value: datetime | None) -> datetime | None:
 
 
 def full_queue_page(engine: Engine) -> None:
-    """The officer's unit holds at least two pages of open reports at every size: at 10,000
-    reports the generator's backlog leaves it a handful, and a queue page of 7 rows measured
-    against one of 50 would time the rows, not the scale. Its most recent resolved reports are
-    reopened (answered, in review) before the rollups are built from them."""
+    """The officer's unit holds at least two pages of open reports at every size, and so does
+    its filtered page's category: at 10,000 reports the generator's backlog leaves it a
+    handful, and a queue page of 7 open rows (or of open and resolved ones) measured against
+    one of 50 open rows would time the rows, not the scale. Its most recent resolved reports
+    are reopened (answered, in review) before the rollups are built from them."""
+    reopen = text(
+        "UPDATE reports SET status = 'in_review', closure_reason = NULL, closed_at = NULL"
+        " WHERE id IN (SELECT r.id FROM reports r JOIN units u ON u.id = r.unit_id"
+        " WHERE u.code = :unit AND r.status IN ('referred', 'closed')"
+        " AND (:category = '' OR r.category = :category)"
+        " ORDER BY r.submitted_at DESC LIMIT greatest(0, :floor - (SELECT count(*)"
+        " FROM reports o JOIN units v ON v.id = o.unit_id WHERE v.code = :unit"
+        " AND (:category = '' OR o.category = :category)"
+        " AND o.status NOT IN ('referred', 'closed'))))"
+    )
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE reports SET status = 'in_review', closure_reason = NULL, closed_at = NULL"
-                " WHERE id IN (SELECT r.id FROM reports r JOIN units u ON u.id = r.unit_id"
-                " WHERE u.code = :unit AND r.status IN ('referred', 'closed')"
-                " ORDER BY r.submitted_at DESC LIMIT greatest(0, :floor - (SELECT count(*)"
-                " FROM reports o JOIN units v ON v.id = o.unit_id WHERE v.code = :unit"
-                " AND o.status NOT IN ('referred', 'closed'))))"
-            ),
-            {"unit": OFFICER_UNIT, "floor": 2 * PAGE_SIZE},
-        )
+        for category in (FILTERED_CATEGORY, ""):
+            connection.execute(
+                reopen, {"unit": OFFICER_UNIT, "category": category, "floor": 2 * PAGE_SIZE}
+            )
 
 
 def copy_reports(engine: Engine, generator: Generator, count: int) -> None:
@@ -394,7 +399,7 @@ def pages_of(url: str, instance: Path) -> tuple[Any, dict[str, tuple[Any, str]]]
     two_years = f"from={(today - timedelta(days=729)).isoformat()}&to={today.isoformat()}"
     return app, {
         "queue": (officer, "/officer/"),
-        "queue_filtered": (officer, "/officer/?category=fraud"),
+        "queue_filtered": (officer, f"/officer/?category={FILTERED_CATEGORY}"),
         "national_90d": (chief, "/supervisor/?period=90d"),
         "national_2y": (chief, f"/supervisor/?{two_years}"),
         "regional": (chief, "/supervisor/?period=90d&region=MA-06"),
