@@ -21,7 +21,8 @@ Definitions (DESIGN.md, "Lifecycle and response times"):
 
 Where the figures come from: counts and duration distributions of the period's reports from
 ``stats_rollups`` (:mod:`portal.services.rollups`, a few dozen blocks of days whatever the
-period), and everything about open reports from the open reports themselves (a partial index
+period; a period ending today may read blocks that run past it, the days after today being
+empty), and everything about open reports from the open reports themselves (a partial index
 holds only those; the waiting ones are read one row each, since their ages enter the
 percentiles "so far"). No figure reads the closed reports, so the cost depends on days, units and
 open reports, never on how many reports were ever made.
@@ -595,6 +596,8 @@ def _merge_period(
     now: datetime,
     with_trend: bool,
 ) -> _Merged:
+    """The period's stored rollups (and the trend's) read and merged, with the period's waiting
+    reports at their age for the "so far" figures."""
     # Which stored blocks make the period, and each step of the trend.
     first_day, end_day = period.days()
     # No report is submitted after ``now``: the days after today are empty.
