@@ -114,6 +114,7 @@ class Unit(Base):
     name_ar: Mapped[str] = mapped_column(String(200))
     name_fr: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    name_es: Mapped[str | None] = mapped_column(String(200))  # None: Spanish uses name_fr
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     national: Mapped[bool] = mapped_column(Boolean, default=False)
     specialty: Mapped[str | None] = mapped_column(String(40))

@@ -46,6 +46,7 @@ def _named_row(
         session.add(row)
         rows[source.code] = row
     row.name_ar, row.name_fr, row.name_en = source.name_ar, source.name_fr, source.name_en
+    row.name_es = source.name_es
     return row, added
 
 
@@ -54,9 +55,8 @@ def sync_reference_data(session: Session) -> SyncSummary:
     territories = load_territories()
     regions = {r.code: r for r in session.scalars(select(Region))}
     for region in territories.regions:
-        region_row, added = _named_row(session, regions, Region, region)
+        _row, added = _named_row(session, regions, Region, region)
         summary.regions += added
-        region_row.name_es = region.name_es
     session.flush()
 
     subdivisions = {s.code: s for s in session.scalars(select(Subdivision))}
@@ -64,7 +64,6 @@ def sync_reference_data(session: Session) -> SyncSummary:
         for sub in region.subdivisions:
             row, added = _named_row(session, subdivisions, Subdivision, sub)
             summary.subdivisions += added
-            row.name_es = sub.name_es
             row.region_id = regions[region.code].id
             row.kind = sub.kind
     session.flush()

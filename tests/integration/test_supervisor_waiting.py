@@ -191,3 +191,12 @@ def test_a_regional_supervisor_sees_only_their_regions_waiting(app, client, db, 
         "high",
     }
     assert row_of(rows, rows[1][0], "all")[16] == "1"
+
+
+def test_a_spanish_csv_names_units_in_spanish(app, client, db, waiting_fixture):
+    """A unit's name is a title, translated like the rest (not the French title on a Spanish
+    page), as the reference data and migration 0019 give it."""
+    signed_in(app, client, db, language="es")
+    _col, rows = parse_csv(client.get("/supervisor/response-times.csv?period=30d"), ";")
+    casablanca = next(r for r in rows if r[1] == "CASABLANCA")
+    assert casablanca[2] == "Prefectura de Policía de Casablanca"

@@ -120,6 +120,16 @@ def test_spanish_uses_its_own_names_and_the_french_one_where_it_has_none() -> No
     assert TERRITORIES.subdivision("MA-TNG").name("fr") == "Tanger-Assilah"
 
 
+def test_every_unit_has_a_spanish_title_with_the_spanish_place_names() -> None:
+    for unit in UNITS.units:
+        assert unit.name_es and unit.name_es != unit.name_fr, unit.code
+    by_code = UNITS.unit_by_code
+    assert by_code["TANGER"].name("es") == "Prefectura de Policía de Tánger"
+    assert by_code["LAAYOUNE"].name("es") == "Prefectura de Policía de El Aaiún"
+    assert by_code["NATIONAL-CYBER"].name("es_ES").startswith("Brigada Nacional")
+    assert by_code["TANGER"].name("fr") == "Préfecture de police de Tanger"
+
+
 # --- grouped choices ------------------------------------------------------------------------
 
 

@@ -149,7 +149,7 @@ def _document_context(row: TakedownRequest) -> dict[str, Any]:
         "urls": [takedowns.report_url_text(keyring(), item.report_url) for item in row.items],
         "legal_basis": _legal_text(row.legal_basis, row.language),
         "explanation": takedowns.explanation(keyring(), row),
-        "unit_name": row.unit.name(row.language if row.language in ("ar", "fr", "en") else "fr"),
+        "unit_name": row.unit.name(row.language),
         "contact": contacts,
         "issued_at": row.sent_at or row.created_at,
     }
