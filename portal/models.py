@@ -38,23 +38,30 @@ NAMING_CONVENTION = {
 }
 
 
+def as_stored(value: datetime) -> datetime:
+    """An aware instant as the database keeps it: naive UTC."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_stored(value: datetime) -> datetime:
+    """An instant as the database keeps it (naive UTC), made aware."""
+    return value.replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
-    """Store naive UTC, hand back aware UTC: the same on SQLite and PostgreSQL."""
+    """Store naive UTC, hand back aware UTC: the same on SQLite and PostgreSQL (reads that skip
+    SQLAlchemy's types convert with :func:`as_stored` and :func:`from_stored`)."""
 
     impl = DateTime
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else as_stored(value)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
+        return None if value is None else from_stored(value)
 
 
 def utcnow() -> datetime:

@@ -45,7 +45,7 @@ from sqlalchemy import ColumnElement, DateTime, Select, case, func, literal, sel
 from sqlalchemy.orm import Session
 
 from portal.db import alongside, fetch_all
-from portal.models import OPEN_STATUSES, Region, Report, Unit, utcnow
+from portal.models import OPEN_STATUSES, Region, Report, Unit, as_stored, from_stored, utcnow
 from portal.services import rollups
 from portal.services.distribution import (
     Distribution,
@@ -380,11 +380,11 @@ def _as_stored(column: ColumnElement[datetime]) -> ColumnElement[datetime]:
 def _utc(value: datetime) -> ColumnElement[datetime]:
     """An instant as stored (naive UTC), to compare with a column ``_as_stored`` or a
     ``UTCDateTime`` one."""
-    return literal(value.astimezone(UTC).replace(tzinfo=None), DateTime())
+    return literal(as_stored(value), DateTime())
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else value.replace(tzinfo=UTC)
+    return None if value is None else from_stored(value)
 
 
 def _by_priority(values: Mapping[str, Any], default: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -516,7 +516,7 @@ def _waiting_ages(
     in."""
     # Each report counts in five rows: gather the reports of the same region, unit, category
     # and priority first, then add each gathering to its five rows.
-    stored_now = now.astimezone(UTC).replace(tzinfo=None)
+    stored_now = as_stored(now)
     gathered: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for region_id_, unit_id, category, priority, submitted in fetch_all(
         session.connection(), waiting_reports_query(region_id, period)
