@@ -31,10 +31,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import (
+    Table,
     and_,
     bindparam,
     delete,
     event,
+    func,
     insert,
     inspect,
     null,
@@ -83,11 +85,10 @@ def blocks(first_day: int, end_day: int, *, empty_from: int | None = None) -> li
     """(level, block) pairs that cover the days ``[first_day, end_day)`` exactly, largest
     aligned block first at every step.
 
-    ``empty_from``: the first day that holds no report yet (the day after today: no report is
-    submitted after the moment the figures are read). A period that reaches it may be covered
-    by blocks running past its end, since the days they add are empty: a period ending today
-    reads the block of the current week, four weeks or more as one piece, instead of its days
-    one by one."""
+    ``empty_from``: a day from which every day is empty (:func:`first_empty_day`). A period that
+    reaches it may be covered by blocks running past its end, since the days they add hold
+    nothing: a period ending today reads the block of the current week, four weeks or more as
+    one piece, instead of its days one by one."""
     open_ended = empty_from is not None and end_day >= empty_from
     pairs = []
     day = first_day
@@ -99,6 +100,17 @@ def blocks(first_day: int, end_day: int, *, empty_from: int | None = None) -> li
                 day += size
                 break
     return pairs
+
+
+def first_empty_day(session: Session, table: Table, scope: int) -> int | None:
+    """The day after the last one that any stored row of ``scope`` in ``table`` (these rollups,
+    or the takedown ones, laid out alike) holds: from it on, every day is empty, as the data
+    says rather than a clock (a server's clock may lag, and figures may be read as of a past
+    moment). None when nothing is stored. One step back along the primary key."""
+    last = session.scalar(
+        select(func.max(table.c.block)).where(table.c.scope == scope, table.c.level == 0)
+    )
+    return None if last is None else int(last) + 1
 
 
 class Contribution(NamedTuple):

@@ -21,8 +21,8 @@ Definitions (DESIGN.md, "Lifecycle and response times"):
 
 Where the figures come from: counts and duration distributions of the period's reports from
 ``stats_rollups`` (:mod:`portal.services.rollups`, a few dozen blocks of days whatever the
-period; a period ending today may read blocks that run past it, the days after today being
-empty), and everything about open reports from the open reports themselves (a partial index
+period; a period ending today may read blocks that run past it, over days where nothing is
+stored yet), and everything about open reports from the open reports themselves (a partial index
 holds only those; the waiting ones are read one row each, since their ages enter the
 percentiles "so far"). No figure reads the closed reports, so the cost depends on days, units and
 open reports, never on how many reports were ever made.
@@ -45,7 +45,16 @@ from sqlalchemy import ColumnElement, DateTime, Select, case, func, literal, sel
 from sqlalchemy.orm import Session
 
 from portal.db import alongside, fetch_all
-from portal.models import OPEN_STATUSES, Region, Report, Unit, as_stored, from_stored, utcnow
+from portal.models import (
+    OPEN_STATUSES,
+    Region,
+    Report,
+    StatsRollup,
+    Unit,
+    as_stored,
+    from_stored,
+    utcnow,
+)
 from portal.services import rollups
 from portal.services.distribution import (
     Distribution,
@@ -600,8 +609,8 @@ def _merge_period(
     reports at their age for the "so far" figures."""
     # Which stored blocks make the period, and each step of the trend.
     first_day, end_day = period.days()
-    # No report is submitted after ``now``: the days after today are empty.
-    empty_from = rollups.day_number(now) + 1
+    # Past the last day anything is stored, a block may run beyond the period.
+    empty_from = rollups.first_empty_day(session, StatsRollup.__table__, scope)
     period_pairs = set(rollups.blocks(first_day, end_day, empty_from=empty_from))
     steps, step_days = trend_steps(period)
     step_of: dict[tuple[int, int], int] = {}

@@ -21,7 +21,13 @@ from portal.db import insert_missing
 from portal.models import TakedownItem, TakedownRequest, TakedownRollup
 from portal.services import distribution
 from portal.services.distribution import Distribution, Piece
-from portal.services.rollups import LEVELS, NATIONAL_SCOPE, day_number
+from portal.services.rollups import (
+    LEVELS,
+    NATIONAL_SCOPE,
+    blocks,
+    day_number,
+    first_empty_day,
+)
 
 _TABLE = TakedownRollup.__table__
 _PK = ("scope", "level", "block", "platform", "category")
@@ -160,6 +166,15 @@ class Figures(NamedTuple):
     @property
     def removed_share(self) -> float | None:
         return self.removed / self.requested if self.requested else None
+
+
+def period_figures(
+    session: Session, scope: int, first_day: int, end_day: int
+) -> tuple[Figures, dict[str, Figures], dict[str, Figures]]:
+    """:func:`figures` of the days ``[first_day, end_day)``, read from the fewest blocks (past
+    the last day anything is stored, a block may run beyond the period)."""
+    empty_from = first_empty_day(session, _TABLE, scope)
+    return figures(session, scope, blocks(first_day, end_day, empty_from=empty_from))
 
 
 def figures(

@@ -171,3 +171,15 @@ def test_a_dashboard_ending_today_counts_today_and_nothing_before_its_period(db)
     result = compute_dashboard(db, period=period, sla=SLA_TEST, now=NOW)
     assert result.total.received == 2
     assert result.total.first_response.p50 == 2 * 3600  # 1 h and 3 h
+
+
+def test_figures_read_as_of_a_past_moment_leave_out_what_came_after_it(db):
+    """The blocks may run past a period only over days that hold no report at all, as the
+    stored rows say, not as a clock says: figures read as of a past moment (or on a server whose
+    clock is behind) leave out a report from a later day in the same week."""
+    period = Period.rolling("7d", NOW)  # ends on Wednesday 10 June 2026
+    add_report(db, submitted=NOW - timedelta(hours=2), first_response=hours(1))
+    add_report(db, submitted=NOW + timedelta(days=2), first_response=hours(9))  # Friday
+    result = compute_dashboard(db, period=period, sla=SLA_TEST, now=NOW)
+    assert result.total.received == 1
+    assert result.total.first_response.p50 == 3600

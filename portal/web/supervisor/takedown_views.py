@@ -9,8 +9,8 @@ from flask.typing import ResponseReturnValue
 from portal.db import get_session
 from portal.domain.categories import CATEGORIES
 from portal.domain.platforms import load_platforms
-from portal.models import Officer, utcnow
-from portal.services import rollups, takedown_rollups
+from portal.models import Officer
+from portal.services import takedown_rollups
 from portal.services.scope import rollup_scope
 from portal.web.i18n import current_language
 from portal.web.staff.auth import staff_required
@@ -26,12 +26,8 @@ def takedowns_page(*, staff: Officer) -> ResponseReturnValue:
     names = Names.load(db, current_language())
     parsed = parse_request(request.args, officer, sorted(names.regions))
     first, end = parsed.period.whole_days().days()
-    # No request is sent after now: a period ending today may read blocks running past it.
-    empty_from = rollups.day_number(utcnow()) + 1
-    total, by_platform, by_category = takedown_rollups.figures(
-        db,
-        rollup_scope(db, parsed.region_code),
-        rollups.blocks(first, end, empty_from=empty_from),
+    total, by_platform, by_category = takedown_rollups.period_figures(
+        db, rollup_scope(db, parsed.region_code), first, end
     )
     return render_template(
         "supervisor/takedowns.html",
