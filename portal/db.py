@@ -99,17 +99,20 @@ def limit_statements(session: Session, milliseconds: int) -> None:
 
 # Statements read beside a request (``alongside``) at most this many at once in a process.
 SIDE_READERS = 4
-_side_executors: dict[int, ThreadPoolExecutor] = {}
+_side_pool: tuple[int, ThreadPoolExecutor] | None = None
 _side_guard = threading.Lock()
 
 
 def _side_executor() -> ThreadPoolExecutor:
-    # One pool per process: a pool made before gunicorn forks has no threads in the workers.
+    """This process's pool: one made before gunicorn forks has no threads in the workers."""
+    global _side_pool
     with _side_guard:
-        pid = os.getpid()
-        if pid not in _side_executors:
-            _side_executors[pid] = ThreadPoolExecutor(SIDE_READERS, thread_name_prefix="side-read")
-        return _side_executors[pid]
+        if _side_pool is None or _side_pool[0] != os.getpid():
+            _side_pool = (
+                os.getpid(),
+                ThreadPoolExecutor(SIDE_READERS, thread_name_prefix="side-read"),
+            )
+        return _side_pool[1]
 
 
 @contextmanager
@@ -153,7 +156,7 @@ def _driver_query(connection: Connection, stmt: Executable) -> tuple[str, Any]:
     if any(column.type.result_processor(dialect, None) for column in columns) or any(
         bind.type.bind_processor(dialect) for bind in compiled.binds.values()
     ):
-        raise TypeError("fetch_all reads plain columns with plain parameters only")
+        raise TypeError("the driver's cursor reads plain columns with plain parameters only")
     return str(compiled), compiled.params
 
 

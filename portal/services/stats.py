@@ -86,6 +86,8 @@ BACKLOG_BUCKETS: tuple[tuple[str, float | None], ...] = (
     ("7to30d", 30),
     ("gt30d", None),
 )
+# The bounded buckets' upper bounds, in days.
+_BOUNDS = tuple(days for _name, days in BACKLOG_BUCKETS if days is not None)
 
 
 _SECOND = timedelta(seconds=1)
@@ -438,9 +440,7 @@ def _open_query(region_id: int | None, period: Period, sla: SLA, now: datetime) 
     # The reports younger than each bucket's bound, counted per row (a CASE grouped by bucket
     # would multiply the rows read back by the number of buckets).
     younger = [
-        func.count().filter(submitted > _utc(now - timedelta(days=days)))
-        for _name, days in BACKLOG_BUCKETS
-        if days is not None
+        func.count().filter(submitted > _utc(now - timedelta(days=days))) for days in _BOUNDS
     ]
     columns = (Report.region_id, Report.unit_id, Report.category, Report.priority)
     stmt = select(
@@ -469,9 +469,10 @@ def _count_open(
     # Each row read counts in five dashboard rows: gather them, then sum each gathering.
     gathered: dict[tuple[str, str], list[_OpenRow]] = defaultdict(list)
     total = 0
-    younger_than = [0] * sum(1 for _name, days in BACKLOG_BUCKETS if days is not None)
+    younger_than = [0] * len(_BOUNDS)
+    counted = len(_OpenRow._fields) - 1  # the columns before the "younger" ones
     for values in rows:
-        row = _OpenRow(*values[:13], younger=tuple(values[13:]))
+        row = _OpenRow(*values[:counted], younger=tuple(values[counted:]))
         total += row.count
         for index, number in enumerate(row.younger):
             younger_than[index] += number
@@ -591,8 +592,6 @@ class _Merged:
     groups: dict[tuple[str, str], _Group]
     summaries: dict[tuple[str, str], _Summaries]
     so_far: dict[tuple[str, str], Summary]
-    steps: list[date]
-    step_days: int
     step_summary: dict[tuple[str, int], Summary]
 
 
@@ -603,18 +602,18 @@ def _merge_period(
     period: Period,
     sla: SLA,
     now: datetime,
-    with_trend: bool,
+    steps: list[date],
+    step_days: int,
 ) -> _Merged:
-    """The period's stored rollups (and the trend's) read and merged, with the period's waiting
-    reports at their age for the "so far" figures."""
+    """The period's stored rollups (and those of the trend's ``steps``, none for the CSV) read
+    and merged, with the period's waiting reports at their age for the "so far" figures."""
     # Which stored blocks make the period, and each step of the trend.
     first_day, end_day = period.days()
     # Past the last day anything is stored, a block may run beyond the period.
     empty_from = rollups.first_empty_day(session, StatsRollup.__table__, scope)
     period_pairs = set(rollups.blocks(first_day, end_day, empty_from=empty_from))
-    steps, step_days = trend_steps(period)
     step_of: dict[tuple[int, int], int] = {}
-    for index, monday in enumerate(steps if with_trend else ()):
+    for index, monday in enumerate(steps):
         start = max((monday - rollups.EPOCH).days, first_day)
         end = min((monday - rollups.EPOCH).days + step_days, end_day)
         for pair in rollups.blocks(start, end, empty_from=empty_from):
@@ -703,7 +702,7 @@ def _merge_period(
     }
     step_summary = {key: computed[first_trend + index][0] for key, index in per_step.items()}
 
-    return _Merged(groups, summaries_of, so_far_of, steps, step_days, step_summary)
+    return _Merged(groups, summaries_of, so_far_of, step_summary)
 
 
 def compute_dashboard(
@@ -732,12 +731,14 @@ def compute_dashboard(
     def region_name(key: str) -> str:
         return ABROAD if key == rollups.ABROAD_KEY else regions.get(int(key), key)
 
+    steps, step_days = trend_steps(period)
     # The open reports are counted on a connection of their own while the rollups are merged.
     with alongside(session, _open_query(region_id, period, sla, now)) as open_rows:
-        merged = _merge_period(session, scope, region_id, period, sla, now, with_trend)
+        merged = _merge_period(
+            session, scope, region_id, period, sla, now, steps if with_trend else [], step_days
+        )
         open_groups, backlog_buckets = _count_open(open_rows())
     groups, summaries_of, so_far_of = merged.groups, merged.summaries, merged.so_far
-    steps = merged.steps
 
     def stats_of(key: tuple[str, str], source: Mapping[tuple[str, str], _Group]) -> GroupStats:
         return _stats(source.get(key), open_groups.get(key), sla, now, summaries_of.get(key))
@@ -797,7 +798,7 @@ def compute_dashboard(
         priorities=priority_rows,
         backlog_buckets=backlog_buckets,
         steps=steps,
-        step_days=merged.step_days,
+        step_days=step_days,
         trend=trend,
         targets_exact=not sla.estimated_targets(),
     )
